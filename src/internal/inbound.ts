@@ -1,0 +1,360 @@
+/**
+ * Inbound: streamed Open Responses events become whole user messages (PROTOCOL §4, receiver
+ * rules). `InboundAssembler` is a state machine with no I/O and no clock of its own — callers
+ * pass `now` — so it is tested exhaustively with fast-check.
+ *
+ * It never throws. Everything it refuses comes back as a typed `Violation` for the caller to log
+ * at warn level; duplicates and ignored events come back too, for debug logging.
+ */
+import type { KnownEvent, MessageEnvelope, StreamingEvent } from "../Protocol.ts"
+
+/** A completed user message, delivered exactly once. */
+export interface InboundMessage {
+  readonly conversationId: string
+  readonly senderId: string
+  readonly senderName?: string | undefined
+  readonly responseId: string
+  /** The `headers.messageId` of the envelope that started the response. */
+  readonly messageId: string
+  readonly text: string
+  /** Unix milliseconds when the message completed. */
+  readonly receivedAt: number
+}
+
+export type ViolationReason =
+  | "MissingConversationId"
+  | "MissingResponseId"
+  | "UnknownResponse"
+  | "EventAfterCompletion"
+  | "SequenceNotIncreasing"
+  | "ResponseFailed"
+  | "TooManyInFlight"
+  | "TextTooLarge"
+  | "IdleTimeout"
+  | "IncompleteText"
+  | "EmptyMessage"
+
+/** An event the assembler refused, or a response it gave up on. Log at warn. */
+export interface Violation {
+  readonly reason: ViolationReason
+  readonly detail: string
+  readonly eventType?: string | undefined
+  readonly responseId?: string | undefined
+  readonly conversationId?: string | undefined
+}
+
+export type AssemblerOutput =
+  | { readonly _tag: "Message"; readonly message: InboundMessage }
+  | { readonly _tag: "Violation"; readonly violation: Violation }
+  | { readonly _tag: "Duplicate"; readonly messageId: string }
+  | { readonly _tag: "Ignored"; readonly eventType: string }
+
+export interface AssemblerLimits {
+  /** Responses being assembled at once. */
+  readonly maxInFlight: number
+  /** UTF-8 bytes of text in one response. */
+  readonly maxTextBytes: number
+  /** A response with no event for this long is discarded by `sweep`. */
+  readonly idleTimeoutMillis: number
+  /** How many message ids and finished response ids are remembered for dedupe. */
+  readonly remembered?: number | undefined
+}
+
+interface TextPart {
+  deltas: string
+  done: string | undefined
+}
+
+interface Assembling {
+  readonly responseId: string
+  readonly conversationId: string
+  readonly senderId: string
+  readonly senderName: string | undefined
+  readonly messageId: string
+  readonly parts: Map<string, TextPart>
+  lastSequence: number
+  /** A sequence number was skipped: deltas may be missing, only `*.done` text can be trusted. */
+  gap: boolean
+  bytes: number
+  lastActivity: number
+}
+
+const STARTS: ReadonlySet<string> = new Set(["response.created", "response.queued", "response.in_progress"])
+
+/** UTF-8 length of a string, without allocating. */
+export const utf8Length = (text: string): number => {
+  let bytes = 0
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (code < 0x80) bytes += 1
+    else if (code < 0x800) bytes += 2
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      bytes += 4
+      i++
+    } else bytes += 3
+  }
+  return bytes
+}
+
+/** A set that forgets its oldest entries beyond `capacity`. */
+class RecentSet {
+  private readonly entries = new Set<string>()
+  private readonly capacity: number
+  constructor(capacity: number) {
+    this.capacity = capacity
+  }
+  has(key: string) {
+    return this.entries.has(key)
+  }
+  add(key: string) {
+    this.entries.add(key)
+    if (this.entries.size > this.capacity) this.entries.delete(this.entries.values().next().value!)
+  }
+  get size() {
+    return this.entries.size
+  }
+}
+
+const violation = (v: Violation): AssemblerOutput => ({ _tag: "Violation", violation: v })
+
+/** The per-connection inbound state machine. */
+export class InboundAssembler {
+  private readonly inFlight = new Map<string, Assembling>()
+  private readonly seenMessageIds: RecentSet
+  private readonly finished: RecentSet
+  private readonly limits: AssemblerLimits
+
+  constructor(limits: AssemblerLimits) {
+    this.limits = limits
+    this.seenMessageIds = new RecentSet(limits.remembered ?? 10_000)
+    this.finished = new RecentSet(limits.remembered ?? 10_000)
+  }
+
+  /** Responses being assembled now. Never more than `maxInFlight`. */
+  get inFlightCount(): number {
+    return this.inFlight.size
+  }
+
+  /** Ids remembered for dedupe. Never more than twice `remembered`. */
+  get rememberedCount(): number {
+    return this.seenMessageIds.size + this.finished.size
+  }
+
+  /** Feeds one envelope; returns what it completed, refused or ignored. */
+  push(envelope: MessageEnvelope, now: number): Array<AssemblerOutput> {
+    const { headers } = envelope
+    if (this.seenMessageIds.has(headers.messageId)) return [{ _tag: "Duplicate", messageId: headers.messageId }]
+    this.seenMessageIds.add(headers.messageId)
+
+    const conversationId = headers.conversationId
+    if (!isRead(envelope.data)) return [{ _tag: "Ignored", eventType: envelope.data.type }]
+    const event = envelope.data
+    const eventType = event.type
+    const responseId = event.response_id ?? responseIdOf(event)
+    if (conversationId === undefined || conversationId === "") {
+      return [violation({ reason: "MissingConversationId", detail: "server envelope without headers.conversationId", eventType, responseId })]
+    }
+    if (responseId === undefined) {
+      return [violation({ reason: "MissingResponseId", detail: "event without response_id or response.id", eventType, conversationId })]
+    }
+    if (this.finished.has(responseId)) {
+      return [violation({ reason: "EventAfterCompletion", detail: "event for a response that already ended", eventType, responseId, conversationId })]
+    }
+
+    let state = this.inFlight.get(responseId)
+    if (state === undefined) {
+      if (!STARTS.has(eventType)) {
+        return [violation({ reason: "UnknownResponse", detail: "event for a response that was never started", eventType, responseId, conversationId })]
+      }
+      if (this.inFlight.size >= this.limits.maxInFlight) {
+        return [violation({ reason: "TooManyInFlight", detail: `already assembling ${this.inFlight.size} responses`, eventType, responseId, conversationId })]
+      }
+      state = {
+        responseId,
+        conversationId,
+        senderId: headers.senderId ?? conversationId,
+        senderName: headers.senderName,
+        messageId: headers.messageId,
+        parts: new Map(),
+        lastSequence: -1,
+        gap: false,
+        bytes: 0,
+        lastActivity: now
+      }
+      this.inFlight.set(responseId, state)
+    }
+
+    const sequence = event.sequence_number
+    if (sequence !== undefined) {
+      if (sequence <= state.lastSequence) {
+        return [
+          violation({
+            reason: "SequenceNotIncreasing",
+            detail: `sequence_number ${sequence} after ${state.lastSequence}`,
+            eventType,
+            responseId,
+            conversationId
+          })
+        ]
+      }
+      if (sequence !== state.lastSequence + 1) state.gap = true
+      state.lastSequence = sequence
+    }
+    state.lastActivity = now
+
+    switch (event.type) {
+      case "response.output_text.delta": {
+        const part = this.part(state, event.item_id, event.content_index)
+        part.deltas += event.delta
+        return this.checkSize(state, utf8Length(event.delta), eventType)
+      }
+      case "response.output_text.done": {
+        this.part(state, event.item_id, event.content_index).done = event.text
+        return this.checkSize(state, 0, eventType, utf8Length(event.text))
+      }
+      case "response.content_part.done": {
+        const text = event.part?.text
+        if (text === undefined) return []
+        this.part(state, event.item_id, event.content_index).done = text
+        return this.checkSize(state, 0, eventType, utf8Length(text))
+      }
+      case "response.completed":
+        return [this.complete(state, now)]
+      case "response.failed":
+      case "response.incomplete": {
+        this.end(state)
+        const reason = event.response?.error?.message
+        return [
+          violation({
+            reason: "ResponseFailed",
+            detail: `${eventType}${reason === undefined ? "" : `: ${reason}`}; partial message discarded`,
+            eventType,
+            responseId,
+            conversationId
+          })
+        ]
+      }
+      default:
+        return []
+    }
+  }
+
+  /** Discards responses idle for longer than the limit. Call it periodically. */
+  sweep(now: number): Array<AssemblerOutput> {
+    const outputs: Array<AssemblerOutput> = []
+    for (const state of this.inFlight.values()) {
+      if (now - state.lastActivity >= this.limits.idleTimeoutMillis) {
+        this.end(state)
+        outputs.push(
+          violation({
+            reason: "IdleTimeout",
+            detail: `no event for ${now - state.lastActivity} ms; partial message discarded`,
+            responseId: state.responseId,
+            conversationId: state.conversationId
+          })
+        )
+      }
+    }
+    return outputs
+  }
+
+  private part(state: Assembling, itemId: string | undefined, contentIndex: number | undefined): TextPart {
+    const key = `${itemId ?? ""}#${contentIndex ?? 0}`
+    let part = state.parts.get(key)
+    if (part === undefined) {
+      part = { deltas: "", done: undefined }
+      state.parts.set(key, part)
+    }
+    return part
+  }
+
+  private checkSize(state: Assembling, added: number, eventType: string, whole = 0): Array<AssemblerOutput> {
+    state.bytes = Math.max(state.bytes + added, whole)
+    if (state.bytes <= this.limits.maxTextBytes) return []
+    this.end(state)
+    return [
+      violation({
+        reason: "TextTooLarge",
+        detail: `text exceeds ${this.limits.maxTextBytes} bytes; message discarded`,
+        eventType,
+        responseId: state.responseId,
+        conversationId: state.conversationId
+      })
+    ]
+  }
+
+  private end(state: Assembling) {
+    this.inFlight.delete(state.responseId)
+    this.finished.add(state.responseId)
+  }
+
+  private complete(state: Assembling, now: number): AssemblerOutput {
+    this.end(state)
+    let text = ""
+    for (const part of state.parts.values()) {
+      if (part.done === undefined && state.gap) {
+        return violation({
+          reason: "IncompleteText",
+          detail: "sequence numbers skipped and no output_text.done text; message discarded",
+          eventType: "response.completed",
+          responseId: state.responseId,
+          conversationId: state.conversationId
+        })
+      }
+      text += part.done ?? part.deltas
+    }
+    if (text.trim() === "") {
+      return violation({
+        reason: "EmptyMessage",
+        detail: "completed response carried no text",
+        eventType: "response.completed",
+        responseId: state.responseId,
+        conversationId: state.conversationId
+      })
+    }
+    return {
+      _tag: "Message",
+      message: {
+        conversationId: state.conversationId,
+        senderId: state.senderId,
+        ...(state.senderName === undefined ? {} : { senderName: state.senderName }),
+        responseId: state.responseId,
+        messageId: state.messageId,
+        text,
+        receivedAt: now
+      }
+    }
+  }
+}
+
+/** `response.id` of the lifecycle events, for servers that leave out `response_id`. */
+const responseIdOf = (event: KnownEvent): string | undefined => {
+  switch (event.type) {
+    case "response.created":
+    case "response.queued":
+    case "response.in_progress":
+    case "response.completed":
+    case "response.failed":
+    case "response.incomplete":
+      return event.response?.id
+    default:
+      return undefined
+  }
+}
+
+/** Event types the assembler acts on (others are ignored without a warning): all known ones. */
+const READ: ReadonlySet<string> = new Set([
+  "response.created",
+  "response.queued",
+  "response.in_progress",
+  "response.completed",
+  "response.failed",
+  "response.incomplete",
+  "response.output_item.added",
+  "response.output_item.done",
+  "response.content_part.added",
+  "response.content_part.done",
+  "response.output_text.delta",
+  "response.output_text.done"
+])
+const isRead = (event: StreamingEvent): event is KnownEvent => READ.has(event.type)

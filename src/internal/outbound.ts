@@ -1,0 +1,273 @@
+/**
+ * Outbound: one reply becomes one streamed Open Responses response (PROTOCOL §4).
+ *
+ * `ReplyEncoder` is a small pure state machine. It is fed text pieces as the agent produces them
+ * and returns, for each call, the frames to put on the wire now. It holds nothing back except
+ * leading whitespace (so an all-blank reply can still be refused before anything is sent) and
+ * half of a surrogate pair split across two pieces.
+ */
+import type { EventProfile } from "../Config.ts"
+
+/** One frame ready for the socket, with the fields senders and tests look at. */
+export interface OutboundFrame {
+  readonly type: string
+  readonly responseId: string
+  readonly sequenceNumber: number
+  /** The whole envelope as JSON text. */
+  readonly json: string
+}
+
+/** The `error` of a `response.failed`: shown to the end user, so no stack and no secret. */
+export interface ReplyFailure {
+  readonly code: string
+  readonly message: string
+}
+
+const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff
+
+/**
+ * Splits text into pieces of at most `size` UTF-16 code units, never between the two halves
+ * of a surrogate pair. `size` must be at least 2.
+ */
+export const chunkText = (text: string, size: number): Array<string> => {
+  const chunks: Array<string> = []
+  let start = 0
+  while (start < text.length) {
+    let end = Math.min(start + size, text.length)
+    if (end < text.length && isHighSurrogate(text.charCodeAt(end - 1))) end -= 1
+    chunks.push(text.slice(start, end))
+    start = end
+  }
+  return chunks
+}
+
+/** Everything the response object needs besides what changes between snapshots. */
+const responseSnapshot = (
+  options: { readonly id: string; readonly createdAt: number; readonly model: string; readonly conversationId: string },
+  state: {
+    readonly status: "in_progress" | "completed" | "failed"
+    readonly completedAt: number | null
+    readonly output: ReadonlyArray<unknown>
+    readonly error: ReplyFailure | null
+  }
+) => ({
+  id: options.id,
+  object: "response",
+  created_at: options.createdAt,
+  completed_at: state.completedAt,
+  status: state.status,
+  incomplete_details: null,
+  model: options.model,
+  previous_response_id: null,
+  instructions: null,
+  output: state.output,
+  error: state.error,
+  tools: [],
+  tool_choice: "auto",
+  truncation: "disabled",
+  parallel_tool_calls: false,
+  text: { format: { type: "text" } },
+  top_p: 1,
+  presence_penalty: 0,
+  frequency_penalty: 0,
+  top_logprobs: 0,
+  temperature: 1,
+  reasoning: null,
+  usage: null,
+  max_output_tokens: null,
+  max_tool_calls: null,
+  store: false,
+  background: false,
+  service_tier: "default",
+  metadata: { conversation_id: options.conversationId },
+  safety_identifier: null,
+  prompt_cache_key: null
+})
+
+/** Event types the minimal profile sends (the seed's six, PROTOCOL §4). */
+const MINIMAL: ReadonlySet<string> = new Set([
+  "response.in_progress",
+  "response.output_item.added",
+  "response.output_text.delta",
+  "response.content_part.done",
+  "response.completed",
+  "response.failed"
+])
+
+export interface ReplyEncoderOptions {
+  readonly conversationId: string
+  /** Random token the response, item and event ids are made from. */
+  readonly token: string
+  /** Unix milliseconds when the reply started; `at` moves it forward. */
+  readonly startedAt: number
+  readonly model: string
+  readonly profile: EventProfile
+  readonly deltaSize: number
+  /** Role of the message; `assistant` for replies, `user` for the reference server. */
+  readonly role?: "assistant" | "user" | undefined
+}
+
+/**
+ * Encodes one reply. Call `text` for each piece, then `complete` — or `fail` at any point.
+ *
+ * Gotchas: `complete` on a reply that never had non-blank text returns no frames and leaves
+ * `started` false; the caller reports `Cannot send empty message`.
+ */
+export class ReplyEncoder {
+  readonly responseId: string
+  readonly itemId: string
+  private sequence = 0
+  private envelopes = 0
+  private held = ""
+  private full = ""
+  private _started = false
+  private _finished = false
+  private nowMillis: number
+  private readonly createdAt: number
+  private readonly options: ReplyEncoderOptions
+
+  constructor(options: ReplyEncoderOptions) {
+    this.options = options
+    this.responseId = `resp_${options.token}`
+    this.itemId = `item_${options.token}`
+    this.nowMillis = options.startedAt
+    this.createdAt = Math.floor(options.startedAt / 1000)
+  }
+
+  /** Sets the clock reading used for the next frames' timestamps. Returns `this`. */
+  at(nowMillis: number): this {
+    this.nowMillis = Math.max(this.nowMillis, nowMillis)
+    return this
+  }
+
+  get started(): boolean {
+    return this._started
+  }
+  get finished(): boolean {
+    return this._finished
+  }
+  private frame(event: Record<string, unknown> & { readonly type: string }): Array<OutboundFrame> {
+    if (this.options.profile === "minimal" && !MINIMAL.has(event.type)) return []
+    const sequenceNumber = this.sequence++
+    const data = JSON.stringify({
+      ...event,
+      sequence_number: sequenceNumber,
+      event_id: `evt_${this.options.token}_${sequenceNumber}`,
+      response_id: this.responseId
+    })
+    const json = JSON.stringify({
+      type: "message",
+      headers: {
+        messageId: `msg_${this.nowMillis}_${this.options.token}${(this.envelopes++).toString(36)}`,
+        timestamp: this.nowMillis,
+        conversationId: this.options.conversationId
+      },
+      data
+    })
+    return [{ type: event.type, responseId: this.responseId, sequenceNumber, json }]
+  }
+
+  private snapshot(status: "in_progress" | "completed" | "failed", output: ReadonlyArray<unknown>, error: ReplyFailure | null) {
+    return responseSnapshot(
+      { id: this.responseId, createdAt: this.createdAt, model: this.options.model, conversationId: this.options.conversationId },
+      { status, completedAt: status === "in_progress" ? null : Math.floor(this.nowMillis / 1000), output, error }
+    )
+  }
+
+  private part(text: string) {
+    return { type: "output_text", text, annotations: [] }
+  }
+
+  private item(status: "in_progress" | "completed", content: ReadonlyArray<unknown>) {
+    return { type: "message", id: this.itemId, status, role: this.options.role ?? "assistant", content }
+  }
+
+  private lifecycleStart(): Array<OutboundFrame> {
+    return [
+      ...this.frame({ type: "response.created", response: this.snapshot("in_progress", [], null) }),
+      ...this.frame({ type: "response.in_progress", response: this.snapshot("in_progress", [], null) })
+    ]
+  }
+
+  /** Events 1–4: created, in_progress, output_item.added, content_part.added. */
+  open(): Array<OutboundFrame> {
+    if (this._started || this._finished) return []
+    this._started = true
+    return [
+      ...this.lifecycleStart(),
+      ...this.frame({ type: "response.output_item.added", output_index: 0, item: this.item("in_progress", []) }),
+      ...this.frame({
+        type: "response.content_part.added",
+        item_id: this.itemId,
+        output_index: 0,
+        content_index: 0,
+        part: this.part("")
+      })
+    ]
+  }
+
+  /** Deltas for one more piece of text (opening the response on the first non-blank text). */
+  text(piece: string): Array<OutboundFrame> {
+    if (this._finished || piece.length === 0) return []
+    let pending = this.held + piece
+    this.held = ""
+    if (!this._started && pending.trim() === "") {
+      this.held = pending
+      return []
+    }
+    // Keep a trailing high surrogate until its other half arrives.
+    if (isHighSurrogate(pending.charCodeAt(pending.length - 1))) {
+      this.held = pending.slice(-1)
+      pending = pending.slice(0, -1)
+      if (pending.length === 0) return []
+    }
+    return this.deltas(pending)
+  }
+
+  private deltas(pending: string): Array<OutboundFrame> {
+    const frames = this.open()
+    for (const delta of chunkText(pending, this.options.deltaSize)) {
+      frames.push(
+        ...this.frame({
+          type: "response.output_text.delta",
+          item_id: this.itemId,
+          output_index: 0,
+          content_index: 0,
+          delta,
+          logprobs: []
+        })
+      )
+    }
+    this.full += pending
+    return frames
+  }
+
+  /** Events 6–9: output_text.done, content_part.done, output_item.done, completed. */
+  complete(): Array<OutboundFrame> {
+    if (this._finished) return []
+    if (!this._started) return []
+    // A lone high surrogate at the very end has no partner coming: send it as it is.
+    const frames = this.held.length > 0 ? this.deltas(this.held) : []
+    this.held = ""
+    this._finished = true
+    const text = this.full
+    const item = this.item("completed", [this.part(text)])
+    return [
+      ...frames,
+      ...this.frame({ type: "response.output_text.done", item_id: this.itemId, output_index: 0, content_index: 0, text, logprobs: [] }),
+      ...this.frame({ type: "response.content_part.done", item_id: this.itemId, output_index: 0, content_index: 0, part: this.part(text) }),
+      ...this.frame({ type: "response.output_item.done", output_index: 0, item }),
+      ...this.frame({ type: "response.completed", response: this.snapshot("completed", [item], null) })
+    ]
+  }
+
+  /** Ends the response with `response.failed`, starting it first if nothing was sent yet. */
+  fail(failure: ReplyFailure): Array<OutboundFrame> {
+    if (this._finished) return []
+    const frames = this._started ? [] : this.lifecycleStart()
+    this._started = true
+    this._finished = true
+    this.held = ""
+    return [...frames, ...this.frame({ type: "response.failed", response: this.snapshot("failed", [], failure) })]
+  }
+}

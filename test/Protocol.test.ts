@@ -1,0 +1,342 @@
+import { assert, describe, it } from "@effect/vitest"
+import { type Cause, Effect, Fiber, Queue, Random, Result, Stream } from "effect"
+import { TestClock } from "effect/testing"
+import * as Protocol from "../src/Protocol.ts"
+import { collectReply, decodeMessage, envelope, eventsOf } from "./support/frames.ts"
+import { validateEvent } from "./support/openResponsesSchema.ts"
+
+const FULL = [
+  "response.created",
+  "response.in_progress",
+  "response.output_item.added",
+  "response.content_part.added",
+  "response.output_text.delta",
+  "response.output_text.done",
+  "response.content_part.done",
+  "response.output_item.done",
+  "response.completed"
+]
+const MINIMAL = ["response.in_progress", "response.output_item.added", "response.output_text.delta", "response.content_part.done", "response.completed"]
+
+/** Collapses runs of deltas so sequences compare by shape. */
+const shape = (types: ReadonlyArray<string>) => types.filter((type, i) => type !== "response.output_text.delta" || types[i - 1] !== type)
+
+const protocol = Protocol.make()
+const minimal = Protocol.make({ eventProfile: "minimal" })
+
+describe("Protocol frames", () => {
+  it("decodes a server envelope with its double-encoded event", () => {
+    const json = JSON.stringify({
+      type: "message",
+      headers: { messageId: "msg_1732500000000_k3j9x2", timestamp: 1732500000000, conversationId: "conv_42", senderId: "user_7", senderName: "Ada" },
+      data: JSON.stringify({ type: "response.output_text.delta", sequence_number: 4, event_id: "evt_a", response_id: "resp_a", item_id: "i", output_index: 0, content_index: 0, delta: "Hi" })
+    })
+    const decoded = decodeMessage(json)
+    assert.strictEqual(decoded.headers.senderName, "Ada")
+    assert.strictEqual(decoded.data.type, "response.output_text.delta")
+    assert.strictEqual((decoded.data as { delta: string }).delta, "Hi")
+    assert.strictEqual(Protocol.encodeFrame(decoded), json)
+  })
+
+  it("keeps unknown fields and unknown event types through decode and encode", () => {
+    const json = JSON.stringify({
+      type: "message",
+      headers: { messageId: "m", timestamp: 1, conversationId: "c" },
+      data: JSON.stringify({ type: "acme:typing", sequence_number: 0, extra: { deep: [1, null] } })
+    })
+    const decoded = decodeMessage(json)
+    assert.isFalse(Protocol.isKnownEvent(decoded.data))
+    assert.strictEqual(Protocol.encodeFrame(decoded), json)
+  })
+
+  it("treats other envelope kinds as ignorable, not as errors", () => {
+    const envelope = Result.getOrThrow(Protocol.decodeFrame(JSON.stringify({ type: "presence", whatever: 1 })))
+    assert.isFalse(Protocol.isMessageEnvelope(envelope))
+    assert.strictEqual(envelope.type, "presence")
+  })
+
+  it("reports malformed frames with a readable message and without their contents", () => {
+    const cases: ReadonlyArray<[string, RegExp]> = [
+      ["{not json x-app-secret: hunter2", /^Malformed frame: /],
+      [JSON.stringify({ type: "message", headers: { messageId: "m", timestamp: 1 }, data: "{bad" }), /valid JSON string[\s\S]*\["data"\]/],
+      [JSON.stringify({ type: "message", headers: { timestamp: 1 }, data: "{}" }), /\["headers"\]\["messageId"\]/],
+      [JSON.stringify({ type: "message", headers: { messageId: "m", timestamp: 1 }, data: JSON.stringify({ type: "response.output_text.delta", delta: 5 }) }), /\["data"\]/],
+      ["[1,2]", /^Malformed frame: /]
+    ]
+    for (const [frame, pattern] of cases) {
+      const result = Protocol.decodeFrame(frame)
+      if (Result.isSuccess(result)) throw new Error(`decoded ${frame}`)
+      assert.strictEqual(result.failure._tag, "ProtocolDecodeError")
+      assert.match(result.failure.message, pattern)
+      assert.notInclude(result.failure.message, "hunter2")
+    }
+  })
+})
+
+describe("Protocol outbound", () => {
+  it.effect("a whole string becomes the full nine-step sequence", () =>
+    Effect.gen(function*() {
+      const frames = yield* collectReply(protocol, "Hello there")
+      const events = eventsOf(frames)
+      assert.deepStrictEqual(events.map((e) => e.type), FULL)
+      assert.deepStrictEqual(events.map((e) => e.sequence_number), [0, 1, 2, 3, 4, 5, 6, 7, 8])
+      const responseIds = new Set(events.map((e) => e.response_id))
+      assert.strictEqual(responseIds.size, 1)
+      assert.match([...responseIds][0] as string, /^resp_[0-9a-z]{12}$/)
+      assert.strictEqual(new Set(events.map((e) => e.event_id)).size, events.length)
+      const completed = events.at(-1)!
+      assert.strictEqual(completed.response.status, "completed")
+      assert.strictEqual(completed.response.output[0]!.content[0]!.text, "Hello there")
+      assert.deepStrictEqual(completed.response.metadata, { conversation_id: "conv_1" })
+      for (const frame of frames) assert.strictEqual(decodeMessage(frame.json).headers.conversationId, "conv_1")
+    }))
+
+  it.effect("splits deltas at the configured size without breaking surrogate pairs", () =>
+    Effect.gen(function*() {
+      const text = "😀".repeat(30) // 60 code units
+      const frames = yield* collectReply(Protocol.make({ deltaSize: 5 }), text)
+      const deltas = eventsOf(frames).filter((e) => e.type === "response.output_text.delta").map((e) => e.delta as string)
+      assert.isTrue(deltas.every((d) => d.length <= 5 && d.length % 2 === 0))
+      assert.strictEqual(deltas.join(""), text)
+    }))
+
+  it("chunkText keeps every piece within the size and never ends one on a high surrogate", () => {
+    assert.deepStrictEqual(Protocol.chunkText("abcdefg", 3), ["abc", "def", "g"])
+    assert.deepStrictEqual(Protocol.chunkText("ab😀c", 3), ["ab", "😀c"])
+    assert.deepStrictEqual(Protocol.chunkText("", 3), [])
+  })
+
+  it.effect("the minimal profile sends the seed's events in order, numbered from 0", () =>
+    Effect.gen(function*() {
+      const events = eventsOf(yield* collectReply(minimal, "Hi"))
+      assert.deepStrictEqual(events.map((e) => e.type), MINIMAL)
+      assert.deepStrictEqual(events.map((e) => e.sequence_number), [0, 1, 2, 3, 4])
+    }))
+
+  it.effect("refuses empty and whitespace-only text before sending anything", () =>
+    Effect.gen(function*() {
+      for (const text of ["", "   \n\t"]) {
+        const error = yield* Effect.flip(collectReply(protocol, text))
+        assert.strictEqual(error.message, "Cannot send empty message")
+      }
+      const fromStream = yield* Effect.flip(collectReply(protocol, Stream.make(" ", "", "\n")))
+      assert.strictEqual(fromStream._tag, "EmptyMessageError")
+    }))
+
+  it.effect("a failing stream ends the response with response.failed carrying { code, message }", () =>
+    Effect.gen(function*() {
+      const source = Stream.concat(Stream.make("partial "), Stream.fail(new Error("model down: secret-token")))
+      const events = eventsOf(yield* collectReply(protocol, source))
+      assert.deepStrictEqual(shape(events.map((e) => e.type)), [...FULL.slice(0, 5), "response.failed"])
+      const failed = events.at(-1)!
+      assert.strictEqual(failed.response.status, "failed")
+      assert.deepStrictEqual(failed.response.error, Protocol.genericFailure)
+      assert.notInclude(JSON.stringify(events), "secret-token")
+    }))
+
+  it.effect("a stream failing before any text still starts the response, then fails it", () =>
+    Effect.gen(function*() {
+      const events = eventsOf(yield* collectReply(protocol, Stream.fail("nope")))
+      assert.deepStrictEqual(events.map((e) => e.type), ["response.created", "response.in_progress", "response.failed"])
+      const minimalEvents = eventsOf(yield* collectReply(minimal, Stream.fail("nope")))
+      assert.deepStrictEqual(minimalEvents.map((e) => e.type), ["response.in_progress", "response.failed"])
+    }))
+
+  it.effect("describeFailure chooses what the user is told", () =>
+    Effect.gen(function*() {
+      const frames = yield* Stream.runCollect(
+        protocol.streamReply({ conversationId: "c", describeFailure: () => ({ code: "rate_limited", message: "Try again in a minute." }) }, Stream.fail("x"))
+      )
+      const failed = eventsOf(frames).at(-1)!
+      assert.deepStrictEqual(failed.response.error, { code: "rate_limited", message: "Try again in a minute." })
+    }))
+
+  it.effect("streams each piece as soon as it exists, before the source ends", () =>
+    Effect.gen(function*() {
+      const pieces = yield* Queue.unbounded<string, Cause.Done>()
+      const seen = yield* Queue.unbounded<string>()
+      const fiber = yield* protocol.streamReply({ conversationId: "c" }, Stream.fromQueue(pieces)).pipe(
+        Stream.runForEach((frame) => Queue.offer(seen, frame.type)),
+        Effect.forkChild
+      )
+      yield* Queue.offer(pieces, "first")
+      const firstFive = [yield* Queue.take(seen), yield* Queue.take(seen), yield* Queue.take(seen), yield* Queue.take(seen), yield* Queue.take(seen)]
+      assert.deepStrictEqual(firstFive, FULL.slice(0, 5))
+      yield* Queue.end(pieces)
+      yield* Fiber.join(fiber)
+      assert.strictEqual(yield* Queue.size(seen), 4)
+    }))
+
+  it.effect("ids and timestamps follow Effect's Random and Clock", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(1_732_500_000_123)
+      const first = yield* collectReply(protocol, "same").pipe(Random.withSeed("s"))
+      const second = yield* collectReply(protocol, "same").pipe(Random.withSeed("s"))
+      assert.deepStrictEqual(first, second)
+      const created = eventsOf(first)[0]!
+      assert.strictEqual(created.response.created_at, 1_732_500_000)
+      assert.match(decodeMessage(first[0]!.json).headers.messageId, /^msg_1732500000123_[0-9a-z]+$/)
+    }))
+
+  it.effect("every outbound event validates against the official Open Responses schema", () =>
+    Effect.gen(function*() {
+      const replies = [
+        yield* collectReply(protocol, "Full profile 😀 with 漢字"),
+        yield* collectReply(minimal, "Minimal profile"),
+        yield* collectReply(protocol, Stream.concat(Stream.make("half"), Stream.fail("x"))),
+        yield* collectReply(minimal, Stream.fail("x"))
+      ]
+      const errors = replies.flatMap((frames) => eventsOf(frames).flatMap(validateEvent))
+      assert.deepStrictEqual(errors, [])
+      assert.isTrue(replies.flat().length > 15)
+    }))
+})
+
+const limits: Protocol.AssemblerLimits = { maxInFlight: 3, maxTextBytes: 64, idleTimeoutMillis: 1000 }
+const start = (responseId: string, headers = {}) => envelope({ type: "response.created", sequence_number: 0, response: { id: responseId, status: "in_progress" } }, headers)
+const delta = (responseId: string, sequence: number, text: string) =>
+  envelope({ type: "response.output_text.delta", sequence_number: sequence, response_id: responseId, item_id: "i", output_index: 0, content_index: 0, delta: text })
+const completed = (responseId: string, sequence: number) => envelope({ type: "response.completed", sequence_number: sequence, response: { id: responseId, status: "completed" } })
+const reasons = (outputs: ReadonlyArray<Protocol.AssemblerOutput>) => outputs.flatMap((o) => (o._tag === "Violation" ? [o.violation.reason] : []))
+const messages = (outputs: ReadonlyArray<Protocol.AssemblerOutput>) => outputs.flatMap((o) => (o._tag === "Message" ? [o.message] : []))
+
+describe("Protocol inbound assembler", () => {
+  it("assembles deltas into one message with its conversation and sender", () => {
+    const assembler = new Protocol.InboundAssembler(limits)
+    const first = start("r1", { senderId: "user_7", senderName: "Ada" })
+    const outputs = [first, delta("r1", 1, "Hel"), delta("r1", 2, "lo"), completed("r1", 3)].flatMap((e) => assembler.push(e, 42))
+    assert.deepStrictEqual(messages(outputs), [
+      { conversationId: "conv_1", senderId: "user_7", senderName: "Ada", responseId: "r1", messageId: first.headers.messageId, text: "Hello", receivedAt: 42 }
+    ])
+    assert.strictEqual(assembler.inFlightCount, 0)
+  })
+
+  it("defaults senderId to the conversation", () => {
+    const assembler = new Protocol.InboundAssembler(limits)
+    const [message] = messages([start("r"), delta("r", 1, "x"), completed("r", 2)].flatMap((e) => assembler.push(e, 0)))
+    assert.strictEqual(message!.senderId, "conv_1")
+    assert.notProperty(message, "senderName")
+  })
+
+  it("accepts the minimal profile and prefers content_part.done text", () => {
+    const assembler = new Protocol.InboundAssembler(limits)
+    const events = [
+      envelope({ type: "response.in_progress", sequence_number: 0, response: { id: "r" } }),
+      envelope({ type: "response.output_item.added", sequence_number: 1, response_id: "r", output_index: 0, item: { type: "message", id: "i", role: "user" } }),
+      delta("r", 2, "Hi th"),
+      envelope({ type: "response.content_part.done", sequence_number: 3, response_id: "r", item_id: "i", content_index: 0, part: { type: "output_text", text: "Hi there" } }),
+      completed("r", 4)
+    ]
+    assert.deepStrictEqual(messages(events.flatMap((e) => assembler.push(e, 0))).map((m) => m.text), ["Hi there"])
+  })
+
+  it("accepts the oldest form: no response object, no sequence numbers", () => {
+    const assembler = new Protocol.InboundAssembler(limits)
+    const events = [
+      envelope({ type: "response.in_progress", event_id: "e1", response_id: "old" }),
+      envelope({ type: "response.output_text.delta", event_id: "e2", response_id: "old", delta: "legacy " }),
+      envelope({ type: "response.output_text.delta", event_id: "e3", response_id: "old", delta: "text" }),
+      envelope({ type: "response.completed", event_id: "e4", response_id: "old" })
+    ]
+    assert.deepStrictEqual(messages(events.flatMap((e) => assembler.push(e, 0))).map((m) => m.text), ["legacy text"])
+  })
+
+  it("takes output_text.done as authoritative", () => {
+    const assembler = new Protocol.InboundAssembler(limits)
+    const done = envelope({ type: "response.output_text.done", sequence_number: 2, response_id: "r", item_id: "i", content_index: 0, text: "Corrected" })
+    const out = [start("r"), delta("r", 1, "Corected"), done, completed("r", 3)].flatMap((e) => assembler.push(e, 0))
+    assert.deepStrictEqual(messages(out).map((m) => m.text), ["Corrected"])
+  })
+
+  it("drops a redelivered envelope by messageId and never delivers a response twice", () => {
+    const assembler = new Protocol.InboundAssembler(limits)
+    const events = [start("r"), delta("r", 1, "x"), completed("r", 2)]
+    const first = events.flatMap((e) => assembler.push(e, 0))
+    const again = events.flatMap((e) => assembler.push(e, 0))
+    assert.strictEqual(messages(first).length, 1)
+    assert.deepStrictEqual(again.map((o) => o._tag), ["Duplicate", "Duplicate", "Duplicate"])
+    const replayed = [start("r"), delta("r", 1, "x"), completed("r", 2)].flatMap((e) => assembler.push(e, 0))
+    assert.deepStrictEqual(reasons(replayed), ["EventAfterCompletion", "EventAfterCompletion", "EventAfterCompletion"])
+    assert.strictEqual(messages(replayed).length, 0)
+  })
+
+  it("reports an event for an unknown response", () => {
+    assert.deepStrictEqual(reasons(new Protocol.InboundAssembler(limits).push(delta("nobody", 1, "x"), 0)), ["UnknownResponse"])
+  })
+
+  it("reports a delta after completion", () => {
+    const assembler = new Protocol.InboundAssembler(limits)
+    ;[start("r"), delta("r", 1, "x"), completed("r", 2)].forEach((e) => assembler.push(e, 0))
+    assert.deepStrictEqual(reasons(assembler.push(delta("r", 3, "late"), 0)), ["EventAfterCompletion"])
+  })
+
+  it("reports a sequence number that goes backwards and ignores that event", () => {
+    const assembler = new Protocol.InboundAssembler(limits)
+    const out = [start("r"), delta("r", 2, "a"), delta("r", 1, "b"), completed("r", 3)].flatMap((e) => assembler.push(e, 0))
+    assert.deepStrictEqual(reasons(out), ["SequenceNotIncreasing", "IncompleteText"])
+    assert.strictEqual(messages(out).length, 0)
+  })
+
+  it("discards the partial message on response.failed and response.incomplete", () => {
+    for (const type of ["response.failed", "response.incomplete"]) {
+      const assembler = new Protocol.InboundAssembler(limits)
+      const end = envelope({ type, sequence_number: 2, response: { id: "r", status: "failed", error: { code: "x", message: "upstream gone" } } })
+      const out = [start("r"), delta("r", 1, "partial"), end].flatMap((e) => assembler.push(e, 0))
+      assert.deepStrictEqual(reasons(out), ["ResponseFailed"])
+      assert.strictEqual(assembler.inFlightCount, 0)
+    }
+  })
+
+  it("refuses a response beyond the in-flight bound", () => {
+    const assembler = new Protocol.InboundAssembler(limits)
+    const out = ["a", "b", "c", "d"].flatMap((id) => assembler.push(start(id), 0))
+    assert.deepStrictEqual(reasons(out), ["TooManyInFlight"])
+    assert.strictEqual(assembler.inFlightCount, 3)
+  })
+
+  it("discards a response whose text exceeds the size bound", () => {
+    const assembler = new Protocol.InboundAssembler(limits)
+    const out = [start("r"), delta("r", 1, "x".repeat(40)), delta("r", 2, "y".repeat(40)), completed("r", 3)].flatMap((e) => assembler.push(e, 0))
+    assert.deepStrictEqual(reasons(out), ["TextTooLarge", "EventAfterCompletion"])
+    assert.strictEqual(messages(out).length, 0)
+  })
+
+  it("sweeps responses idle for the timeout", () => {
+    const assembler = new Protocol.InboundAssembler(limits)
+    assembler.push(start("old"), 0)
+    assembler.push(start("fresh"), 600)
+    assert.deepStrictEqual(assembler.sweep(999), [])
+    assert.deepStrictEqual(reasons(assembler.sweep(1000)), ["IdleTimeout"])
+    assert.strictEqual(assembler.inFlightCount, 1)
+  })
+
+  it("reports a missing conversationId, a missing response id and an empty message", () => {
+    const assembler = new Protocol.InboundAssembler(limits)
+    assert.deepStrictEqual(reasons(assembler.push(envelope({ type: "response.created", response: { id: "r" } }, { conversationId: "" }), 0)), ["MissingConversationId"])
+    assert.deepStrictEqual(reasons(assembler.push(envelope({ type: "response.output_text.delta", delta: "x" }), 0)), ["MissingResponseId"])
+    const out = [start("e"), delta("e", 1, "  "), completed("e", 2)].flatMap((e) => assembler.push(e, 0))
+    assert.deepStrictEqual(reasons(out), ["EmptyMessage"])
+  })
+
+  it("ignores events it does not use without a warning", () => {
+    const assembler = new Protocol.InboundAssembler(limits)
+    const out = [
+      envelope({ type: "response.reasoning.delta", response_id: "r", delta: "hmm" }),
+      envelope({ type: "acme:typing" }),
+      envelope({ type: "response.refusal.done", response_id: "r" })
+    ].flatMap((e) => assembler.push(e, 0))
+    assert.deepStrictEqual(out.map((o) => o._tag), ["Ignored", "Ignored", "Ignored"])
+  })
+
+  it("forgets the oldest ids beyond its memory bound", () => {
+    const assembler = new Protocol.InboundAssembler({ ...limits, remembered: 5 })
+    for (let i = 0; i < 20; i++) assembler.push(start(`r${i}`), 0)
+    assert.isAtMost(assembler.rememberedCount, 10)
+  })
+
+  it.effect("the service makes assemblers with the configured bounds", () =>
+    Effect.gen(function*() {
+      const assembler = yield* Protocol.make({ limits: { ...limits, maxInFlight: 1 } }).makeAssembler
+      assert.deepStrictEqual(reasons([start("a"), start("b")].flatMap((e) => assembler.push(e, 0))), ["TooManyInFlight"])
+    }))
+})
