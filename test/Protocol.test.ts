@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { type Cause, Effect, Fiber, Queue, Random, Result, Stream } from "effect"
+import { type Cause, Effect, Fiber, Layer, Queue, Random, Result, Stream } from "effect"
+import { ConnectorConfig } from "../src/Config.ts"
 import { TestClock } from "effect/testing"
 import * as Protocol from "../src/Protocol.ts"
 import { collectReply, decodeMessage, envelope, eventsOf } from "./support/frames.ts"
@@ -339,4 +340,34 @@ describe("Protocol inbound assembler", () => {
       const assembler = yield* Protocol.make({ limits: { ...limits, maxInFlight: 1 } }).makeAssembler
       assert.deepStrictEqual(reasons([start("a"), start("b")].flatMap((e) => assembler.push(e, 0))), ["TooManyInFlight"])
     }))
+})
+
+describe("Protocol.layer", () => {
+  it.effect("takes delta size, profile, model and bounds from ConnectorConfig", () =>
+    Effect.gen(function*() {
+      const protocol = yield* Protocol.Protocol
+      assert.deepStrictEqual(protocol.settings, {
+        deltaSize: 7,
+        eventProfile: "minimal",
+        model: "my-agent",
+        limits: { maxInFlight: 9, maxTextBytes: 1000, idleTimeoutMillis: 2000 }
+      })
+    }).pipe(
+      Effect.provide(
+        Protocol.Protocol.layer.pipe(
+          Layer.provide(
+            ConnectorConfig.layerTest({
+              clientId: "a",
+              clientSecret: "b",
+              deltaSize: 7,
+              eventProfile: "minimal",
+              model: "my-agent",
+              maxInFlightResponses: 9,
+              maxResponseTextBytes: 1000,
+              responseIdleTimeout: 2000
+            })
+          )
+        )
+      )
+    ))
 })

@@ -1,0 +1,202 @@
+import { describe, it } from "@effect/vitest"
+import { Effect, Result, Stream } from "effect"
+import * as fc from "fast-check"
+import { assert } from "vitest"
+import * as Protocol from "../src/Protocol.ts"
+import { decodeMessage } from "./support/frames.ts"
+
+const ORDER = [
+  "response.created",
+  "response.in_progress",
+  "response.output_item.added",
+  "response.content_part.added",
+  "response.output_text.delta",
+  "response.output_text.done",
+  "response.content_part.done",
+  "response.output_item.done",
+  "response.completed"
+]
+
+/** Any text: ASCII, CJK, emoji and other astral code points, whitespace. */
+const anyText = fc.oneof(
+  fc.string({ unit: "binary", maxLength: 300 }),
+  fc.string({ unit: "grapheme", maxLength: 200 }),
+  fc.array(fc.constantFrom("漢字", "😀", "👩‍👩‍👧", "\n", " ", "é", "a", "𝔘"), { maxLength: 120 }).map((parts) => parts.join(""))
+)
+const nonBlankText = anyText.filter((text) => text.trim().length > 0)
+
+/** Splits text into pieces at random points — possibly inside a surrogate pair. */
+const piecesOf = (text: string) =>
+  fc.uniqueArray(fc.integer({ min: 1, max: Math.max(1, text.length - 1) }), { maxLength: 10 }).map((cuts) => {
+    const points = [0, ...cuts.filter((cut) => cut < text.length).sort((a, b) => a - b), text.length]
+    return points.slice(1).map((end, i) => text.slice(points[i], end))
+  })
+
+const replyFrames = (protocol: Protocol.Protocol["Service"], text: string | ReadonlyArray<string>, conversationId = "conv") =>
+  Effect.runSync(
+    Stream.runCollect(protocol.streamReply({ conversationId }, typeof text === "string" ? text : Stream.fromIterable(text)))
+  )
+
+/** An envelope as plain data with `data` parsed too: frames that mean the same compare equal. */
+const meaning = (json: string) => {
+  const envelope = JSON.parse(json)
+  return { ...envelope, data: JSON.parse(envelope.data) }
+}
+
+const limits: Protocol.AssemblerLimits = { maxInFlight: 1000, maxTextBytes: 4 * 1024 * 1024, idleTimeoutMillis: 60_000 }
+
+const assemble = (jsons: ReadonlyArray<string>, assembler = new Protocol.InboundAssembler(limits)) =>
+  jsons.flatMap((json) => {
+    const decoded = Protocol.decodeFrame(json)
+    if (Result.isFailure(decoded) || !Protocol.isMessageEnvelope(decoded.success)) return []
+    return assembler.push(decoded.success, 0)
+  })
+
+const messagesOf = (outputs: ReadonlyArray<Protocol.AssemblerOutput>) => outputs.flatMap((o) => (o._tag === "Message" ? [o.message] : []))
+
+const settings = fc.record({
+  deltaSize: fc.integer({ min: 2, max: 120 }),
+  eventProfile: fc.constantFrom("full" as const, "minimal" as const)
+})
+
+describe("Protocol properties", () => {
+  it("1. envelope round trip: decode then encode gives the same envelope, for every event", () =>
+    fc.assert(
+      fc.property(settings, nonBlankText, fc.boolean(), (options, text, fails) => {
+        const protocol = Protocol.make(options)
+        const source = fails ? Stream.concat(Stream.make(text), Stream.fail("boom")) : Stream.make(text)
+        const frames = Effect.runSync(Stream.runCollect(protocol.streamReply({ conversationId: "c" }, source)))
+        for (const frame of frames) {
+          const decoded = decodeMessage(frame.json)
+          assert.deepStrictEqual(meaning(Protocol.encodeFrame(decoded)), meaning(frame.json))
+          assert.deepStrictEqual(decodeMessage(Protocol.encodeFrame(decoded)), decoded)
+        }
+      })
+    ))
+
+  it("1b. envelope round trip for server events with arbitrary extra fields and headers", () =>
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...ORDER, "response.failed", "response.queued", "response.reasoning.delta", "acme:typing"),
+        fc.dictionary(fc.string().filter((k) => !["type", "sequence_number", "event_id", "response_id", "response", "item", "part", "delta", "text", "item_id", "output_index", "content_index"].includes(k)), fc.jsonValue(), { maxKeys: 4 }),
+        fc.record({ messageId: fc.string(), timestamp: fc.integer(), conversationId: fc.string() }, { requiredKeys: ["messageId", "timestamp"] }),
+        (type, extra, headers) => {
+          const event = { ...extra, type, sequence_number: 3, response_id: "resp_x", ...(type.endsWith(".delta") ? { delta: "d" } : {}), ...(type.endsWith("text.done") ? { text: "t" } : {}) }
+          const json = JSON.stringify({ type: "message", headers, data: JSON.stringify(event) })
+          const decoded = decodeMessage(json)
+          assert.deepStrictEqual(meaning(Protocol.encodeFrame(decoded)), meaning(json))
+          assert.deepStrictEqual(decodeMessage(Protocol.encodeFrame(decoded)), decoded)
+        }
+      )
+    ))
+
+  it("2. outbound then inbound gives back the same text, once", () =>
+    fc.assert(
+      fc.property(
+        settings,
+        nonBlankText.chain((text) => fc.tuple(fc.constant(text), piecesOf(text))),
+        fc.boolean(),
+        (options, [text, pieces], streamed) => {
+          const frames = replyFrames(Protocol.make(options), streamed ? pieces : text)
+          const messages = messagesOf(assemble(frames.map((f) => f.json)))
+          assert.strictEqual(messages.length, 1)
+          assert.strictEqual(messages[0]!.text, text)
+          // Sent twice (a redelivery): still once.
+          const assembler = new Protocol.InboundAssembler(limits)
+          const twice = messagesOf(assemble([...frames, ...frames].map((f) => f.json), assembler))
+          assert.strictEqual(twice.length, 1)
+        }
+      )
+    ))
+
+  it("2b. text that is empty after trimming is refused before anything is sent", () =>
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(" ", "\n", "\t", "\u3000", ""), { maxLength: 8 }), fc.boolean(), (pieces, streamed) => {
+        const protocol = Protocol.make()
+        const source = streamed ? Stream.fromIterable(pieces) : pieces.join("")
+        const result = Effect.runSync(Effect.result(Stream.runCollect(protocol.streamReply({ conversationId: "c" }, source))))
+        assert.isTrue(Result.isFailure(result))
+        if (Result.isFailure(result)) assert.strictEqual(result.failure.message, "Cannot send empty message")
+      })
+    ))
+
+  it("2c. a 1 MiB message survives the round trip", () => {
+    const text = "abcdefghij😀漢".repeat(Math.ceil((1024 * 1024) / 18)).slice(0, 1024 * 1024 / 2)
+    const frames = replyFrames(Protocol.make({ deltaSize: 50 }), text)
+    const [message] = messagesOf(assemble(frames.map((f) => f.json)))
+    assert.strictEqual(message!.text.length, text.length)
+    assert.strictEqual(message!.text, text)
+  })
+
+  it("3. every outbound sequence is well ordered", () =>
+    fc.assert(
+      fc.property(settings, nonBlankText.chain((text) => piecesOf(text)), fc.option(fc.nat(20), { nil: undefined }), (options, pieces, failAfter) => {
+        const source = failAfter === undefined
+          ? Stream.fromIterable(pieces)
+          : Stream.concat(Stream.fromIterable(pieces.slice(0, failAfter)), Stream.fail("x"))
+        const frames = Effect.runSync(Stream.runCollect(Protocol.make(options).streamReply({ conversationId: "c" }, source)))
+        const events = frames.map((f) => decodeMessage(f.json).data as { type: string; sequence_number: number; response_id: string; item_id?: string; delta?: string })
+        assert.deepStrictEqual(events.map((e) => e.sequence_number), events.map((_, i) => i))
+        assert.strictEqual(new Set(events.map((e) => e.response_id)).size, 1)
+        assert.isAtMost(new Set(events.flatMap((e) => (e.item_id === undefined ? [] : [e.item_id]))).size, 1)
+        const ranks = events.filter((e) => e.type !== "response.failed").map((e) => ORDER.indexOf(e.type))
+        assert.isTrue(ranks.every((rank, i) => rank >= 0 && (i === 0 || rank >= ranks[i - 1]!)))
+        const failed = events.findIndex((e) => e.type === "response.failed")
+        if (failed >= 0) assert.strictEqual(failed, events.length - 1)
+        assert.strictEqual(events[0]!.type, options.eventProfile === "full" ? "response.created" : "response.in_progress")
+        for (const e of events) if (e.type === "response.output_text.delta") assert.isAtMost(e.delta!.length, options.deltaSize)
+      })
+    ))
+
+  it("4. adversarial inbound streams never throw, never double-deliver, never deliver an incomplete message, stay bounded", () => {
+    const response = fc.record({ text: nonBlankText, deltaSize: fc.integer({ min: 2, max: 40 }), profile: fc.constantFrom("full" as const, "minimal" as const) })
+    const garbage = fc.oneof(
+      fc.string(),
+      fc.jsonValue().map((v) => JSON.stringify(v)),
+      fc.constant(JSON.stringify({ type: "message", headers: { messageId: "g", timestamp: 1 }, data: "{" })),
+      fc.constant(JSON.stringify({ type: "message", headers: { messageId: "g2", timestamp: 1, conversationId: "c" }, data: JSON.stringify({ type: "response.output_text.delta", response_id: "resp_ghost", delta: "boo" }) }))
+    )
+    fc.assert(
+      fc.property(
+        fc.array(response, { minLength: 1, maxLength: 6 }),
+        fc.array(garbage, { maxLength: 5 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 200 }),
+        fc.array(fc.nat(), { maxLength: 50 }),
+        fc.nat(),
+        (responses, junk, maxInFlight, order, duplicates, truncate) => {
+          const sent = responses.map(({ deltaSize, profile, text }, i) => ({
+            text,
+            frames: replyFrames(Protocol.make({ deltaSize, eventProfile: profile }), text, `conv_${i}`)
+          }))
+          let stream = sent.flatMap((r) => r.frames.map((f) => f.json))
+          stream = [...stream, ...duplicates.map((d) => stream[d % stream.length]!), ...junk]
+          // shuffle by the random keys, then cut the tail off
+          const keyed = stream.map((json, i) => ({ json, key: order[i % order.length]! * 1000 + i }))
+          keyed.sort((a, b) => a.key - b.key)
+          const fed = keyed.map((k) => k.json).slice(0, keyed.length - (truncate % Math.max(1, Math.floor(keyed.length / 3))))
+
+          const assembler = new Protocol.InboundAssembler({ ...limits, maxInFlight, remembered: 50 })
+          const outputs: Array<Protocol.AssemblerOutput> = []
+          for (const json of fed) {
+            const decoded = Protocol.decodeFrame(json)
+            if (Result.isFailure(decoded) || !Protocol.isMessageEnvelope(decoded.success)) continue
+            outputs.push(...assembler.push(decoded.success, 0))
+            assert.isAtMost(assembler.inFlightCount, maxInFlight)
+            assert.isAtMost(assembler.rememberedCount, 100)
+          }
+          const delivered = messagesOf(outputs)
+          assert.strictEqual(new Set(delivered.map((m) => m.responseId)).size, delivered.length)
+          for (const message of delivered) {
+            const original = sent.find((r) => r.frames[0]!.responseId === message.responseId)
+            assert.isDefined(original, "delivered a message nobody sent")
+            assert.strictEqual(message.text, original!.text)
+            const completedFrame = original!.frames.find((f) => f.type === "response.completed")!
+            assert.include(fed, completedFrame.json, "delivered before its completion arrived")
+          }
+        }
+      ),
+      { numRuns: 200 }
+    )
+  })
+})
