@@ -256,7 +256,7 @@ export class Protocol extends Context.Service<Protocol, {
    * Responses response (§4), emitted as the pieces arrive. A failing source ends the response
    * with `response.failed`; empty text fails with `EmptyMessageError` before any frame.
    */
-  readonly streamReply: <E, R>(
+  readonly streamReply: <E = never, R = never>(
     options: ReplyOptions,
     text: string | Stream.Stream<string, E, R>
   ) => Stream.Stream<import("./internal/outbound.ts").OutboundFrame, EmptyMessageError, R>
@@ -314,7 +314,7 @@ export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service
       })
     })
 
-  const streamReply = <E, R>(options: ReplyOptions, text: string | Stream.Stream<string, E, R>) => {
+  const streamReply = <E = never, R = never>(options: ReplyOptions, text: string | Stream.Stream<string, E, R>) => {
     const describeFailure = options.describeFailure ?? (() => genericFailure)
     if (typeof text === "string") {
       if (text.trim() === "") return Stream.fail(new EmptyMessageError())

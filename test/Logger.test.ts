@@ -3,18 +3,7 @@ import { Cause, Effect, Layer, Redacted } from "effect"
 import { TestClock } from "effect/testing"
 import { ConnectorConfig } from "../src/Config.ts"
 import * as InstaLogger from "../src/Logger.ts"
-
-/** A sink that keeps every line with the method it arrived through. */
-export const captureSink = () => {
-  const lines: Array<{ readonly method: "debug" | "info" | "warn" | "error"; readonly line: string }> = []
-  const sink: InstaLogger.LogSinkShape = {
-    debug: (line) => lines.push({ method: "debug", line }),
-    info: (line) => lines.push({ method: "info", line }),
-    warn: (line) => lines.push({ method: "warn", line }),
-    error: (line) => lines.push({ method: "error", line })
-  }
-  return { lines, sink }
-}
+import { captureSink } from "./support/logs.ts"
 
 const NEW_YEAR_2024 = Date.UTC(2024, 0, 1)
 

@@ -1,0 +1,329 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Clock, Duration, Effect, Exit, Fiber, Layer, Option, Random, Schedule, Stream } from "effect"
+import { TestClock } from "effect/testing"
+import { type ConnectorInput, ConnectorConfig } from "../src/Config.ts"
+import { AuthenticationError, Connection, ConnectionError, reconnectSchedule } from "../src/Connection.ts"
+import * as InstaLogger from "../src/Logger.ts"
+import * as Protocol from "../src/Protocol.ts"
+import { fakeDialer, type FakeSocket } from "./support/fakeDialer.ts"
+import { captureSink } from "./support/logs.ts"
+
+const credentials = { clientId: "app", clientSecret: "very-secret-value", url: "ws://127.0.0.1:1/user-ws/" }
+
+/** Runs `body` with a Connection over the fake dialer, logs captured, in the test's scope. */
+const withConnection = <A, E>(
+  behaviour: (socket: FakeSocket, attempt: number) => void,
+  body: (connection: Connection["Service"], dial: ReturnType<typeof fakeDialer>) => Effect.Effect<A, E>,
+  config: ConnectorInput = {}
+) =>
+  Effect.gen(function*() {
+    const clock = yield* Clock.Clock
+    const dial = fakeDialer(behaviour, () => clock.currentTimeMillisUnsafe())
+    const logs = captureSink()
+    const layer = Connection.layerNoDeps.pipe(
+      Layer.provide(dial.layer),
+      Layer.provide(ConnectorConfig.layerTest({ ...credentials, ...config })),
+      Layer.provideMerge(InstaLogger.layer({ debug: true, sink: logs.sink }))
+    )
+    const result = yield* Effect.gen(function*() {
+      return yield* body(yield* Connection, dial)
+    }).pipe(Effect.provide(layer))
+    return { result, dial, logs }
+  })
+
+const awaitState = (connection: Connection["Service"], wanted: string) =>
+  connection.stateChanges.pipe(Stream.filter((s) => s === wanted), Stream.runHead)
+
+/** Lets the forked supervisor run until the dialer has made `count` sockets. */
+const dialed = (dial: ReturnType<typeof fakeDialer>, count = 1) =>
+  Effect.gen(function*() {
+    while (dial.sockets.length < count) yield* Effect.yieldNow
+    return dial.sockets[count - 1]!
+  })
+
+const diffs = (times: ReadonlyArray<number>) => times.slice(1).map((t, i) => t - times[i]!)
+
+describe("Connection under TestClock", () => {
+  it.effect("reconnect delays: min(1000·2^n, 30000) + uniform(0, 1000), reproducible with a seeded Random", () =>
+    Effect.gen(function*() {
+      const run = withConnection((s) => s.refuse(), (_c, dial) => Effect.map(TestClock.adjust("400 seconds"), () => dial.dialTimes.slice()))
+      const first = (yield* run.pipe(Random.withSeed("backoff"))).result
+      const second = (yield* run.pipe(Random.withSeed("backoff"))).result
+      const delays = diffs(first)
+      assert.deepStrictEqual(diffs(second).slice(0, 12), delays.slice(0, 12))
+      assert.isAtLeast(delays.length, 10)
+      delays.forEach((delay, n) => {
+        const backoff = Math.min(1000 * 2 ** n, 30_000)
+        assert.isAtLeast(delay, backoff, `attempt ${n}`)
+        assert.isBelow(delay, backoff + 1000, `attempt ${n}`)
+      })
+      assert.isTrue(delays.slice(5).every((d) => d >= 30_000 && d < 31_000), "capped at 30 s")
+      const other = (yield* run.pipe(Random.withSeed("another seed"))).result
+      assert.notDeepEqual(diffs(other), delays, "jitter comes from Random")
+    }))
+
+  it.effect("logs every attempt at warn with its number and delay", () =>
+    Effect.gen(function*() {
+      const { logs } = yield* withConnection((s) => s.refuse(), () => TestClock.adjust("10 seconds"))
+      const warns = logs.lines.filter((l) => l.method === "warn" && l.line.includes("Reconnecting"))
+      assert.isAtLeast(warns.length, 3)
+      assert.match(warns[0]!.line, /\[WARN\] \[InstaClawConnector\] Reconnecting: attempt 1 in 1\d{3} ms$/)
+      assert.match(warns[1]!.line, /Reconnecting: attempt 2 in [23]\d{3} ms$/)
+    }))
+
+  it.effect("the backoff counter resets once a connection opens", () =>
+    Effect.gen(function*() {
+      // attempts 0-3 refused, 4 opens (then the server closes it), the rest refused
+      const { dial, result } = yield* withConnection(
+        (s, attempt) => (attempt === 4 ? s.open() : s.refuse()),
+        (connection, dial) =>
+          Effect.gen(function*() {
+            yield* TestClock.adjust("40 seconds")
+            assert.strictEqual(yield* connection.state, "connected")
+            assert.strictEqual(yield* connection.reconnectAttempts, 0)
+            dial.sockets[4]!.serverClose(1011)
+            yield* TestClock.adjust("200 seconds")
+            return dial.dialTimes.slice()
+          })
+      )
+      const delays = diffs(result)
+      // before the open: 1, 2, 4, 8 s (+ jitter); after the drop: from 1 s again
+      assert.isTrue(delays[3]! >= 8000 && delays[3]! < 9000)
+      const dropAt = dial.dialTimes[4]! // the link opened at this time and dropped at 40 s
+      const afterDrop = result[5]! - 40_000
+      assert.isAtLeast(dropAt, 15_000)
+      assert.isTrue(afterDrop >= 1000 && afterDrop < 2000, `first delay after the drop was ${afterDrop}`)
+      assert.isTrue(delays[5]! >= 2000 && delays[5]! < 3000)
+    }))
+
+  it.effect("pings every heartbeatInterval while the server answers", () =>
+    Effect.gen(function*() {
+      const { result } = yield* withConnection(
+        (s) => {
+          s.autoPong = true
+          s.open()
+        },
+        (connection, dial) =>
+          Effect.gen(function*() {
+            const socket = yield* dialed(dial)
+            yield* TestClock.adjust("29999 millis")
+            const before = socket.pings
+            yield* TestClock.adjust("1 millis")
+            const atFirst = socket.pings
+            yield* TestClock.adjust("270 seconds")
+            return { before, atFirst, after: socket.pings, state: yield* connection.state, dials: dial.sockets.length }
+          })
+      )
+      assert.deepStrictEqual(result, { before: 0, atFirst: 1, after: 10, state: "connected", dials: 1 })
+    }))
+
+  it.effect("drops a link silent for exactly timeoutThreshold, with terminate, then reconnects", () =>
+    Effect.gen(function*() {
+      const { logs, result } = yield* withConnection(
+        (s) => s.open(),
+        (_connection, dial) =>
+          Effect.gen(function*() {
+            const socket = yield* dialed(dial)
+            yield* TestClock.adjust("89999 millis")
+            const alive = !socket.terminated
+            yield* TestClock.adjust("1 millis")
+            const dropped = socket.terminated
+            yield* TestClock.adjust("2 seconds")
+            return { alive, dropped, pings: socket.pings, dials: dial.sockets.length }
+          })
+      )
+      assert.deepStrictEqual({ ...result, pings: undefined }, { alive: true, dropped: true, pings: undefined, dials: 2 })
+      assert.isAtLeast(result.pings, 2, "pinged at 30 s and 60 s")
+      assert.match(logs.text(), /No frame from the server for 90000 ms/)
+    }))
+
+  it.effect("any frame from the server extends liveness", () =>
+    Effect.gen(function*() {
+      const { result } = yield* withConnection(
+        (s) => s.open(),
+        (_connection, dial) =>
+          Effect.gen(function*() {
+            const socket = yield* dialed(dial)
+            yield* TestClock.adjust("60 seconds")
+            socket.receive(JSON.stringify({ type: "presence" }))
+            yield* Effect.yieldNow
+            yield* TestClock.adjust("89 seconds")
+            const aliveAt149 = !socket.terminated
+            socket.pong()
+            yield* TestClock.adjust("89 seconds")
+            const aliveAt238 = !socket.terminated
+            yield* TestClock.adjust("1 seconds")
+            return { aliveAt149, aliveAt238, droppedAt239: socket.terminated }
+          })
+      )
+      assert.deepStrictEqual(result, { aliveAt149: true, aliveAt238: true, droppedAt239: true })
+    }))
+
+  it.effect("maxReconnectAttempts ends reconnecting with a clear error", () =>
+    Effect.gen(function*() {
+      const { dial, result } = yield* withConnection(
+        (s) => s.refuse(),
+        (connection) =>
+          Effect.gen(function*() {
+            const fatal = yield* Effect.forkChild(connection.awaitFatal)
+            yield* TestClock.adjust("60 seconds")
+            const exit = yield* Fiber.await(fatal)
+            return { exit, state: yield* connection.state }
+          }),
+        { maxReconnectAttempts: 3 }
+      )
+      assert.strictEqual(dial.sockets.length, 4)
+      assert.isTrue(Exit.isFailure(result.exit))
+      const error = Exit.isFailure(result.exit) ? result.exit.cause.reasons[0] : undefined
+      assert.include(String((error as any)?.error?.message), "Gave up after 3 reconnect attempts")
+      assert.strictEqual((error as any)?.error?.reason, "ReconnectAttemptsExhausted")
+      assert.strictEqual(result.state, "disconnected")
+    }))
+
+  it.effect("an auth close code is an AuthenticationError and waits the capped delay", () =>
+    Effect.gen(function*() {
+      const { dial, logs, result } = yield* withConnection(
+        (s, attempt) => (attempt === 0 ? s.open() : s.refuse(401)),
+        (connection, dial) =>
+          Effect.gen(function*() {
+            ;(yield* dialed(dial)).serverClose(4401, "bad key")
+            yield* Effect.yieldNow
+            yield* TestClock.adjust("29999 millis")
+            const dialsBefore = dial.sockets.length
+            yield* TestClock.adjust("1001 millis")
+            return { dialsBefore, error: yield* connection.lastError }
+          })
+      )
+      assert.strictEqual(result.dialsBefore, 1)
+      assert.strictEqual(dial.sockets.length, 2)
+      const error = Option.getOrThrow(result.error)
+      assert.strictEqual(error._tag, "AuthenticationError")
+      assert.match(error.message, /check clientId\/clientSecret/)
+      assert.match(logs.text(), /\[ERROR\] \[InstaClawConnector\] InstaClaw rejected the credentials \(close code 4401\): check clientId\/clientSecret/)
+      assert.notInclude(logs.text(), "very-secret-value")
+    }))
+
+  it.effect("authenticates the upgrade with x-app-key and x-app-secret", () =>
+    Effect.gen(function*() {
+      const { dial } = yield* withConnection((s) => s.open(), (_c, dial) => dialed(dial))
+      assert.deepStrictEqual(dial.sockets[0]!.options.headers, { "x-app-key": "app", "x-app-secret": "very-secret-value" })
+      assert.strictEqual(dial.sockets[0]!.url, credentials.url)
+    }))
+
+  it.effect("an upgrade that hangs is abandoned after connectTimeout", () =>
+    Effect.gen(function*() {
+      const { dial, result } = yield* withConnection(
+        () => {},
+        (connection, dial) =>
+          Effect.gen(function*() {
+            yield* TestClock.adjust("9999 millis")
+            const before = dial.sockets[0]!.terminated
+            yield* TestClock.adjust("1 millis")
+            return { before, after: dial.sockets[0]!.terminated, error: yield* connection.lastError }
+          }),
+        { connectTimeout: 10_000 }
+      )
+      assert.deepStrictEqual([result.before, result.after], [false, true])
+      assert.strictEqual((Option.getOrThrow(result.error) as any).reason, "OpenTimeout")
+      assert.strictEqual(dial.sockets.length, 1)
+    }))
+
+  it.effect("decodes inbound frames; malformed, binary and unknown ones are logged and skipped", () =>
+    Effect.gen(function*() {
+      const good = JSON.stringify({ type: "message", headers: { messageId: "m1", timestamp: 1, conversationId: "c" }, data: JSON.stringify({ type: "response.created", response: { id: "r" } }) })
+      const { logs, result } = yield* withConnection(
+        (s) => s.open(),
+        (connection, dial) =>
+          Effect.gen(function*() {
+            const socket = yield* dialed(dial)
+            yield* awaitState(connection, "connected")
+            const first = yield* Effect.forkChild(Stream.runHead(connection.inbound))
+            socket.receive("{not json")
+            socket.receive(new Uint8Array([1, 2, 3]))
+            socket.receive(JSON.stringify({ type: "presence" }))
+            socket.receive(good)
+            const envelope = yield* Fiber.join(first)
+            return { envelope, state: yield* connection.state, dials: dial.sockets.length }
+          })
+      )
+      assert.strictEqual(Option.getOrThrow(result.envelope).headers.messageId, "m1")
+      assert.deepStrictEqual([result.state, result.dials], ["connected", 1])
+      assert.match(logs.text(), /\[ERROR\] \[InstaClawConnector\] Skipped a frame: Malformed frame/)
+      assert.match(logs.text(), /\[ERROR\] \[InstaClawConnector\] Skipped a binary frame of 3 bytes/)
+      assert.match(logs.text(), /\[DEBUG\] \[InstaClawConnector\] Ignored an envelope of type "presence"/)
+    }))
+
+  it.effect("states go connecting → connected → reconnecting → connected, and disconnected at the end", () =>
+    Effect.gen(function*() {
+      const { dial, result } = yield* withConnection(
+        (s) => s.open(),
+        (connection, dial) =>
+          Effect.gen(function*() {
+            const seen: Array<string> = []
+            yield* Effect.forkChild(Stream.runForEach(connection.stateChanges, (s) => Effect.sync(() => seen.push(s))))
+            yield* awaitState(connection, "connected")
+            dial.sockets[0]!.serverClose(1001)
+            yield* TestClock.adjust("2 seconds")
+            return seen
+          })
+      )
+      // `result` is the live array: the consumer saw the scope close too.
+      assert.deepStrictEqual(result, ["connected", "reconnecting", "connected", "disconnected"])
+      assert.strictEqual(dial.sockets[1]!.closedWith, 1000, "closing the scope closes with 1000")
+      assert.strictEqual(dial.sockets[1]!.listenerCount, 1, "only the close waiter's listener is left")
+    }))
+
+  it.effect("send while down waits sendTimeout, then fails with WebSocket is not connected", () =>
+    Effect.gen(function*() {
+      const { result } = yield* withConnection(
+        (s) => s.refuse(),
+        (connection) =>
+          Effect.gen(function*() {
+            const protocol = Protocol.make()
+            const send = yield* Effect.forkChild(connection.sendResponse(protocol.streamReply({ conversationId: "c" }, "hello")))
+            yield* TestClock.adjust("9999 millis")
+            const pending = send.pollUnsafe() === undefined
+            yield* TestClock.adjust("1 millis")
+            return { pending, exit: yield* Fiber.await(send) }
+          })
+      )
+      assert.isTrue(result.pending)
+      assert.isTrue(Exit.isFailure(result.exit))
+      if (Exit.isFailure(result.exit)) assert.strictEqual((result.exit.cause.reasons[0] as any).error.message, "WebSocket is not connected")
+    }))
+
+  it.effect("a response cut off by a drop is re-sent from its first frame on the next link", () =>
+    Effect.gen(function*() {
+      const { dial } = yield* withConnection(
+        (s) => s.open(),
+        (connection, dial) =>
+          Effect.gen(function*() {
+            const protocol = Protocol.make()
+            const frames = Stream.make("one ", "two ", "three").pipe(
+              Stream.tap((piece) => (piece === "two " ? Effect.sync(() => dial.sockets[0]!.serverClose(1006)) : Effect.void))
+            )
+            const send = yield* Effect.forkChild(connection.sendResponse(protocol.streamReply({ conversationId: "c" }, frames)))
+            yield* TestClock.adjust("2 seconds")
+            yield* Fiber.join(send)
+          })
+      )
+      const firstTypes = dial.sockets[0]!.sent.map((json) => JSON.parse(JSON.parse(json).data).sequence_number)
+      const secondTypes = dial.sockets[1]!.sent.map((json) => JSON.parse(JSON.parse(json).data).sequence_number)
+      assert.deepStrictEqual(firstTypes, [0, 1, 2, 3, 4])
+      assert.deepStrictEqual(secondTypes, secondTypes.map((_, i) => i), "the whole response again, in order")
+      assert.deepStrictEqual(dial.sockets[1]!.sent.slice(0, 5), dial.sockets[0]!.sent, "same event ids and sequence numbers")
+      assert.strictEqual(JSON.parse(JSON.parse(dial.sockets[1]!.sent.at(-1)!).data).type, "response.completed")
+    }))
+
+  it.effect("reconnectSchedule alone: auth failures wait the cap, an opened failure resets", () =>
+    Effect.gen(function*() {
+      const step = yield* Schedule.toStep(reconnectSchedule({ base: 1000, cap: 30_000, jitter: 0 }))
+      const closed = (opened: boolean) => new ConnectionError({ reason: "Closed", message: "x", opened })
+      const seen: Array<[number, number]> = []
+      for (const failure of [closed(false), closed(false), closed(false), closed(true), new AuthenticationError({ status: 401, opened: false })]) {
+        const [output] = yield* step(0, failure)
+        seen.push([output.attempt, Duration.toMillis(output.delay)])
+      }
+      assert.deepStrictEqual(seen, [[0, 1000], [1, 2000], [2, 4000], [0, 1000], [1, 30_000]])
+    }))
+})

@@ -1,0 +1,126 @@
+/**
+ * A fake `WebSocketDialer` for unit tests of the Connection layer under `TestClock`: every dial
+ * makes a `FakeSocket` the test drives by hand (open, receive, close, refuse, pong).
+ */
+import { Layer } from "effect"
+import { type DialOptions, WebSocketDialer, type WebSocketHandle } from "../../src/Connection.ts"
+
+type Listener = (event: any) => void
+
+export class FakeSocket implements WebSocketHandle {
+  readyState = 0
+  readonly sent: Array<string> = []
+  pings = 0
+  terminated = false
+  closedWith: number | undefined
+  autoPong = false
+  private status: number | undefined
+  private code: number | undefined
+  private readonly listeners = new Map<string, Set<Listener>>()
+  private readonly controlListeners: Array<() => void> = []
+
+  readonly url: string
+  readonly options: DialOptions
+  constructor(url: string, options: DialOptions) {
+    this.url = url
+    this.options = options
+  }
+
+  addEventListener(type: string, listener: Listener, options?: { readonly once?: boolean }) {
+    const wrapped: Listener = options?.once
+      ? (event) => {
+        this.listeners.get(type)?.delete(wrapped)
+        listener(event)
+      }
+      : listener
+    ;(wrapped as any).original = listener
+    if (!this.listeners.has(type)) this.listeners.set(type, new Set())
+    this.listeners.get(type)!.add(wrapped)
+  }
+  removeEventListener(type: string, listener: Listener) {
+    for (const l of this.listeners.get(type) ?? []) if (l === listener || (l as any).original === listener) this.listeners.get(type)!.delete(l)
+  }
+  private emit(type: string, event: unknown) {
+    for (const l of [...(this.listeners.get(type) ?? [])]) l(event)
+  }
+
+  // --- driven by the test ---
+  open() {
+    this.readyState = 1
+    this.emit("open", {})
+  }
+  receive(data: string | Uint8Array) {
+    this.emit("message", { data })
+  }
+  serverClose(code: number, reason = "") {
+    if (this.readyState === 3) return
+    this.readyState = 3
+    this.code = code
+    this.emit("close", { code, reason })
+  }
+  /** A refused upgrade with this HTTP status. */
+  refuse(status?: number) {
+    this.status = status
+    this.readyState = 3
+    this.emit("error", {})
+    this.emit("close", { code: 1006, reason: "" })
+  }
+  pong() {
+    for (const l of this.controlListeners) l()
+  }
+  get listenerCount() {
+    let n = 0
+    for (const set of this.listeners.values()) n += set.size
+    return n
+  }
+
+  // --- WebSocketHandle ---
+  close(code?: number) {
+    this.closedWith = code
+    this.serverClose(code ?? 1005)
+  }
+  send(data: string | Uint8Array) {
+    this.sent.push(String(data))
+  }
+  sendText(data: string, done: (error?: Error) => void) {
+    if (this.readyState !== 1) return done(new Error("not open"))
+    this.sent.push(data)
+    done()
+  }
+  ping() {
+    this.pings++
+    if (this.autoPong) this.pong()
+  }
+  terminate() {
+    this.terminated = true
+    this.serverClose(1006)
+  }
+  onControlFrame(listener: () => void) {
+    this.controlListeners.push(listener)
+  }
+  upgradeStatus() {
+    return this.status
+  }
+  closeCode() {
+    return this.code
+  }
+}
+
+/**
+ * A dialer whose sockets start in the state `behaviour` puts them in: call `socket.open()` to
+ * succeed at once, `socket.refuse()` to fail at once, or nothing to leave the upgrade hanging.
+ */
+export const fakeDialer = (behaviour: (socket: FakeSocket, attempt: number) => void, now: () => number = () => 0) => {
+  const sockets: Array<FakeSocket> = []
+  const dialTimes: Array<number> = []
+  const layer = Layer.succeed(WebSocketDialer, {
+    dial: (url, options) => {
+      const socket = new FakeSocket(url, options)
+      sockets.push(socket)
+      dialTimes.push(now())
+      behaviour(socket, sockets.length - 1)
+      return socket
+    }
+  })
+  return { sockets, dialTimes, layer }
+}
