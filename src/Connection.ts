@@ -16,6 +16,7 @@
 import {
   Clock,
   Context,
+  Deferred,
   Duration,
   Effect,
   Latch,
@@ -73,8 +74,15 @@ export class ConnectionError extends Schema.TaggedError<ConnectionError>()("Conn
   opened: Schema.Boolean
 }) {}
 
-/** What ends one link; fed to the reconnect schedule. */
+/** What ends one link. */
 export type LinkFailure = AuthenticationError | ConnectionError
+
+/** What the reconnect schedule needs to know about a failure. */
+export interface FailureSummary {
+  readonly _tag: LinkFailure["_tag"]
+  /** The link had opened before it failed. */
+  readonly opened: boolean
+}
 
 const AUTH_CLOSE_CODES: ReadonlySet<number> = new Set([1008, 4001, 4401, 4403])
 
@@ -109,9 +117,13 @@ export class WebSocketDialer extends Context.Service<WebSocketDialer, {
   static readonly layer = Layer.succeed(WebSocketDialer, { dial: (url, options) => dialWs(url, options) })
 }
 
-/** Wraps a `ws` client socket as a `WebSocketHandle`. */
-export const dialWs = (url: string, options: DialOptions): WebSocketHandle => {
-  const ws = new WebSocket(url, { headers: { ...options.headers }, maxPayload: options.maxPayload })
+/** Wraps a `ws` client socket as a `WebSocketHandle`. Tests may pass a subclass of `WebSocket`. */
+export const dialWs = (
+  url: string,
+  options: DialOptions,
+  WebSocketClass: new(url: string, options: WebSocket.ClientOptions) => WebSocket = WebSocket
+): WebSocketHandle => {
+  const ws = new WebSocketClass(url, { headers: { ...options.headers }, maxPayload: options.maxPayload })
   let status: number | undefined
   let closeCode: number | undefined
   // A refused upgrade: keep the status for `AuthenticationError`, then abort the handshake.
@@ -119,8 +131,11 @@ export const dialWs = (url: string, options: DialOptions): WebSocketHandle => {
     status = response.statusCode
     ws.terminate()
   })
-  // Errors reach the reader through its listener; this one only keeps a late error from crashing.
-  ws.on("error", () => {})
+  // Errors reach the reader through its own listener. This one notes a frame over `maxPayload`:
+  // ws reports it as an error before its close frame (1009) is even written.
+  ws.on("error", (error: Error & { readonly code?: string }) => {
+    if (error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") closeCode = 1009
+  })
   ws.on("close", (code) => {
     closeCode = code
   })
@@ -132,7 +147,7 @@ export const dialWs = (url: string, options: DialOptions): WebSocketHandle => {
     removeEventListener: (type, listener) => ws.removeEventListener(type, listener as never),
     close: (code, reason) => ws.close(code, reason),
     send: (data) => ws.send(data),
-    sendText: (data, done) => ws.send(data, done),
+    sendText: (data, done) => ws.send(data, (error) => done(error ?? undefined)),
     ping: () => {
       if (ws.readyState === WebSocket.OPEN) ws.ping()
     },
@@ -172,14 +187,14 @@ export interface ReconnectStep {
  *
  * Gotchas: jitter comes from Effect's `Random`; seed it (`Random.withSeed`) for exact delays.
  */
-export const reconnectSchedule = (policy: ReconnectPolicy): Schedule.Schedule<ReconnectStep, LinkFailure> => {
+export const reconnectSchedule = (policy: ReconnectPolicy): Schedule.Schedule<ReconnectStep, FailureSummary> => {
   const base = Duration.toMillis(Duration.fromInputUnsafe(policy.base))
   const cap = Duration.toMillis(Duration.fromInputUnsafe(policy.cap))
   const jitter = Duration.toMillis(Duration.fromInputUnsafe(policy.jitter))
   const steps = Schedule.fromStep(
     Effect.sync(() => {
       let attempt = 0
-      return (_now: number, failure: LinkFailure) => {
+      return (_now: number, failure: FailureSummary) => {
         if (failure.opened) attempt = 0
         const n = attempt++
         const backoff = failure._tag === "AuthenticationError" ? cap : Math.min(base * 2 ** n, cap)
@@ -204,6 +219,8 @@ export type ConnectionState = "disconnected" | "connecting" | "connected" | "rec
 interface Link {
   readonly generation: number
   readonly write: (json: string) => Effect.Effect<void, ConnectionError>
+  /** Destroys the socket (a write failed on it) and waits until the link has ended. */
+  readonly drop: Effect.Effect<void>
 }
 
 export class Connection extends Context.Service<Connection, {
@@ -267,8 +284,10 @@ const make = Effect.gen(function*() {
 
   const setState = (next: ConnectionState) =>
     Effect.gen(function*() {
-      const previous = yield* SubscriptionRef.getAndSet(state, next)
-      if (previous !== next) yield* Effect.logDebug(`Connection state ${previous} -> ${next}`)
+      const previous = yield* SubscriptionRef.get(state)
+      if (previous === next) return
+      yield* SubscriptionRef.set(state, next)
+      yield* Effect.logDebug(`Connection state ${previous} -> ${next}`)
     })
 
   const headers = {
@@ -299,13 +318,15 @@ const make = Effect.gen(function*() {
         if (handle.readyState !== WebSocket.OPEN) return resume(Effect.fail(notConnected(true)))
         handle.sendText(json, (error) => resume(error === undefined ? Effect.void : Effect.fail(notConnected(true))))
       })
-    currentLink = { generation: thisGeneration, write }
+    const ended = yield* Deferred.make<void>()
+    const drop = Effect.andThen(Effect.sync(() => handle.terminate()), Deferred.await(ended))
+    currentLink = { generation: thisGeneration, write, drop }
     yield* Ref.set(attempts, 0)
     yield* setState("connected")
     yield* connected.open
     yield* Scope.addFinalizer(linkScope, Effect.suspend(() => {
       if (currentLink?.generation === thisGeneration) currentLink = undefined
-      return connected.close
+      return Effect.andThen(connected.close, Deferred.succeed(ended, undefined))
     }))
     yield* Effect.logInfo("Connection established")
 
@@ -354,6 +375,7 @@ const make = Effect.gen(function*() {
   const onFailure = (failure: LinkFailure) =>
     Effect.gen(function*() {
       yield* Ref.set(lastError, Option.some(failure))
+      yield* setState("reconnecting")
       if (failure._tag === "AuthenticationError") yield* Effect.logError(failure.message)
       else yield* Effect.logWarning(`Connection lost: ${failure.message}`)
     })
@@ -373,16 +395,22 @@ const make = Effect.gen(function*() {
     return runLink(isFirst)
   }).pipe(
     Effect.tapError(onFailure),
+    // Gotchas: `Effect.retry` hands each failure to the next attempt as schedule metadata in
+    // its context. A link's context is captured by its socket, and a failure's stack frames
+    // hold that context — fed whole errors, every failure kept the previous one (and its
+    // socket) alive forever; the 1000-cycle leak test found it. The schedule gets a summary.
+    Effect.mapError((failure): FailureSummary => ({ _tag: failure._tag, opened: failure.opened })),
     Effect.retry(
       reconnectSchedule({ base: "1 second", cap: "30 seconds", jitter: "1 second", maxAttempts: config.maxReconnectAttempts }).pipe(
         Schedule.tap(logAttempt)
       )
     ),
-    Effect.catch((last: LinkFailure) =>
+    Effect.catch(() =>
       Effect.gen(function*() {
+        const last = Option.match(yield* Ref.get(lastError), { onNone: () => "none", onSome: (error) => error.message })
         const error = new ConnectionError({
           reason: "ReconnectAttemptsExhausted",
-          message: `Gave up after ${config.maxReconnectAttempts} reconnect attempts; last error: ${last.message}`,
+          message: `Gave up after ${config.maxReconnectAttempts} reconnect attempts; last error: ${last}`,
           opened: false
         })
         yield* Effect.logError(error.message)
@@ -424,8 +452,8 @@ const make = Effect.gen(function*() {
               sent.push(json)
               return
             }
-            // The link dropped under us: wait for the next one and re-send from the start.
-            yield* connected.close
+            // The link broke under us: let it end, then re-send from the start on the next one.
+            yield* link.drop
           }
         })
       yield* Stream.runForEach(frames, (frame) => deliver(frame.json))

@@ -261,14 +261,15 @@ describe("Connection under TestClock", () => {
           Effect.gen(function*() {
             const seen: Array<string> = []
             yield* Effect.forkChild(Stream.runForEach(connection.stateChanges, (s) => Effect.sync(() => seen.push(s))))
-            yield* awaitState(connection, "connected")
+            while (seen.at(-1) !== "connected") yield* Effect.yieldNow
             dial.sockets[0]!.serverClose(1001)
             yield* TestClock.adjust("2 seconds")
             return seen
           })
       )
-      // `result` is the live array: the consumer saw the scope close too.
-      assert.deepStrictEqual(result, ["connected", "reconnecting", "connected", "disconnected"])
+      // `result` is the live array: the consumer saw the scope close too. It may or may not
+      // have subscribed early enough to see "connecting".
+      assert.deepStrictEqual(result.filter((s) => s !== "connecting"), ["connected", "reconnecting", "connected", "disconnected"])
       assert.strictEqual(dial.sockets[1]!.closedWith, 1000, "closing the scope closes with 1000")
       assert.strictEqual(dial.sockets[1]!.listenerCount, 1, "only the close waiter's listener is left")
     }))
