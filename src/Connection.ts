@@ -21,6 +21,7 @@ import {
   Effect,
   Latch,
   Layer,
+  Metric,
   Option,
   Queue,
   Random,
@@ -36,6 +37,7 @@ import {
 import { Socket } from "effect/socket"
 import WebSocket from "ws"
 import { ConnectorConfig } from "./Config.ts"
+import * as Metrics from "./Metrics.ts"
 import * as Protocol from "./Protocol.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -376,6 +378,7 @@ const make = Effect.gen(function*() {
     Effect.gen(function*() {
       yield* Ref.set(lastError, Option.some(failure))
       yield* setState("reconnecting")
+      if (failure._tag === "ConnectionError" && failure.reason === "HeartbeatTimeout") yield* Metric.update(Metrics.heartbeatTimeouts, 1)
       if (failure._tag === "AuthenticationError") yield* Effect.logError(failure.message)
       else yield* Effect.logWarning(`Connection lost: ${failure.message}`)
     })
@@ -383,6 +386,7 @@ const make = Effect.gen(function*() {
   const logAttempt = ({ output }: { readonly output: ReconnectStep }) =>
     Effect.gen(function*() {
       yield* Ref.set(attempts, output.attempt + 1)
+      yield* Metric.update(Metrics.reconnects, 1)
       yield* Effect.logWarning(
         `Reconnecting: attempt ${output.attempt + 1} in ${Math.round(Duration.toMillis(output.delay))} ms`
       )

@@ -1,0 +1,60 @@
+/**
+ * The port the connector calls for each completed inbound message: given the message, an
+ * `Agent` returns the reply as a `Stream` of text pieces, produced as it thinks.
+ *
+ * Implementations: `Agent.echo` (the demo and tests), the OpenClaw agent (the plugin), and any
+ * of your own — `Agent.layer((request) => Stream…)`.
+ *
+ * @since 0.1.0
+ */
+import { Context, Duration, Effect, Layer, Schema, Stream } from "effect"
+
+/** One completed user message, as the agent sees it. */
+export interface AgentRequest {
+  readonly conversationId: string
+  readonly senderId: string
+  readonly senderName?: string | undefined
+  readonly text: string
+  readonly systemPrompt?: string | undefined
+  /** Ids of the inbound message, for dedupe or tracing on the agent's side. */
+  readonly messageId: string
+  readonly responseId: string
+}
+
+/**
+ * An agent could not answer. `message` is shown to the end user in `response.failed`, so it
+ * must be safe to show: no stack, no secret. Put details in `cause`; they are only logged.
+ */
+export class AgentError extends Schema.TaggedError<AgentError>()("AgentError", {
+  message: Schema.String,
+  code: Schema.optionalKey(Schema.String),
+  cause: Schema.optionalKey(Schema.Defect())
+}) {}
+
+export class Agent extends Context.Service<Agent, {
+  /** The reply to one message, piece by piece. It may fail with `AgentError` (or die). */
+  readonly reply: (request: AgentRequest) => Stream.Stream<string, AgentError>
+}>()("insta-claw/Agent") {
+  /** An agent from a function. */
+  static readonly layer = (reply: (request: AgentRequest) => Stream.Stream<string, AgentError>): Layer.Layer<Agent> =>
+    Layer.succeed(Agent, { reply })
+
+  /** Replies with exactly the text received, streamed word by word. */
+  static readonly echo: Layer.Layer<Agent> = Agent.layer((request) => echoReply(request.text))
+
+  /**
+   * The echo agent with a pause before each piece, so a person watching sees it stream.
+   * The pause uses Effect's clock: `TestClock` controls it.
+   */
+  static readonly echoPaced = (pause: Duration.Input): Layer.Layer<Agent> =>
+    Agent.layer((request) => echoReply(request.text, pause))
+}
+
+/** The echo agent's reply: `text` word by word, with an optional pause before each word. */
+export const echoReply = (text: string, pause?: Duration.Input): Stream.Stream<string> => {
+  const words = Stream.fromIterable(wordsOf(text))
+  return pause === undefined ? words : words.pipe(Stream.mapEffect((word) => Effect.as(Effect.sleep(pause), word)))
+}
+
+/** Splits text into words with their trailing whitespace; joined they give the text back. */
+export const wordsOf = (text: string): Array<string> => text.match(/\S+\s*|\s+/g) ?? []

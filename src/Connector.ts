@@ -1,0 +1,263 @@
+/**
+ * The connector program: Connection → inbound assembler → Agent → outbound encoder → Connection.
+ *
+ * - Each completed inbound message goes to the `Agent` once; its reply streams out as the agent
+ *   produces it.
+ * - Replies in one conversation go out in the order the messages came; different conversations
+ *   are answered concurrently, at most `maxConcurrentConversations` at a time.
+ * - An agent failure or defect becomes `response.failed` with a message safe to show; the
+ *   connector lives on.
+ * - Closing the layer's scope stops taking messages, gives in-flight replies
+ *   `shutdownGracePeriod` to finish, then the Connection closes the socket with 1000.
+ *
+ * @since 0.1.0
+ */
+import {
+  Cause,
+  Clock,
+  Context,
+  Duration,
+  Effect,
+  Fiber,
+  FiberSet,
+  Layer,
+  Metric,
+  Option,
+  Redacted,
+  Schedule,
+  Semaphore,
+  Stream,
+  SubscriptionRef
+} from "effect"
+import { Agent, AgentError } from "./Agent.ts"
+import { ConnectorConfig } from "./Config.ts"
+import { Connection, type ConnectionError, type ConnectionState } from "./Connection.ts"
+import * as Metrics from "./Metrics.ts"
+import { type AssemblerOutput, type EmptyMessageError, genericFailure, type InboundMessage, Protocol, type ReplyFailure } from "./Protocol.ts"
+import { scrub } from "./Logger.ts"
+
+/** What a status display needs; OpenClaw's `ctx.setStatus` gets this. */
+export interface ConnectorStatus {
+  readonly state: ConnectionState
+  readonly reconnectAttempts: number
+  readonly lastError: string | undefined
+  /** Unix ms of the last completed inbound message. */
+  readonly lastInboundAt: number | undefined
+  /** Unix ms of the last frame written. */
+  readonly lastOutboundAt: number | undefined
+}
+
+/** A reply sent with `Connector.send`. */
+export interface SentReply {
+  readonly conversationId: string
+  readonly responseId: string
+}
+
+/** How many completed messages may wait for the agent before inbound reading pauses. */
+const MAX_PENDING_MESSAGES = 1000
+
+/** The `response.failed` error when the agent's reply had no text at all. */
+export const emptyReplyFailure: ReplyFailure = { code: "empty_reply", message: "The agent returned an empty reply." }
+
+export class Connector extends Context.Service<Connector, {
+  /**
+   * Sends `text` to a conversation as one streamed response (OpenClaw's `sendText`).
+   * Fails with `Cannot send empty message` or `WebSocket is not connected`.
+   */
+  readonly send: (conversationId: string, text: string) => Effect.Effect<SentReply, EmptyMessageError | ConnectionError>
+  readonly status: Effect.Effect<ConnectorStatus>
+  /** The status now, then on every change. */
+  readonly statusChanges: Stream.Stream<ConnectorStatus>
+}>()("insta-claw/Connector") {
+  /** Runs the program for the layer's scope. */
+  static readonly layer: Layer.Layer<Connector, never, ConnectorConfig | Connection | Protocol | Agent> = Layer.effect(
+    Connector,
+    Effect.suspend(() => make)
+  )
+}
+
+const make = Effect.gen(function*() {
+  const config = yield* ConnectorConfig
+  const connection = yield* Connection
+  const protocol = yield* Protocol
+  const agent = yield* Agent
+  const assembler = yield* protocol.makeAssembler
+  const secret = Redacted.value(config.clientSecret)
+
+  const status = yield* SubscriptionRef.make<ConnectorStatus>({
+    state: yield* connection.state,
+    reconnectAttempts: 0,
+    lastError: undefined,
+    lastInboundAt: undefined,
+    lastOutboundAt: undefined
+  })
+  const updateStatus = (f: (current: ConnectorStatus) => ConnectorStatus) => SubscriptionRef.update(status, f)
+  const markOutbound = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    updateStatus((current) => ({ ...current, lastOutboundAt: now })))
+
+  /** What the end user is told when the agent fails: its own safe message, or a generic one. */
+  const describeFailure = (cause: Cause.Cause<unknown>): ReplyFailure => {
+    const error = Cause.findErrorOption(cause)
+    if (Option.isSome(error) && error.value instanceof AgentError) {
+      return { code: error.value.code ?? "agent_error", message: scrub(error.value.message, [secret]) }
+    }
+    return genericFailure
+  }
+
+  const sendFailure = (conversationId: string, failure: ReplyFailure) =>
+    connection.sendResponse(protocol.streamReply({ conversationId, describeFailure: () => failure }, Stream.fail("no reply")))
+
+  const answer = Effect.fn("Connector.answer")(function*(message: InboundMessage) {
+    yield* Metric.update(Metrics.messagesIn, 1)
+    yield* Effect.logDebug(`Answering message ${message.messageId} (${message.text.length} characters)`)
+    let agentFailed = false
+    const pieces = agent
+      .reply({
+        conversationId: message.conversationId,
+        senderId: message.senderId,
+        senderName: message.senderName,
+        text: message.text,
+        systemPrompt: config.systemPrompt,
+        messageId: message.messageId,
+        responseId: message.responseId
+      })
+      .pipe(
+        Stream.tapCause((cause) => {
+          agentFailed = true
+          return Effect.logError("The agent failed to answer; sending response.failed", cause)
+        })
+      )
+    const frames = protocol
+      .streamReply({ conversationId: message.conversationId, describeFailure }, pieces)
+      .pipe(Stream.tap(() => markOutbound))
+    const sent = yield* Effect.result(connection.sendResponse(frames))
+    if (sent._tag === "Success") {
+      yield* Metric.update(agentFailed ? Metrics.repliesFailed : Metrics.messagesOut, 1)
+      return
+    }
+    yield* Metric.update(Metrics.repliesFailed, 1)
+    if (sent.failure._tag === "EmptyMessageError") {
+      yield* Effect.logWarning("The agent returned an empty reply; sending response.failed")
+      yield* Effect.catch(sendFailure(message.conversationId, emptyReplyFailure), (error) =>
+        Effect.logError(`Could not send the failure notice: ${error.message}`))
+      return
+    }
+    yield* Effect.logError(`Could not send the reply: ${sent.failure.message}`)
+  })
+
+  // Per-conversation lanes keep replies in order; the semaphore bounds conversations at once.
+  const handlers = yield* FiberSet.make<void, never>()
+  const concurrency = yield* Semaphore.make(config.maxConcurrentConversations)
+  const pending = yield* Semaphore.make(MAX_PENDING_MESSAGES)
+  const lanes = new Map<string, Array<InboundMessage>>()
+
+  const drain = (conversationId: string): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      const lane = lanes.get(conversationId)!
+      const next = lane.shift()
+      if (next === undefined) {
+        lanes.delete(conversationId)
+        return Effect.void
+      }
+      return answer(next).pipe(
+        Effect.annotateLogs({ conversationId, responseId: next.responseId }),
+        concurrency.withPermits(1),
+        Effect.ensuring(pending.release(1)),
+        Effect.andThen(drain(conversationId))
+      )
+    })
+
+  const enqueue = (message: InboundMessage) =>
+    Effect.gen(function*() {
+      yield* pending.take(1)
+      const lane = lanes.get(message.conversationId)
+      if (lane !== undefined) return lane.push(message)
+      lanes.set(message.conversationId, [message])
+      yield* FiberSet.run(handlers, drain(message.conversationId))
+    })
+
+  const report = (output: AssemblerOutput) => {
+    switch (output._tag) {
+      case "Message":
+        return Effect.andThen(
+          updateStatus((current) => ({ ...current, lastInboundAt: output.message.receivedAt })),
+          enqueue(output.message)
+        )
+      case "Violation": {
+        const { violation } = output
+        return Effect.andThen(
+          Metric.update(Metrics.protocolViolations, 1),
+          Effect.logWarning(`Protocol violation ${violation.reason}: ${violation.detail}`).pipe(
+            Effect.annotateLogs({
+              ...(violation.conversationId === undefined ? {} : { conversationId: violation.conversationId }),
+              ...(violation.responseId === undefined ? {} : { responseId: violation.responseId }),
+              ...(violation.eventType === undefined ? {} : { eventType: violation.eventType })
+            })
+          )
+        )
+      }
+      case "Duplicate":
+        return Effect.logDebug(`Dropped a redelivered envelope ${output.messageId}`)
+      case "Ignored":
+        return Effect.logDebug(`Ignored event ${output.eventType}`)
+    }
+  }
+
+  const consume = Stream.runForEach(connection.inbound, (envelope) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      for (const output of assembler.push(envelope, now)) yield* report(output)
+    }))
+
+  const sweepEvery = Duration.millis(Math.max(1000, Math.floor(config.responseIdleTimeout / 10)))
+  const sweep = Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    for (const output of assembler.sweep(now)) yield* report(output)
+  })
+
+  const followConnection = Stream.runForEach(connection.stateChanges, (state) =>
+    Effect.gen(function*() {
+      const reconnectAttempts = yield* connection.reconnectAttempts
+      const lastError = Option.getOrUndefined(Option.map(yield* connection.lastError, (error) => error.message))
+      yield* updateStatus((current) => ({ ...current, state, reconnectAttempts, lastError }))
+    }))
+
+  yield* Effect.forkScoped(followConnection)
+  yield* Effect.forkScoped(Effect.schedule(sweep, Schedule.spaced(sweepEvery)))
+  const consumer = yield* Effect.forkScoped(consume)
+
+  // Runs first on close: stop taking messages, then let replies finish within the grace period.
+  yield* Effect.addFinalizer(() =>
+    Effect.gen(function*() {
+      yield* Fiber.interrupt(consumer)
+      const left = yield* FiberSet.size(handlers)
+      if (left === 0) return
+      yield* Effect.logInfo(`Shutting down: waiting up to ${config.shutdownGracePeriod} ms for ${left} replies`)
+      yield* FiberSet.awaitEmpty(handlers).pipe(
+        Effect.timeoutOrElse({
+          duration: config.shutdownGracePeriod,
+          orElse: () => Effect.logWarning("Shutdown grace period over; interrupting unfinished replies")
+        })
+      )
+    })
+  )
+
+  const send = Effect.fn("Connector.send")(function*(conversationId: string, text: string) {
+    let responseId = ""
+    const frames = protocol.streamReply({ conversationId }, text).pipe(
+      Stream.tap((frame) =>
+        Effect.andThen(Effect.sync(() => {
+          responseId = frame.responseId
+        }), markOutbound)
+      )
+    )
+    yield* connection.sendResponse(frames)
+    return { conversationId, responseId }
+  })
+
+  return Connector.of({
+    send,
+    status: SubscriptionRef.get(status),
+    statusChanges: SubscriptionRef.changes(status)
+  })
+})

@@ -1,0 +1,40 @@
+/**
+ * The one entry an Effect application needs: `InstaClaw.layer(options)` builds Config, Logger,
+ * Protocol, Connection and the Connector program, given an `Agent`.
+ *
+ * ```ts
+ * const Live = InstaClaw.layer({ clientId: "my-app", clientSecret: "…" }).pipe(
+ *   Layer.provide(Agent.layer((request) => Stream.make(`You said: ${request.text}`)))
+ * )
+ * ```
+ *
+ * Logging: the connector's own fibers log through its Logger layer (to the `LogSink`, stderr by
+ * default); your application's logger is left alone.
+ *
+ * @since 0.1.0
+ */
+import { Layer } from "effect"
+import type { Agent } from "./Agent.ts"
+import { type ConfigError, ConnectorConfig, type ConnectorInput } from "./Config.ts"
+import { Connection, WebSocketDialer } from "./Connection.ts"
+import { Connector } from "./Connector.ts"
+import * as InstaLogger from "./Logger.ts"
+import { Protocol } from "./Protocol.ts"
+
+/** Every service of a running connector. */
+export type Services = Connector | Connection | Protocol | ConnectorConfig
+
+/** From a validated config; for hosts that build `ConnectorConfig` themselves. */
+export const layerWithConfig: Layer.Layer<Connector | Connection | Protocol, never, ConnectorConfig | Agent | WebSocketDialer> =
+  Connector.layer.pipe(
+    Layer.provideMerge(Connection.layerNoDeps),
+    Layer.provideMerge(Protocol.layer),
+    Layer.provide(InstaLogger.layerFromConfig)
+  )
+
+/** The whole connector from options (with `INSTACLAW_*` environment overrides). */
+export const layer = (options: ConnectorInput): Layer.Layer<Services, ConfigError, Agent> =>
+  layerWithConfig.pipe(Layer.provide(WebSocketDialer.layer), Layer.provideMerge(ConnectorConfig.layer(options)))
+
+/** The whole connector configured from the environment alone. */
+export const layerFromEnv: Layer.Layer<Services, ConfigError, Agent> = layer({})

@@ -1,0 +1,240 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Clock, Duration, Effect, Fiber, Metric, Stream } from "effect"
+import { TestClock } from "effect/testing"
+import { Agent, AgentError, echoReply } from "../src/Agent.ts"
+import * as Metrics from "../src/Metrics.ts"
+import { collect, startConnector, startServer, waitFor } from "./support/harness.ts"
+
+/** An agent whose reply to "slow …" takes `seconds` of (test) time; others answer at once. */
+const sleepyAgent = (seconds: number, started: Array<[string, number]> = []) =>
+  Agent.layer((request) =>
+    Stream.unwrap(
+      Effect.gen(function*() {
+        started.push([request.text, yield* Clock.currentTimeMillis])
+        if (request.text.startsWith("slow")) yield* Effect.sleep(Duration.seconds(seconds))
+        return Stream.make(`re: ${request.text}`)
+      })
+    )
+  )
+
+/** The paced echo agent, noting when each reply starts. */
+const paced = (pause: Duration.Input) => {
+  const started: Array<string> = []
+  const agent = Agent.layer((request) =>
+    Stream.unwrap(Effect.sync(() => {
+      started.push(request.text)
+      return echoReply(request.text, pause)
+    }))
+  )
+  return { agent, started }
+}
+
+const reach = (connector: { readonly statusChanges: Stream.Stream<{ readonly state: string }> }, state: string) =>
+  connector.statusChanges.pipe(Stream.filter((s) => s.state === state), Stream.runHead)
+const connected = (connector: { readonly statusChanges: Stream.Stream<{ readonly state: string }> }) => reach(connector, "connected")
+
+describe("Connector with the reference server", () => {
+  it.effect("answers a message through the agent, streamed, to the same conversation", () =>
+    Effect.gen(function*() {
+      const { events, server } = yield* startServer()
+      const { connector } = yield* startConnector(server.url, Agent.echo)
+      yield* connected(connector)
+      yield* server.sendUserMessage({ conversationId: "conv_1", text: "Hello there, connector!", senderId: "u1", senderName: "Ada" })
+      const done = yield* waitFor(events, "ReplyCompleted")
+      assert.deepStrictEqual([done.conversationId, done.text], ["conv_1", "Hello there, connector!"])
+      const status = yield* connector.status
+      assert.strictEqual(status.state, "connected")
+      assert.isDefined(status.lastInboundAt)
+      assert.isDefined(status.lastOutboundAt)
+    }))
+
+  it.effect("the first delta is on the wire before the agent finishes", () =>
+    Effect.gen(function*() {
+      const { events, server } = yield* startServer()
+      const agent = Agent.layer(() => Stream.concat(Stream.make("first "), Stream.fromEffect(Effect.as(Effect.sleep("10 seconds"), "second"))))
+      const { connector } = yield* startConnector(server.url, agent)
+      yield* connected(connector)
+      yield* server.sendUserMessage({ conversationId: "c", text: "go" })
+      const delta = yield* waitFor(events, "ReplyDelta")
+      assert.strictEqual(delta.delta, "first ")
+      yield* TestClock.adjust("10 seconds")
+      assert.strictEqual((yield* waitFor(events, "ReplyCompleted")).text, "first second")
+    }))
+
+  it.effect("replies in one conversation keep the order of the messages", () =>
+    Effect.gen(function*() {
+      const { events, server } = yield* startServer()
+      const started: Array<[string, number]> = []
+      const { connector } = yield* startConnector(server.url, sleepyAgent(5, started))
+      yield* connected(connector)
+      yield* server.sendUserMessage({ conversationId: "c", text: "slow one" })
+      yield* server.sendUserMessage({ conversationId: "c", text: "fast two" })
+      while (started.length < 1) yield* Effect.yieldNow
+      yield* TestClock.adjust("5 seconds")
+      const replies = yield* collect(events, "ReplyCompleted", 2)
+      assert.deepStrictEqual(replies.map((r) => r.text), ["re: slow one", "re: fast two"])
+      assert.deepStrictEqual(started, [["slow one", 0], ["fast two", 5000]], "the second waited for the first")
+    }))
+
+  it.effect("different conversations are answered concurrently", () =>
+    Effect.gen(function*() {
+      const { events, server } = yield* startServer()
+      const started: Array<[string, number]> = []
+      const { connector } = yield* startConnector(server.url, sleepyAgent(5, started))
+      yield* connected(connector)
+      yield* server.sendUserMessage({ conversationId: "a", text: "slow a" })
+      yield* server.sendUserMessage({ conversationId: "b", text: "slow b" })
+      while (started.length < 2) yield* Effect.yieldNow
+      yield* TestClock.adjust("5 seconds")
+      const replies = yield* collect(events, "ReplyCompleted", 2)
+      assert.sameMembers(replies.map((r) => r.text), ["re: slow a", "re: slow b"])
+      assert.deepStrictEqual(started.map(([, at]) => at), [0, 0], "both agents ran at once")
+    }))
+
+  it.effect("maxConcurrentConversations bounds how many conversations run at once", () =>
+    Effect.gen(function*() {
+      const { events, server } = yield* startServer()
+      const started: Array<[string, number]> = []
+      const { connector } = yield* startConnector(server.url, sleepyAgent(5, started), { maxConcurrentConversations: 1 })
+      yield* connected(connector)
+      yield* server.sendUserMessage({ conversationId: "a", text: "slow a" })
+      yield* server.sendUserMessage({ conversationId: "b", text: "slow b" })
+      while (started.length < 1) yield* Effect.yieldNow
+      yield* TestClock.adjust("5 seconds")
+      yield* waitFor(events, "ReplyCompleted")
+      while (started.length < 2) yield* Effect.yieldNow
+      yield* TestClock.adjust("5 seconds")
+      yield* waitFor(events, "ReplyCompleted")
+      assert.deepStrictEqual(started.map(([, at]) => at), [0, 5000])
+    }))
+
+  it.effect("an agent failure becomes response.failed with its safe message; a defect with a generic one", () =>
+    Effect.gen(function*() {
+      const { events, server } = yield* startServer()
+      const agent = Agent.layer((request) =>
+        request.text === "fail"
+          ? Stream.fail(new AgentError({ message: "Sorry, I am busy. Try again soon.", code: "busy", cause: new Error("db down") }))
+          : request.text === "die"
+          ? Stream.die(new Error("bug with demo-secret inside"))
+          : Stream.make("fine")
+      )
+      const { connector, logs } = yield* startConnector(server.url, agent)
+      yield* connected(connector)
+      yield* server.sendUserMessage({ conversationId: "c", text: "fail" })
+      const failed = yield* waitFor(events, "ReplyFailed")
+      assert.deepStrictEqual([failed.code, failed.message], ["busy", "Sorry, I am busy. Try again soon."])
+      yield* server.sendUserMessage({ conversationId: "c", text: "die" })
+      const died = yield* waitFor(events, "ReplyFailed")
+      assert.deepStrictEqual([died.code, died.message], ["server_error", "The agent could not produce a reply."])
+      yield* server.sendUserMessage({ conversationId: "c", text: "ok" })
+      assert.strictEqual((yield* waitFor(events, "ReplyCompleted")).text, "fine", "the connector lives on")
+      assert.match(logs.text(), /\[ERROR\] \[InstaClawConnector\] The agent failed to answer; sending response.failed conversationId=c/)
+      assert.include(logs.text(), "db down", "the cause is logged")
+      assert.notInclude(logs.text(), "demo-secret")
+    }))
+
+  it.effect("an empty reply becomes response.failed", () =>
+    Effect.gen(function*() {
+      const { events, server } = yield* startServer()
+      const { connector } = yield* startConnector(server.url, Agent.layer(() => Stream.make("  ", "\n")))
+      yield* connected(connector)
+      yield* server.sendUserMessage({ conversationId: "c", text: "hi" })
+      const failed = yield* waitFor(events, "ReplyFailed")
+      assert.strictEqual(failed.code, "empty_reply")
+    }))
+
+  it.effect("a message sent while the connector is reconnecting is answered once", () =>
+    Effect.gen(function*() {
+      const { events, server } = yield* startServer()
+      const { connector } = yield* startConnector(server.url, Agent.echo)
+      yield* connected(connector)
+      yield* server.dropAll()
+      yield* reach(connector, "reconnecting")
+      const sending = yield* Effect.forkChild(server.sendUserMessage({ conversationId: "c", text: "during reconnect" }))
+      yield* TestClock.adjust("2 seconds")
+      yield* Fiber.join(sending)
+      assert.strictEqual((yield* waitFor(events, "ReplyCompleted")).text, "during reconnect")
+      yield* server.sendUserMessage({ conversationId: "c", text: "next" })
+      assert.strictEqual((yield* waitFor(events, "ReplyCompleted")).text, "next", "nothing in between: no double reply")
+    }))
+
+  it.effect("a redelivered message (the same frames again, after a reconnect) is answered once", () =>
+    Effect.gen(function*() {
+      const { events, server } = yield* startServer()
+      const { connector, logs } = yield* startConnector(server.url, Agent.echo, { debug: true })
+      yield* connected(connector)
+      const { responseId } = yield* server.sendUserMessage({ conversationId: "c", text: "once only" })
+      assert.strictEqual((yield* waitFor(events, "ReplyCompleted")).text, "once only")
+      yield* server.dropAll()
+      yield* reach(connector, "reconnecting")
+      yield* TestClock.adjust("2 seconds")
+      yield* waitFor(events, "ClientConnected")
+      yield* server.redeliver(responseId)
+      yield* server.sendUserMessage({ conversationId: "c", text: "marker" })
+      assert.strictEqual((yield* waitFor(events, "ReplyCompleted")).text, "marker", "no second reply to the redelivery")
+      assert.match(logs.text(), /Dropped a redelivered envelope msg_/)
+    }))
+
+  it.effect("shutdown lets an in-flight reply finish, then closes with 1000", () =>
+    Effect.gen(function*() {
+      const { events, server } = yield* startServer()
+      const { agent, started } = paced("1 second")
+      const { close, connector } = yield* startConnector(server.url, agent, { shutdownGracePeriod: 5000 })
+      yield* connected(connector)
+      yield* server.sendUserMessage({ conversationId: "c", text: "one two three" })
+      while (started.length < 1) yield* Effect.yieldNow
+      yield* TestClock.adjust("1 second")
+      yield* waitFor(events, "ReplyDelta")
+      const closing = yield* Effect.forkChild(close)
+      yield* TestClock.adjust("3 seconds")
+      assert.strictEqual((yield* waitFor(events, "ReplyCompleted")).text, "one two three")
+      yield* Fiber.join(closing)
+      assert.strictEqual((yield* waitFor(events, "ClientDisconnected")).code, 1000)
+    }))
+
+  it.effect("shutdown interrupts a reply that outlives the grace period", () =>
+    Effect.gen(function*() {
+      const { events, server } = yield* startServer()
+      const { agent, started } = paced("10 seconds")
+      const { close, connector, logs } = yield* startConnector(server.url, agent, { shutdownGracePeriod: 2000 })
+      yield* connected(connector)
+      yield* server.sendUserMessage({ conversationId: "c", text: "never finishes" })
+      while (started.length < 1) yield* Effect.yieldNow
+      const closing = yield* Effect.forkChild(close)
+      yield* TestClock.adjust("2 seconds")
+      yield* Fiber.join(closing)
+      assert.strictEqual((yield* waitFor(events, "ClientDisconnected")).code, 1000)
+      assert.match(logs.text(), /Shutdown grace period over; interrupting unfinished replies/)
+    }))
+
+  it.effect("send: an outbound message to a conversation; empty text refused", () =>
+    Effect.gen(function*() {
+      const { events, server } = yield* startServer()
+      const { connector } = yield* startConnector(server.url, Agent.echo)
+      yield* connected(connector)
+      const sent = yield* connector.send("conv_x", "Proactive hello")
+      assert.match(sent.responseId, /^resp_[0-9a-z]+$/)
+      const done = yield* waitFor(events, "ReplyCompleted")
+      assert.deepStrictEqual([done.conversationId, done.responseId, done.text], ["conv_x", sent.responseId, "Proactive hello"])
+      const empty = yield* Effect.flip(connector.send("conv_x", "   "))
+      assert.strictEqual(empty.message, "Cannot send empty message")
+    }))
+
+  it.effect("metrics count messages, replies, failures and violations", () =>
+    Effect.gen(function*() {
+      const count = (metric: Metric.Metric<number, Metric.CounterState<number>>) => Effect.map(Metric.value(metric), (s) => s.count)
+      const before = [yield* count(Metrics.messagesIn), yield* count(Metrics.messagesOut), yield* count(Metrics.repliesFailed), yield* count(Metrics.protocolViolations)]
+      const { events, server } = yield* startServer()
+      const agent = Agent.layer((request) => (request.text === "fail" ? Stream.fail(new AgentError({ message: "no" })) : Stream.make("ok")))
+      const { connector } = yield* startConnector(server.url, agent)
+      yield* connected(connector)
+      yield* server.sendUserMessage({ conversationId: "c", text: "hi" })
+      yield* server.sendUserMessage({ conversationId: "c", text: "fail" })
+      yield* server.sendRaw(JSON.stringify({ type: "message", headers: { messageId: "v1", timestamp: 1, conversationId: "c" }, data: JSON.stringify({ type: "response.output_text.delta", response_id: "ghost", delta: "x" }) }))
+      yield* waitFor(events, "ReplyCompleted")
+      yield* waitFor(events, "ReplyFailed")
+      while ((yield* count(Metrics.protocolViolations)) === before[3]) yield* Effect.yieldNow
+      const after = [yield* count(Metrics.messagesIn), yield* count(Metrics.messagesOut), yield* count(Metrics.repliesFailed), yield* count(Metrics.protocolViolations)]
+      assert.deepStrictEqual(after.map((n, i) => n - before[i]!), [2, 1, 1, 1])
+    }))
+})
