@@ -287,6 +287,6 @@ export class ConnectorConfig extends Context.Service<ConnectorConfig, ConnectorS
   static readonly layerFromEnv: Layer.Layer<ConnectorConfig, ConfigError> = Layer.effect(ConnectorConfig, resolve({}))
 
   /** Settings given directly, without reading the environment: for tests and embedding. */
-  static readonly layerTest = (input: ConnectorInput): Layer.Layer<ConnectorConfig, ConfigError> =>
+  static readonly layerFromInput = (input: ConnectorInput): Layer.Layer<ConnectorConfig, ConfigError> =>
     Layer.effect(ConnectorConfig, Effect.fromResult(decodeSettings(input)))
 }

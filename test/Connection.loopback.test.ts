@@ -34,7 +34,7 @@ const openConnection = (url: string, config: ConnectorInput = {}, options: { rea
     const discard = { info: () => {}, warn: () => {}, error: () => {} }
     const layer = Connection.layerNoDeps.pipe(
       Layer.provide(Layer.succeed(WebSocketDialer, { dial: (u, o) => dialWs(u, o, TrackedWebSocket) })),
-      Layer.provide(ConnectorConfig.layerTest({ clientId: "app", clientSecret: SECRET, url, ...config })),
+      Layer.provide(ConnectorConfig.layerFromInput({ clientId: "app", clientSecret: SECRET, url, ...config })),
       Layer.provideMerge(InstaLogger.layer({ debug: true, sink: options.keepLogs === false ? discard : logs.sink }))
     )
     const scope = yield* Scope.make()

@@ -22,7 +22,7 @@ const withConnection = <A, E>(
     const logs = captureSink()
     const layer = Connection.layerNoDeps.pipe(
       Layer.provide(dial.layer),
-      Layer.provide(ConnectorConfig.layerTest({ ...credentials, ...config })),
+      Layer.provide(ConnectorConfig.layerFromInput({ ...credentials, ...config })),
       Layer.provideMerge(InstaLogger.layer({ debug: true, sink: logs.sink }))
     )
     const result = yield* Effect.gen(function*() {

@@ -79,7 +79,7 @@ describe("Logger", () => {
     Effect.gen(function*() {
       const { lines, sink } = captureSink()
       const layer = InstaLogger.layerFromConfig.pipe(
-        Layer.provide(ConnectorConfig.layerTest({ clientId: "id", clientSecret: "topsecret", debug: true })),
+        Layer.provide(ConnectorConfig.layerFromInput({ clientId: "id", clientSecret: "topsecret", debug: true })),
         Layer.provide(Layer.succeed(InstaLogger.LogSink, sink))
       )
       yield* Effect.logDebug("secret is topsecret").pipe(Effect.provide(layer))

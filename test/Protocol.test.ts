@@ -356,7 +356,7 @@ describe("Protocol.layer", () => {
       Effect.provide(
         Protocol.Protocol.layer.pipe(
           Layer.provide(
-            ConnectorConfig.layerTest({
+            ConnectorConfig.layerFromInput({
               clientId: "a",
               clientSecret: "b",
               deltaSize: 7,

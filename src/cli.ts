@@ -1,0 +1,194 @@
+#!/usr/bin/env node
+/**
+ * The `insta-claw` command line.
+ *
+ * - `insta-claw demo` — `npm start`: a reference server and a connector with the echo agent,
+ *   on this machine; sends a short conversation and prints each reply as it streams in.
+ * - `insta-claw serve` — the reference server, for pointing OpenClaw (or any client) at;
+ *   type a message, watch the reply stream in.
+ * - `insta-claw connect` — the connector alone, with the echo agent, configured from
+ *   `INSTACLAW_*` environment variables, until SIGINT/SIGTERM.
+ *
+ * Terminal output is the point of this module; everything else logs through the Logger layer.
+ */
+import { NodeRuntime, NodeServices } from "@effect/platform-node"
+import { Cause, Console, Context, Effect, Exit, Layer, Option, PubSub, Redacted, Scope, Stream } from "effect"
+import { Command, Flag } from "effect/cli"
+import * as readline from "node:readline"
+import { Agent } from "./Agent.ts"
+import { type ConfigError, ConnectorConfig } from "./Config.ts"
+import { WebSocketDialer } from "./Connection.ts"
+import { Connector } from "./Connector.ts"
+import * as InstaClaw from "./InstaClaw.ts"
+import { ReferenceServer, type ServerEvent } from "./server/ReferenceServer.ts"
+
+const write = (text: string) => Effect.sync(() => process.stdout.write(text))
+
+/** Prints `label` and then every delta of the next reply in `conversationId`, live; returns its text. */
+const printReply = (events: PubSub.Subscription<ServerEvent>, conversationId: string, label: string) =>
+  Effect.gen(function*() {
+    yield* write(label)
+    while (true) {
+      const event = yield* PubSub.take(events)
+      if (!("conversationId" in event) || event.conversationId !== conversationId) continue
+      if (event._tag === "ReplyDelta") yield* write(event.delta.replaceAll("\n", `\n${" ".repeat(label.length)}`))
+      if (event._tag === "ReplyCompleted") {
+        yield* write("\n")
+        return Option.some(event.text)
+      }
+      if (event._tag === "ReplyFailed") {
+        yield* write(`[failed: ${event.code}: ${event.message}]\n`)
+        return Option.none<string>()
+      }
+    }
+  })
+
+const indent = (text: string, label: string) => text.replaceAll("\n", `\n${" ".repeat(label.length)}`)
+
+// ---------------------------------------------------------------------------------------------
+// demo
+// ---------------------------------------------------------------------------------------------
+
+const SCRIPT = [
+  "Hello! Is anybody out there?",
+  "Here is a longer message, to show streaming.\nIt has several lines:\n  - the connector assembles the user's deltas,\n  - hands the text to the agent,\n  - and streams the reply back as Open Responses events.",
+  "Unicode survives the trip: 你好，世界 😀 👩‍👩‍👧 ¡Olé!"
+]
+
+const demo = Command.make(
+  "demo",
+  {},
+  Effect.fn(function*() {
+    yield* Console.log("InstaClaw demo: a reference server and a connector (echo agent) on this machine.\n")
+    const scope = yield* Scope.make()
+    const server = Context.get(yield* Layer.buildWithScope(ReferenceServer.layer({ port: 0 }), scope), ReferenceServer)
+    const events = yield* Scope.provide(server.subscribe, scope)
+    yield* Console.log(`  server     ${server.url}`)
+
+    const connectorScope = yield* Scope.make()
+    const connectorLayer = InstaClaw.layerWithConfig.pipe(
+      Layer.provide(Agent.echoPaced("60 millis")),
+      Layer.provide(WebSocketDialer.layer),
+      Layer.provideMerge(ConnectorConfig.layerFromInput({ clientId: "demo", clientSecret: "demo-secret", url: server.url }))
+    )
+    const connector = Context.get(yield* Layer.buildWithScope(connectorLayer, connectorScope), Connector)
+    yield* connector.statusChanges.pipe(Stream.filter((s) => s.state === "connected"), Stream.runHead)
+    yield* Console.log("  connector  connected (x-app-key: demo)\n")
+
+    let complete = 0
+    for (const [i, text] of SCRIPT.entries()) {
+      const conversationId = `conv_demo_${i + 1}`
+      yield* Console.log(`you   › ${indent(text, "you   › ")}`)
+      yield* server.sendUserMessage({ conversationId, text, senderId: "newcomer", senderName: "You" })
+      const reply = yield* printReply(events, conversationId, "echo  ‹ ")
+      if (Option.isSome(reply) && reply.value === text) complete++
+      yield* Console.log("")
+    }
+
+    yield* Scope.close(connectorScope, Exit.void)
+    yield* Scope.close(scope, Exit.void)
+    yield* Console.log(`${complete} of ${SCRIPT.length} replies came back complete. Connector closed with 1000; server stopped.`)
+    if (complete !== SCRIPT.length) return yield* Effect.fail(new Error("Some replies did not come back complete"))
+  })
+).pipe(Command.withDescription("Run a reference server and a connector together and show a streamed round trip"))
+
+// ---------------------------------------------------------------------------------------------
+// serve
+// ---------------------------------------------------------------------------------------------
+
+const serve = Command.make(
+  "serve",
+  {
+    port: Flag.Int("port").pipe(Flag.withDescription("Port to listen on (0 picks a free one)"), Flag.withDefault(8787)),
+    clientId: Flag.String("client-id").pipe(Flag.withDescription("Accepted x-app-key"), Flag.withDefault("demo")),
+    clientSecret: Flag.Redacted("client-secret").pipe(
+      Flag.withDescription("Accepted x-app-secret"),
+      Flag.withDefault(Redacted.make("demo-secret"))
+    )
+  },
+  Effect.fn(function*({ clientId, clientSecret, port }) {
+    const server = Context.get(
+      yield* Layer.build(ReferenceServer.layer({ port, clientId, clientSecret: Redacted.value(clientSecret) })),
+      ReferenceServer
+    )
+    const events = yield* server.subscribe
+    yield* Console.log(`InstaClaw reference server listening on ${server.url}`)
+    yield* Console.log(`Point a connector at it:\n  INSTACLAW_WS_URL=${server.url} INSTACLAW_CLIENT_ID=${clientId} INSTACLAW_CLIENT_SECRET=<the secret>`)
+    yield* Console.log(`Type a message and press Enter to send it to conversation conv_1; "@conv_2 text" sends to another.\n`)
+
+    // Connection events and replies, printed as they happen.
+    yield* Effect.forkScoped(Stream.runForEach(Stream.fromSubscription(events), (event) => {
+      switch (event._tag) {
+        case "ClientConnected":
+          return Console.log(`[connector connected: ${event.clientId}]`)
+        case "ClientDisconnected":
+          return Console.log(`[connector disconnected: close code ${event.code}]`)
+        case "AuthRefused":
+          return Console.log("[refused a connector with wrong credentials: HTTP 401]")
+        case "ReplyDelta":
+          return write(event.delta)
+        case "ReplyCompleted":
+          return write(`\n[reply complete in ${event.conversationId}]\n`)
+        case "ReplyFailed":
+          return Console.log(`\n[reply failed in ${event.conversationId}: ${event.code}: ${event.message}]`)
+        default:
+          return Effect.void
+      }
+    }))
+
+    const lines = readline.createInterface({ input: process.stdin, terminal: process.stdin.isTTY === true })
+    yield* Effect.addFinalizer(() => Effect.sync(() => lines.close()))
+    yield* Stream.fromAsyncIterable(lines, (cause) => cause).pipe(
+      Stream.orDie,
+      Stream.map((line) => line.trim()),
+      Stream.filter((line) => line.length > 0),
+      Stream.runForEach((line) => {
+        const to = /^@(\S+)\s+([\s\S]+)$/.exec(line)
+        const conversationId = to?.[1] ?? "conv_1"
+        const text = to?.[2] ?? line
+        return server.sendUserMessage({ conversationId, text }).pipe(
+          Effect.andThen(write(`[sent to ${conversationId}] `)),
+          Effect.timeoutOrElse({ duration: "60 seconds", orElse: () => Console.log("[no connector connected within 60 s]") })
+        )
+      })
+    )
+    // stdin ended (no TTY, or Ctrl-D): keep serving until SIGINT/SIGTERM.
+    return yield* Effect.never
+  }, Effect.scoped)
+).pipe(Command.withDescription("Run the InstaClaw reference server and type messages to a connected connector"))
+
+// ---------------------------------------------------------------------------------------------
+// connect
+// ---------------------------------------------------------------------------------------------
+
+const connect = Command.make(
+  "connect",
+  {},
+  () => Layer.launch(InstaClaw.layerFromEnv.pipe(Layer.provide(Agent.echo)))
+).pipe(Command.withDescription("Run the connector with the echo agent, configured from INSTACLAW_* environment variables"))
+
+// ---------------------------------------------------------------------------------------------
+
+const insta = Command.make("insta-claw").pipe(
+  Command.withDescription("InstaClaw connector: demo, reference server and standalone connector"),
+  Command.withSubcommands([demo, serve, connect])
+)
+
+/** A signal is the normal way to stop `serve` and `connect`: after a clean shutdown, exit 0. */
+const teardown = <E, A>(exit: Exit.Exit<E, A>, onExit: (code: number) => void) =>
+  onExit(Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause) ? 0 : 1)
+
+const reportFailure = (cause: Cause.Cause<unknown>) => {
+  const error = Cause.findErrorOption(cause)
+  if (Option.isSome(error) && (error.value as ConfigError)?._tag === "ConfigError") {
+    return Console.error(`insta-claw: ${(error.value as ConfigError).message}`)
+  }
+  return Cause.hasInterruptsOnly(cause) ? Effect.void : Console.error(Cause.pretty(cause))
+}
+
+insta.pipe(
+  Command.run({ version: "0.1.0" }),
+  Effect.tapCause(reportFailure),
+  Effect.provide(NodeServices.layer),
+  (program) => NodeRuntime.runMain(program, { disableErrorReporting: true, teardown })
+)

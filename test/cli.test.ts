@@ -1,0 +1,101 @@
+/**
+ * The `insta-claw` command line, run as real child processes (on the project's Node), against
+ * the reference server on 127.0.0.1. Every process started here is waited for.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Effect, Layer } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
+import { ReferenceServer } from "../src/server/ReferenceServer.ts"
+import { waitFor } from "./support/harness.ts"
+
+const cli = fileURLToPath(new URL("../src/cli.ts", import.meta.url))
+
+interface Run {
+  readonly child: ChildProcess
+  readonly output: () => string
+  readonly exited: Promise<number | null>
+}
+
+/** Starts the CLI; killed at the end of the scope if still running. */
+const run = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
+  Effect.acquireRelease(
+    Effect.sync((): Run => {
+      const clean = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("INSTACLAW_")))
+      const child = spawn(process.execPath, [cli, ...args], { env: { ...clean, ...env }, stdio: ["pipe", "pipe", "pipe"] })
+      let output = ""
+      child.stdout!.on("data", (chunk) => (output += chunk))
+      child.stderr!.on("data", (chunk) => (output += chunk))
+      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+      return { child, output: () => output, exited }
+    }),
+    ({ child, exited }) => Effect.promise(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+      return exited
+    })
+  )
+
+describe("insta-claw CLI", () => {
+  it.live("demo: every scripted reply streams back complete, then exits 0", () =>
+    Effect.gen(function*() {
+      const demo = yield* run(["demo"])
+      const code = yield* Effect.promise(() => demo.exited)
+      const output = demo.output()
+      assert.strictEqual(code, 0, output)
+      assert.include(output, "echo  ‹ Hello! Is anybody out there?")
+      assert.include(output, "        - and streams the reply back as Open Responses events.")
+      assert.include(output, "echo  ‹ Unicode survives the trip: 你好，世界 😀 👩‍👩‍👧 ¡Olé!")
+      assert.include(output, "3 of 3 replies came back complete.")
+    }), { timeout: 30_000 })
+
+  it.live("connect: echoes a message sent by the server; SIGTERM closes with 1000 and exits 0", () =>
+    Effect.gen(function*() {
+      const server = Context.get(yield* Layer.build(ReferenceServer.layer({ port: 0, clientId: "cli", clientSecret: "cli-secret-77" })), ReferenceServer)
+      const events = yield* server.subscribe
+      const connect = yield* run(["connect"], {
+        INSTACLAW_WS_URL: server.url,
+        INSTACLAW_CLIENT_ID: "cli",
+        INSTACLAW_CLIENT_SECRET: "cli-secret-77",
+        INSTACLAW_DEBUG: "true"
+      })
+      yield* waitFor(events, "ClientConnected")
+      yield* server.sendUserMessage({ conversationId: "conv_cli", text: "typed on the server ✓" })
+      const reply = yield* waitFor(events, "ReplyCompleted")
+      assert.deepStrictEqual([reply.conversationId, reply.text], ["conv_cli", "typed on the server ✓"])
+      connect.child.kill("SIGTERM")
+      assert.strictEqual((yield* waitFor(events, "ClientDisconnected")).code, 1000)
+      assert.strictEqual(yield* Effect.promise(() => connect.exited), 0)
+      assert.include(connect.output(), "[DEBUG] [InstaClawConnector]")
+      assert.notInclude(connect.output(), "cli-secret-77", "debug output never shows the secret")
+    }), { timeout: 30_000 })
+
+  it.live("connect: a bad config prints the sentence and exits 1", () =>
+    Effect.gen(function*() {
+      const connect = yield* run(["connect"], { INSTACLAW_CLIENT_ID: "cli" })
+      assert.strictEqual(yield* Effect.promise(() => connect.exited), 1)
+      assert.strictEqual(connect.output().trim(), "insta-claw: Missing required configuration: clientSecret must be provided and non-empty")
+    }), { timeout: 30_000 })
+
+  it.live("connect: a plain ws:// URL to another host is refused at startup", () =>
+    Effect.gen(function*() {
+      const connect = yield* run(["connect"], { INSTACLAW_CLIENT_ID: "cli", INSTACLAW_CLIENT_SECRET: "s", INSTACLAW_WS_URL: "ws://example.com/" })
+      assert.strictEqual(yield* Effect.promise(() => connect.exited), 1)
+      assert.match(connect.output(), /^insta-claw: Invalid configuration: url must be a wss:\/\/ URL/)
+    }), { timeout: 30_000 })
+
+  it.live("serve: a line on stdin goes to the connected connector and its reply is printed", () =>
+    Effect.gen(function*() {
+      const serve = yield* run(["serve", "--port", "0"])
+      while (!/listening on (ws:\S+)/.test(serve.output())) yield* Effect.promise(() => new Promise((r) => serve.child.stdout!.once("data", r)))
+      const url = /listening on (ws:\S+)/.exec(serve.output())![1]!
+      const connect = yield* run(["connect"], { INSTACLAW_WS_URL: url, INSTACLAW_CLIENT_ID: "demo", INSTACLAW_CLIENT_SECRET: "demo-secret" })
+      while (!serve.output().includes("[connector connected: demo]")) yield* Effect.promise(() => new Promise((r) => serve.child.stdout!.once("data", r)))
+      serve.child.stdin!.write("hello from stdin\n")
+      while (!serve.output().includes("[reply complete in conv_1]")) yield* Effect.promise(() => new Promise((r) => serve.child.stdout!.once("data", r)))
+      assert.include(serve.output(), "hello from stdin\n[reply complete in conv_1]")
+      connect.child.kill("SIGTERM")
+      assert.strictEqual(yield* Effect.promise(() => connect.exited), 0)
+      serve.child.kill("SIGINT")
+      assert.strictEqual(yield* Effect.promise(() => serve.exited), 0)
+    }), { timeout: 30_000 })
+})
