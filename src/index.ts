@@ -15,3 +15,6 @@ export * as InstaClaw from "./InstaClaw.ts"
 export * as Logger from "./Logger.ts"
 export * as Metrics from "./Metrics.ts"
 export * as Protocol from "./Protocol.ts"
+
+/** The OpenClaw plugin entry (registers the `instaclaw` channel); imports nothing from OpenClaw at run time. */
+export { default } from "./plugin.ts"

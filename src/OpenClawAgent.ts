@@ -1,0 +1,150 @@
+/**
+ * The `Agent` inside an OpenClaw gateway: each completed InstaClaw message goes through the
+ * host's runtime — route (`resolveAgentRoute`, peer kind direct, id = conversationId), inbound
+ * context (`finalizeInboundContext`, with the sender and `systemPrompt`), and
+ * `dispatchReplyWithBufferedBlockDispatcher` — and every `block`/`final` delivery becomes the
+ * next piece of the reply stream, sent on at once.
+ *
+ * The host runtime is described structurally (`HostChannelRuntime`) so unit tests can fake it;
+ * `src/plugin.ts` checks at compile time that OpenClaw's real runtime fits.
+ *
+ * @since 0.1.0
+ */
+import { Clock, Effect, Queue, Stream } from "effect"
+import { Agent, AgentError, type AgentRequest } from "./Agent.ts"
+
+export const CHANNEL_ID = "instaclaw"
+
+/** One reply payload as the host delivers it. */
+export interface HostReplyPayload {
+  readonly text?: string | undefined
+  readonly isError?: boolean | undefined
+}
+
+/** The part of OpenClaw's `runtime.channel` the agent uses. */
+export interface HostChannelRuntime {
+  readonly routing: {
+    readonly resolveAgentRoute: (params: {
+      readonly cfg: any
+      readonly channel: string
+      readonly accountId?: string | null
+      readonly peer?: { readonly kind: "direct"; readonly id: string } | null
+    }) => { readonly sessionKey: string; readonly agentId: string }
+  }
+  readonly reply: {
+    readonly finalizeInboundContext: (ctx: any) => any
+    readonly dispatchReplyWithBufferedBlockDispatcher: (params: {
+      readonly ctx: any
+      readonly cfg: any
+      readonly dispatcherOptions: {
+        readonly deliver: (payload: HostReplyPayload, info: { readonly kind: string }) => Promise<unknown>
+        readonly onError?: (error: unknown, info: { readonly kind: string }) => void
+      }
+    }) => Promise<unknown>
+  }
+}
+
+export interface OpenClawHost {
+  readonly channel: HostChannelRuntime
+  /** The gateway's config object, passed back to the runtime on every call. */
+  readonly cfg: unknown
+  readonly accountId: string
+}
+
+/** What the end user sees when OpenClaw could not run the agent at all. */
+export const dispatchFailedMessage = "The assistant could not answer right now. Please try again."
+
+/**
+ * Turns the host's deliveries into reply pieces. Blocks are paragraphs: later ones are joined
+ * with a blank line. A repeated delivery (a known host quirk) and a final that repeats what the
+ * blocks already sent are dropped.
+ */
+export class DeliveryAssembler {
+  private sent = ""
+  private last: string | undefined
+
+  /** The piece to send for one delivery, or `undefined` to send nothing. */
+  next(kind: string, text: string | undefined): string | undefined {
+    if (kind === "tool" || text === undefined || text.trim() === "") return undefined
+    if (text === this.last) return undefined
+    this.last = text
+    if (this.sent === "") {
+      this.sent = text
+      return text
+    }
+    if (kind === "final") {
+      if (text === this.sent || this.sent.endsWith(text)) return undefined
+      if (text.startsWith(this.sent)) {
+        const rest = text.slice(this.sent.length)
+        this.sent = text
+        return rest
+      }
+    }
+    const piece = `\n\n${text}`
+    this.sent += piece
+    return piece
+  }
+}
+
+/** The OpenClaw agent for one account. */
+export const make = (host: OpenClawHost): Agent["Service"] =>
+  Agent.of({
+    reply: (request: AgentRequest) =>
+      Stream.callback<string, AgentError>((queue) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          const route = host.channel.routing.resolveAgentRoute({
+            cfg: host.cfg,
+            channel: CHANNEL_ID,
+            accountId: host.accountId,
+            peer: { kind: "direct", id: request.conversationId }
+          })
+          const context = host.channel.reply.finalizeInboundContext({
+            Body: request.text,
+            BodyForAgent: request.text,
+            RawBody: request.text,
+            CommandBody: request.text,
+            From: `${CHANNEL_ID}:${request.senderId}`,
+            To: `${CHANNEL_ID}:${request.conversationId}`,
+            SessionKey: route.sessionKey,
+            AccountId: host.accountId,
+            ChatType: "direct",
+            SenderId: request.senderId,
+            SenderName: request.senderName,
+            Provider: CHANNEL_ID,
+            Surface: CHANNEL_ID,
+            MessageSid: request.messageId,
+            Timestamp: now,
+            CommandAuthorized: false,
+            OriginatingChannel: CHANNEL_ID,
+            OriginatingTo: request.conversationId,
+            ...(request.systemPrompt === undefined ? {} : { GroupSystemPrompt: request.systemPrompt })
+          })
+          const deliveries = new DeliveryAssembler()
+          let hostError: string | undefined
+          yield* Effect.tryPromise({
+            try: () =>
+              host.channel.reply.dispatchReplyWithBufferedBlockDispatcher({
+                ctx: context,
+                cfg: host.cfg,
+                dispatcherOptions: {
+                  deliver: async (payload, info) => {
+                    if (payload.isError === true) {
+                      hostError = payload.text
+                      return
+                    }
+                    const piece = deliveries.next(info.kind, payload.text)
+                    // Waits while the reply stream is behind: the host is paced by the socket.
+                    if (piece !== undefined) await Effect.runPromise(Queue.offer(queue, piece))
+                  }
+                }
+              }),
+            catch: (cause) => new AgentError({ message: dispatchFailedMessage, code: "dispatch_failed", cause })
+          })
+          if (hostError !== undefined) {
+            return yield* new AgentError({ message: hostError.trim() || dispatchFailedMessage, code: "agent_error" })
+          }
+          yield* Queue.end(queue)
+        })
+      )
+  })
