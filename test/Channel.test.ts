@@ -1,0 +1,238 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Effect, Layer, Result } from "effect"
+import { readFileSync } from "node:fs"
+import * as Channel from "../src/Channel.ts"
+import { channelSchema, uiHints } from "../src/ChannelSchema.ts"
+import { DeliveryAssembler } from "../src/OpenClawAgent.ts"
+import plugin from "../src/plugin.ts"
+import entry from "../src/index.ts"
+import { ReferenceServer } from "../src/server/ReferenceServer.ts"
+import { fakeGatewayContext, fakeRuntime } from "./support/fakeOpenClaw.ts"
+import { collect, waitFor } from "./support/harness.ts"
+
+const cfgFor = (url: string, extra: Record<string, unknown> = {}) => ({
+  channels: { instaclaw: { clientId: "demo", clientSecret: "demo-secret", url, systemPrompt: "Answer in one line.", ...extra } }
+})
+
+const startServer = Effect.gen(function*() {
+  const server = Context.get(yield* Layer.build(ReferenceServer.layer({ port: 0 })), ReferenceServer)
+  return { server, events: yield* server.subscribe }
+})
+
+describe("plugin entry", () => {
+  it("registers the instaclaw channel, and index.ts default-exports the same entry", () => {
+    const registered: Array<{ plugin: { id: string } }> = []
+    plugin.register({ runtime: {}, registerChannel: (r: any) => registered.push(r) } as never)
+    assert.strictEqual(registered.length, 1)
+    assert.strictEqual(registered[0]!.plugin.id, "instaclaw")
+    assert.strictEqual(entry, plugin)
+    assert.strictEqual(plugin.id, "instaclaw")
+  })
+
+  it("openclaw.plugin.json carries the same channel schema and marks the secret sensitive", () => {
+    const manifest = JSON.parse(readFileSync(new URL("../openclaw.plugin.json", import.meta.url), "utf8"))
+    assert.strictEqual(manifest.id, "instaclaw")
+    assert.deepStrictEqual(manifest.channels, ["instaclaw"])
+    assert.deepStrictEqual(manifest.channelConfigs.instaclaw.schema, JSON.parse(JSON.stringify(channelSchema)))
+    assert.deepStrictEqual(manifest.channelConfigs.instaclaw.uiHints, JSON.parse(JSON.stringify(uiHints)))
+    assert.isTrue(manifest.channelConfigs.instaclaw.uiHints.clientSecret.sensitive)
+    const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"))
+    assert.deepStrictEqual(pkg.openclaw.extensions, ["./dist/index.js"])
+    assert.strictEqual(pkg.openclaw.channel.id, "instaclaw")
+    assert.isTrue(pkg.peerDependenciesMeta.openclaw.optional)
+  })
+
+  it("declares direct chats with block streaming", () => {
+    const channel = Channel.makeChannelPlugin()
+    assert.deepStrictEqual(channel.capabilities, { chatTypes: ["direct"], blockStreaming: true })
+    assert.strictEqual(channel.meta.label, "InstaClaw")
+    assert.strictEqual(channel.outbound?.deliveryMode, "gateway")
+  })
+})
+
+describe("config adapter", () => {
+  const cfg = {
+    channels: {
+      instaclaw: {
+        clientId: "top",
+        clientSecret: "top-secret",
+        debug: true,
+        accounts: { eu: { clientId: "eu-id", url: "wss://eu.example/user-ws/" }, off: { enabled: false } }
+      }
+    }
+  } as never
+
+  it("lists the default account and each named one", () => {
+    assert.deepStrictEqual(Channel.listAccountIds(cfg), ["default", "eu", "off"])
+  })
+
+  it("named accounts inherit the top-level keys", () => {
+    const eu = Channel.resolveAccount(cfg, "eu")
+    const settings = Result.getOrThrow(eu.settings)
+    assert.deepStrictEqual([settings.clientId, settings.url, settings.debug], ["eu-id", "wss://eu.example/user-ws/", true])
+    assert.isTrue(eu.enabled && eu.configured)
+  })
+
+  it("respects enabled: false and reports the config sentence as the unconfigured reason", () => {
+    const channel = Channel.makeChannelPlugin()
+    const off = Channel.resolveAccount(cfg, "off")
+    assert.isFalse(channel.config.isEnabled!(off, cfg))
+    const missing = Channel.resolveAccount({ channels: { instaclaw: { clientId: "x" } } } as never)
+    assert.isFalse(missing.configured)
+    assert.strictEqual(channel.config.unconfiguredReason!(missing, cfg), "Missing required configuration: clientSecret must be provided and non-empty")
+    assert.deepStrictEqual(channel.config.describeAccount!(missing, cfg), { accountId: "default", enabled: true, configured: false })
+  })
+
+  it("never puts the secret in what it describes", () => {
+    const channel = Channel.makeChannelPlugin()
+    const account = Channel.resolveAccount(cfg)
+    assert.notInclude(JSON.stringify(channel.config.describeAccount!(account, cfg)), "top-secret")
+    assert.notInclude(JSON.stringify(channel.config.inspectAccount!(cfg)), "top-secret")
+    assert.notInclude(JSON.stringify(account), "top-secret")
+  })
+})
+
+describe("message targets", () => {
+  it("normalises conversation ids so `openclaw message send --target` works", () => {
+    assert.strictEqual(Channel.normalizeTarget(" conv_42 "), "conv_42")
+    assert.strictEqual(Channel.normalizeTarget("instaclaw:conv_42"), "conv_42")
+    assert.strictEqual(Channel.normalizeTarget("two words"), undefined)
+    assert.strictEqual(Channel.normalizeTarget(""), undefined)
+    const messaging = Channel.makeChannelPlugin().messaging!
+    assert.isTrue(messaging.targetResolver!.looksLikeId!("conv_42"))
+  })
+})
+
+describe("reply assembly from host deliveries", () => {
+  it("joins blocks with a blank line, drops repeats and a final that repeats the blocks", () => {
+    const a = new DeliveryAssembler()
+    assert.deepStrictEqual(
+      [a.next("block", "First."), a.next("block", "First."), a.next("tool", "ran a tool"), a.next("block", "Second."), a.next("final", "First.\n\nSecond.")],
+      ["First.", undefined, undefined, "\n\nSecond.", undefined]
+    )
+    const b = new DeliveryAssembler()
+    assert.deepStrictEqual([b.next("block", "Hello"), b.next("final", "Hello world")], ["Hello", " world"])
+    assert.deepStrictEqual([new DeliveryAssembler().next("final", "  ")], [undefined])
+  })
+})
+
+describe("gateway.startAccount", () => {
+  it.live("a config error blocks the account with the sentence and stays pending until abort", () =>
+    Effect.gen(function*() {
+      const cfg = { channels: { instaclaw: { clientSecret: "s" } } }
+      const gateway = fakeGatewayContext(Channel.resolveAccount(cfg as never), cfg)
+      let settled = false
+      const run = Channel.startAccount(gateway.ctx, fakeRuntime(async () => {}).channel).then(() => (settled = true))
+      yield* Effect.promise(() => gateway.until((s) => s.lifecycle === "blocked"))
+      assert.strictEqual(gateway.status().lastError, "Missing required configuration: clientId must be provided and non-empty")
+      yield* Effect.promise(() => new Promise((r) => setImmediate(r)))
+      assert.isFalse(settled, "no restart loop: still pending")
+      gateway.abort.abort()
+      yield* Effect.promise(() => run)
+      assert.strictEqual(gateway.status().lifecycle, "stopped")
+    }))
+
+  it.live("streams each host delivery out as one response; status follows; abort closes with 1000", () =>
+    Effect.gen(function*() {
+      const { events, server } = yield* startServer
+      const cfg = cfgFor(server.url)
+      const host = fakeRuntime(async ({ ctx, deliver }) => {
+        await deliver({ text: `You said: ${ctx.Body}` }, { kind: "block" })
+        await deliver({ text: "Anything else?" }, { kind: "block" })
+        await deliver({ text: `You said: ${ctx.Body}\n\nAnything else?` }, { kind: "final" })
+      })
+      const gateway = fakeGatewayContext(Channel.resolveAccount(cfg as never), cfg)
+      const run = Channel.startAccount(gateway.ctx, host.channel)
+      yield* waitFor(events, "ClientConnected")
+      yield* Effect.promise(() => gateway.until((s) => s.connected === true))
+      assert.strictEqual(gateway.status().lifecycle, "ready")
+
+      yield* server.sendUserMessage({ conversationId: "conv_7", text: "hi there", senderId: "user_7", senderName: "Ada" })
+      const deltas = yield* collect(events, "ReplyDelta", 2)
+      assert.strictEqual(deltas[0]!.delta, "You said: hi there")
+      const done = yield* waitFor(events, "ReplyCompleted")
+      assert.deepStrictEqual([done.conversationId, done.text], ["conv_7", "You said: hi there\n\nAnything else?"])
+
+      assert.deepStrictEqual(host.routes[0], { cfg, channel: "instaclaw", accountId: "default", peer: { kind: "direct", id: "conv_7" } })
+      const inbound = host.contexts[0]!
+      assert.strictEqual(inbound.Body, "hi there")
+      assert.strictEqual(inbound.SenderName, "Ada")
+      assert.strictEqual(inbound.SenderId, "user_7")
+      assert.strictEqual(inbound.ChatType, "direct")
+      assert.strictEqual(inbound.SessionKey, "agent:main:instaclaw:direct:conv_7")
+      assert.strictEqual(inbound.GroupSystemPrompt, "Answer in one line.")
+      assert.isNumber(gateway.status().lastInboundAt)
+      assert.isNumber(gateway.status().lastOutboundAt)
+
+      gateway.abort.abort()
+      yield* Effect.promise(() => run)
+      assert.strictEqual((yield* waitFor(events, "ClientDisconnected")).code, 1000)
+      assert.deepStrictEqual([gateway.status().running, gateway.status().connected, gateway.status().lifecycle], [false, false, "stopped"])
+      assert.notInclude(gateway.logs.join("\n"), "demo-secret")
+    }))
+
+  it.live("a dispatch failure, or an error payload, sends response.failed", () =>
+    Effect.gen(function*() {
+      const { events, server } = yield* startServer
+      const cfg = cfgFor(server.url)
+      const host = fakeRuntime(async ({ ctx, deliver }) => {
+        if (ctx.Body === "boom") throw new Error("model crashed: demo-secret")
+        await deliver({ text: "⚠️ The model is overloaded.", isError: true }, { kind: "final" })
+      })
+      const gateway = fakeGatewayContext(Channel.resolveAccount(cfg as never), cfg)
+      const run = Channel.startAccount(gateway.ctx, host.channel)
+      yield* waitFor(events, "ClientConnected")
+      yield* server.sendUserMessage({ conversationId: "c", text: "boom" })
+      const crashed = yield* waitFor(events, "ReplyFailed")
+      assert.deepStrictEqual([crashed.code, crashed.message], ["dispatch_failed", "The assistant could not answer right now. Please try again."])
+      yield* server.sendUserMessage({ conversationId: "c", text: "overloaded" })
+      const overloaded = yield* waitFor(events, "ReplyFailed")
+      assert.deepStrictEqual([overloaded.code, overloaded.message], ["agent_error", "⚠️ The model is overloaded."])
+      gateway.abort.abort()
+      yield* Effect.promise(() => run)
+      assert.notInclude(gateway.logs.join("\n"), "demo-secret")
+      assert.include(gateway.logs.join("\n"), "model crashed")
+    }))
+
+  it.live("sendText: empty text refused, no connection refused, live connection delivers", () =>
+    Effect.gen(function*() {
+      const empty = yield* Effect.promise(() => Channel.sendText({ to: "conv_1", text: "  " }).then(() => "sent", (e: Error) => e.message))
+      assert.strictEqual(empty, "Cannot send empty message")
+      const down = yield* Effect.promise(() => Channel.sendText({ to: "conv_1", text: "hi", accountId: "nobody" }).then(() => "sent", (e: Error) => e.message))
+      assert.strictEqual(down, "WebSocket is not connected")
+
+      const { events, server } = yield* startServer
+      const cfg = cfgFor(server.url)
+      const gateway = fakeGatewayContext(Channel.resolveAccount(cfg as never), cfg)
+      const run = Channel.startAccount(gateway.ctx, fakeRuntime(async () => {}).channel)
+      yield* Effect.promise(() => gateway.until((s) => s.connected === true))
+      const result = yield* Effect.promise(() => Channel.sendText({ to: "instaclaw:conv_out", text: "Proactive hello" }))
+      assert.strictEqual(result.channel, "instaclaw")
+      assert.match(result.messageId, /^resp_/)
+      const done = yield* waitFor(events, "ReplyCompleted")
+      assert.deepStrictEqual([done.conversationId, done.text, done.responseId], ["conv_out", "Proactive hello", result.messageId])
+      gateway.abort.abort()
+      yield* Effect.promise(() => run)
+    }))
+
+  it.live("the same account started twice never has two sockets open", () =>
+    Effect.gen(function*() {
+      const { events, server } = yield* startServer
+      const cfg = cfgFor(server.url)
+      const host = fakeRuntime(async () => {})
+      const first = fakeGatewayContext(Channel.resolveAccount(cfg as never), cfg)
+      const second = fakeGatewayContext(Channel.resolveAccount(cfg as never), cfg)
+      const runFirst = Channel.startAccount(first.ctx, host.channel)
+      yield* Effect.promise(() => first.until((s) => s.connected === true))
+      const runSecond = Channel.startAccount(second.ctx, host.channel)
+      yield* Effect.promise(() => second.until((s) => typeof s.stateReason === "string"))
+      assert.strictEqual(yield* server.clientCount, 1, "the second waits")
+      first.abort.abort()
+      yield* Effect.promise(() => runFirst)
+      yield* Effect.promise(() => second.until((s) => s.connected === true))
+      assert.strictEqual(yield* server.clientCount, 1, "then takes over")
+      second.abort.abort()
+      yield* Effect.promise(() => runSecond)
+      assert.strictEqual((yield* waitFor(events, "ClientDisconnected")).code, 1000)
+    }))
+})

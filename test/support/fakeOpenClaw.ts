@@ -1,0 +1,70 @@
+/**
+ * A fake OpenClaw host for unit tests of the plugin: the runtime calls the agent makes
+ * (`resolveAgentRoute`, `finalizeInboundContext`, `dispatchReplyWithBufferedBlockDispatcher`),
+ * a gateway context with status tracking, and a plugin API that records registrations.
+ */
+import type { HostChannelRuntime, HostReplyPayload } from "../../src/OpenClawAgent.ts"
+import type { InstaClawAccount, StartAccountContext } from "../../src/Channel.ts"
+
+export interface Dispatch {
+  readonly ctx: Record<string, unknown>
+  readonly deliver: (payload: HostReplyPayload, info: { readonly kind: string }) => Promise<unknown>
+}
+
+/** `answer` plays the agent: it gets each dispatch and delivers what it likes. */
+export const fakeRuntime = (answer: (dispatch: Dispatch) => Promise<void>) => {
+  const routes: Array<unknown> = []
+  const contexts: Array<Record<string, unknown>> = []
+  const channel: HostChannelRuntime = {
+    routing: {
+      resolveAgentRoute: (params) => {
+        routes.push(params)
+        return { agentId: "main", sessionKey: `agent:main:instaclaw:direct:${params.peer?.id}` }
+      }
+    },
+    reply: {
+      finalizeInboundContext: (ctx) => ({ ...ctx, finalized: true }),
+      dispatchReplyWithBufferedBlockDispatcher: async ({ ctx, dispatcherOptions }) => {
+        contexts.push(ctx)
+        await answer({ ctx, deliver: dispatcherOptions.deliver })
+        return { queuedFinal: true, counts: {} }
+      }
+    }
+  }
+  return { channel, routes, contexts }
+}
+
+/** A gateway context for one account, with its status history. */
+export const fakeGatewayContext = (account: InstaClawAccount, cfg: unknown, extra: Partial<StartAccountContext> = {}) => {
+  const abort = new AbortController()
+  const statuses: Array<Record<string, any>> = []
+  let current: Record<string, any> = { accountId: account.accountId }
+  const logs: Array<string> = []
+  const waiters = new Set<() => void>()
+  const ctx: StartAccountContext = {
+    cfg: cfg as never,
+    accountId: account.accountId,
+    account,
+    abortSignal: abort.signal,
+    log: { info: (l) => logs.push(l), warn: (l) => logs.push(l), error: (l) => logs.push(l), debug: (l) => logs.push(l) },
+    getStatus: () => current,
+    setStatus: (next) => {
+      current = next
+      statuses.push(next)
+      for (const wake of [...waiters]) wake()
+    },
+    ...extra
+  }
+  /** Resolves once the latest status satisfies `predicate`. */
+  const until = (predicate: (status: Record<string, any>) => boolean) =>
+    new Promise<void>((resolve) => {
+      const check = () => {
+        if (!predicate(current)) return
+        waiters.delete(check)
+        resolve()
+      }
+      waiters.add(check)
+      check()
+    })
+  return { ctx, abort, statuses, logs, status: () => current, until }
+}
