@@ -29,14 +29,17 @@ import { EmptyMessageError } from "./Protocol.ts"
 export const CHANNEL_ID = OpenClawAgent.CHANNEL_ID
 export const DEFAULT_ACCOUNT_ID = "default"
 
-/** One account of `channels.instaclaw`, resolved. Never throws on bad config: see `settings`. */
+/**
+ * One account of `channels.instaclaw`, resolved. Plain data on purpose: the host clones it, so it
+ * carries no secret and no class instance. Never throws on bad config: see `problem`.
+ */
 export interface InstaClawAccount {
   readonly accountId: string
   readonly name: string | undefined
   readonly enabled: boolean
   readonly configured: boolean
-  /** The validated settings, or the sentence that says what to fix. */
-  readonly settings: Result.Result<ConnectorSettings, ConfigError>
+  /** The sentence that says what to fix, when the settings are not valid. */
+  readonly problem: string | undefined
 }
 
 type Section = Record<string, unknown> & { readonly accounts?: Record<string, Record<string, unknown>> }
@@ -55,21 +58,28 @@ export const listAccountIds = (cfg: OpenClawConfig): Array<string> => [
  * environment variables override the default account (environment wins).
  */
 export const resolveAccount = (cfg: OpenClawConfig, accountId?: string | null): InstaClawAccount => {
+  const { id, name, settings } = resolveSettings(cfg, accountId)
+  return {
+    accountId: id,
+    name,
+    enabled: settings.enabled,
+    configured: Result.isSuccess(settings.result),
+    problem: Result.isFailure(settings.result) ? settings.result.failure.message : undefined
+  }
+}
+
+/** The account's validated settings (with the secret), read fresh from the config. */
+export const resolveSettings = (cfg: OpenClawConfig, accountId?: string | null) => {
   const id = accountId ?? DEFAULT_ACCOUNT_ID
   const { accounts, streaming: _streaming, name: _name, ...topLevel } = sectionOf(cfg)
   const own = id === DEFAULT_ACCOUNT_ID ? {} : (accounts?.[id] ?? {})
   const { name: ownName, streaming: _ownStreaming, ...ownSettings } = own
   const overrides = id === DEFAULT_ACCOUNT_ID ? Effect.runSync(environmentOverrides) : {}
   const input = { ...topLevel, ...ownSettings, ...overrides }
-  const settings = decodeSettings(input)
+  const result: Result.Result<ConnectorSettings, ConfigError> = decodeSettings(input)
   const enabled = input.enabled !== false && input.enabled !== "false"
-  return {
-    accountId: id,
-    name: typeof ownName === "string" ? ownName : typeof sectionOf(cfg).name === "string" ? (sectionOf(cfg).name as string) : undefined,
-    enabled,
-    configured: Result.isSuccess(settings),
-    settings
-  }
+  const name = typeof ownName === "string" ? ownName : typeof sectionOf(cfg).name === "string" ? (sectionOf(cfg).name as string) : undefined
+  return { id, name, settings: { enabled, result } }
 }
 
 /** A conversation id from a target such as `instaclaw:conv_42` or `conv_42`. */
@@ -146,6 +156,18 @@ const aborted = (signal: AbortSignal) =>
  * `hostChannel` is OpenClaw's `runtime.channel`, when `ctx.channelRuntime` does not carry it.
  */
 export const startAccount = async (ctx: StartAccountContext, hostChannel?: OpenClawAgent.HostChannelRuntime): Promise<void> => {
+  try {
+    await runAccount(ctx, hostChannel)
+  } catch (error) {
+    // Anything unexpected: report it and wait for the abort, so the host does not restart-loop.
+    const reason = `The InstaClaw connector failed to start: ${error instanceof Error ? error.message : String(error)}`
+    ;(ctx.log ?? stderrSink).error(`[InstaClawConnector] ${reason}`)
+    ctx.setStatus({ ...ctx.getStatus(), accountId: ctx.accountId, running: false, connected: false, lifecycle: "blocked", lastError: reason })
+    await aborted(ctx.abortSignal)
+  }
+}
+
+const runAccount = async (ctx: StartAccountContext, hostChannel?: OpenClawAgent.HostChannelRuntime): Promise<void> => {
   const sink = ctx.log ?? stderrSink
   const update = (patch: Record<string, unknown>) => ctx.setStatus({ ...ctx.getStatus(), accountId: ctx.accountId, ...patch })
   update({ running: true, connected: false, lifecycle: "starting", lastStartAt: Date.now(), lastError: null })
@@ -157,7 +179,8 @@ export const startAccount = async (ctx: StartAccountContext, hostChannel?: OpenC
     update({ lifecycle: "stopped", lastStopAt: Date.now() })
   }
 
-  const settings = ctx.account.settings
+  // Read fresh from the config: `ctx.account` is the host's copy and holds no secret.
+  const settings = resolveSettings(ctx.cfg, ctx.accountId).settings.result
   if (Result.isFailure(settings)) return block(settings.failure.message)
   const channel = (ctx.channelRuntime as OpenClawAgent.HostChannelRuntime | undefined) ?? hostChannel
   if (channel?.reply?.dispatchReplyWithBufferedBlockDispatcher === undefined) {
@@ -241,7 +264,7 @@ export const makeChannelPlugin = (hostChannel?: OpenClawAgent.HostChannelRuntime
     isEnabled: (account) => account.enabled,
     isConfigured: (account) => account.configured,
     disabledReason: () => "InstaClaw connector is not enabled in configuration",
-    unconfiguredReason: (account) => (Result.isFailure(account.settings) ? account.settings.failure.message : ""),
+    unconfiguredReason: (account) => account.problem ?? "",
     describeAccount: (account) => ({
       accountId: account.accountId,
       ...(account.name === undefined ? {} : { name: account.name }),

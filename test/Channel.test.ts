@@ -68,7 +68,7 @@ describe("config adapter", () => {
 
   it("named accounts inherit the top-level keys", () => {
     const eu = Channel.resolveAccount(cfg, "eu")
-    const settings = Result.getOrThrow(eu.settings)
+    const settings = Result.getOrThrow(Channel.resolveSettings(cfg, "eu").settings.result)
     assert.deepStrictEqual([settings.clientId, settings.url, settings.debug], ["eu-id", "wss://eu.example/user-ws/", true])
     assert.isTrue(eu.enabled && eu.configured)
   })
@@ -89,6 +89,7 @@ describe("config adapter", () => {
     assert.notInclude(JSON.stringify(channel.config.describeAccount!(account, cfg)), "top-secret")
     assert.notInclude(JSON.stringify(channel.config.inspectAccount!(cfg)), "top-secret")
     assert.notInclude(JSON.stringify(account), "top-secret")
+    assert.deepStrictEqual(structuredClone(account), account, "plain data: survives the host's clone")
   })
 })
 

@@ -44,7 +44,7 @@ export const fakeGatewayContext = (account: InstaClawAccount, cfg: unknown, extr
   const ctx: StartAccountContext = {
     cfg: cfg as never,
     accountId: account.accountId,
-    account,
+    account: structuredClone(account), // the host hands the plugin a copy
     abortSignal: abort.signal,
     log: { info: (l) => logs.push(l), warn: (l) => logs.push(l), error: (l) => logs.push(l), debug: (l) => logs.push(l) },
     getStatus: () => current,
