@@ -1,0 +1,96 @@
+/**
+ * The plugin inside a real OpenClaw gateway: a fake OpenAI-compatible model on 127.0.0.1 plays
+ * the LLM, the reference server plays InstaClaw. Every process started here is stopped.
+ */
+import { afterAll, assert, beforeAll, describe, it } from "vitest"
+import type { ServerEvent } from "../../src/server/ReferenceServer.ts"
+import { validateEvent } from "../support/openResponsesSchema.ts"
+import { type Gateway, startFakeModel, startGateway, startReferenceServer } from "./support.ts"
+
+const ORDER = [
+  "response.created",
+  "response.in_progress",
+  "response.output_item.added",
+  "response.content_part.added",
+  "response.output_text.delta",
+  "response.output_text.done",
+  "response.content_part.done",
+  "response.output_item.done",
+  "response.completed"
+]
+
+type Tagged<T extends ServerEvent["_tag"]> = Extract<ServerEvent, { readonly _tag: T }>
+const is = <T extends ServerEvent["_tag"]>(tag: T, where: (event: Tagged<T>) => boolean = () => true) =>
+  (event: ServerEvent): event is Tagged<T> => event._tag === tag && where(event as Tagged<T>)
+
+let model: Awaited<ReturnType<typeof startFakeModel>>
+let instaclaw: Awaited<ReturnType<typeof startReferenceServer>>
+let gateway: Gateway
+
+beforeAll(async () => {
+  model = await startFakeModel()
+  instaclaw = await startReferenceServer()
+  gateway = await startGateway({ modelPort: model.port, instaclawUrl: instaclaw.server.url })
+  await Promise.race([
+    instaclaw.waitFor(is("ClientConnected")),
+    gateway.exited.then((code) => {
+      throw new Error(`the gateway exited (${code}) before connecting:\n${gateway.output()}`)
+    })
+  ])
+})
+
+afterAll(async () => {
+  await gateway?.stop()
+  await instaclaw?.close()
+  await model?.close()
+})
+
+describe("insta-claw-connector inside a real OpenClaw gateway", () => {
+  it("a user message reaches the agent and the model's reply streams back as a valid Open Responses response", async () => {
+    const from = instaclaw.events.length
+    const { responseId: _userMessage } = await instaclaw.run(
+      instaclaw.server.sendUserMessage({ conversationId: "conv_e2e", text: "Hello MARK-E2E1, are you there?", senderId: "user_1", senderName: "Ada" })
+    )
+    const done = await instaclaw.waitFor(is("ReplyCompleted", (e) => e.conversationId === "conv_e2e"), from)
+    assert.strictEqual(done.text, "Model reply for MARK-E2E1.\n\nIt streams through OpenClaw to InstaClaw, 你好 😀.")
+
+    const events = instaclaw.events
+      .slice(from)
+      .filter(is("Frame"))
+      .map((frame) => ({ envelope: JSON.parse(frame.json), event: JSON.parse(JSON.parse(frame.json).data) }))
+      .filter(({ event }) => event.response_id === done.responseId)
+    assert.isAtLeast(events.length, 9)
+    for (const { envelope } of events) assert.strictEqual(envelope.headers.conversationId, "conv_e2e")
+    assert.deepStrictEqual(events.map(({ event }) => event.sequence_number), events.map((_, i) => i))
+    const ranks = events.map(({ event }) => ORDER.indexOf(event.type))
+    assert.isTrue(ranks.every((rank, i) => rank >= 0 && (i === 0 || rank >= ranks[i - 1]!)), JSON.stringify(events.map(({ event }) => event.type)))
+    assert.deepStrictEqual(events.flatMap(({ event }) => validateEvent(event)), [])
+
+    const request = model.requests.find((body) => body.includes("MARK-E2E1"))
+    assert.isDefined(request, "the model saw the user's message")
+    assert.include(request!, "SYSPROMPT-7Q", "the configured systemPrompt reached the model")
+  })
+
+  it("`openclaw channels status` reports the account connected", async () => {
+    const status = await gateway.cli(["channels", "status"])
+    assert.match(status.output, /InstaClaw default: enabled, configured, running, connected/, `code ${status.code}: ${status.output}`)
+    assert.notInclude(status.output, "e2e-secret-5d2c")
+  })
+
+  it("`openclaw message send --channel instaclaw` delivers to the reference server", async () => {
+    const from = instaclaw.events.length
+    const sent = await gateway.cli(["message", "send", "--channel", "instaclaw", "--target", "conv_cli", "--message", "Hello from the OpenClaw CLI"])
+    assert.strictEqual(sent.code, 0, sent.output)
+    const done = await instaclaw.waitFor(is("ReplyCompleted", (e) => e.conversationId === "conv_cli"), from)
+    assert.strictEqual(done.text, "Hello from the OpenClaw CLI")
+  })
+
+  it("SIGTERM to the gateway closes the socket with 1000", async () => {
+    const from = instaclaw.events.length
+    gateway.process.kill("SIGTERM")
+    const closed = await instaclaw.waitFor(is("ClientDisconnected"), from)
+    assert.strictEqual(closed.code, 1000)
+    await gateway.exited
+    assert.notInclude(gateway.output(), "e2e-secret-5d2c", "the secret never reaches the gateway's output")
+  })
+})

@@ -1,0 +1,180 @@
+/**
+ * Real parts for the OpenClaw end-to-end test: a fake OpenAI-compatible model server on
+ * 127.0.0.1, the InstaClaw reference server, and a real OpenClaw gateway process loading this
+ * plugin from the repository, configured through a temporary state directory.
+ */
+import { Effect, Fiber, ManagedRuntime, Stream } from "effect"
+import { type ChildProcess, execFile, spawn } from "node:child_process"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import * as http from "node:http"
+import * as net from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { ReferenceServer, type ServerEvent } from "../../src/server/ReferenceServer.ts"
+
+export const repo = fileURLToPath(new URL("../..", import.meta.url))
+const openclawCli = join(repo, "node_modules/openclaw/openclaw.mjs")
+
+/** A fake OpenAI-compatible chat-completions server; replies name the marker found in the request. */
+export const startFakeModel = async () => {
+  const requests: Array<string> = []
+  const server = http.createServer((request, response) => {
+    let body = ""
+    request.on("data", (chunk) => (body += chunk))
+    request.on("end", () => {
+      if (request.url?.endsWith("/models")) {
+        response.setHeader("content-type", "application/json")
+        return response.end(JSON.stringify({ data: [{ id: "echo-1", object: "model" }] }))
+      }
+      requests.push(body)
+      const parsed = body === "" ? {} : JSON.parse(body)
+      const marker = /MARK-[A-Z0-9]+/.exec(JSON.stringify(parsed.messages ?? ""))?.[0] ?? "no marker"
+      const reply = `Model reply for ${marker}.\n\nIt streams through OpenClaw to InstaClaw, 你好 😀.`
+      const chunk = (delta: Record<string, unknown>, finish: string | null) =>
+        `data: ${JSON.stringify({ id: "c1", object: "chat.completion.chunk", created: 1, model: "echo-1", choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`
+      if (parsed.stream === true) {
+        response.writeHead(200, { "content-type": "text/event-stream" })
+        for (const word of reply.split(/(?<= )/)) response.write(chunk({ role: "assistant", content: word }, null))
+        response.write(chunk({}, "stop"))
+        return response.end("data: [DONE]\n\n")
+      }
+      response.setHeader("content-type", "application/json")
+      response.end(JSON.stringify({ id: "c1", object: "chat.completion", created: 1, model: "echo-1", choices: [{ index: 0, message: { role: "assistant", content: reply }, finish_reason: "stop" }] }))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const { port } = server.address() as net.AddressInfo
+  return { port, requests, close: () => new Promise<void>((resolve) => server.close(() => resolve())) }
+}
+
+/** The reference server with every event recorded, and a way to wait for one. */
+export const startReferenceServer = async () => {
+  const runtime = ManagedRuntime.make(ReferenceServer.layer({ port: 0, clientId: "e2e-app", clientSecret: "e2e-secret-5d2c" }))
+  const server = await runtime.runPromise(Effect.gen(function*() {
+    return yield* ReferenceServer
+  }))
+  const events: Array<ServerEvent> = []
+  const waiters = new Set<() => void>()
+  const recorder = runtime.runFork(
+    Stream.runForEach(server.events, (event) => Effect.sync(() => {
+      events.push(event)
+      for (const wake of [...waiters]) wake()
+    }))
+  )
+  // Let the recorder subscribe before anything can happen.
+  await runtime.runPromise(Effect.yieldNow)
+  /** Resolves with the first recorded event, from index `from` on, that matches. */
+  const waitFor = <E extends ServerEvent>(match: (event: ServerEvent) => event is E, from = 0) =>
+    new Promise<E>((resolve) => {
+      const check = () => {
+        const found = events.slice(from).find(match)
+        if (found === undefined) return
+        waiters.delete(check)
+        resolve(found)
+      }
+      waiters.add(check)
+      check()
+    })
+  return {
+    server,
+    events,
+    waitFor,
+    run: <A, E>(effect: Effect.Effect<A, E>) => runtime.runPromise(effect),
+    close: async () => {
+      await runtime.runPromise(Fiber.interrupt(recorder))
+      await runtime.dispose()
+    }
+  }
+}
+
+export const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = net.createServer()
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+
+export interface Gateway {
+  readonly process: ChildProcess
+  readonly output: () => string
+  readonly exited: Promise<number | null>
+  /** Runs an `openclaw` CLI command against this gateway. */
+  readonly cli: (args: ReadonlyArray<string>) => Promise<{ readonly code: number | null; readonly output: string }>
+  readonly stop: () => Promise<void>
+}
+
+/** Starts `openclaw gateway run` in a fresh state directory, with this plugin loaded from the repo. */
+export const startGateway = async (options: { readonly modelPort: number; readonly instaclawUrl: string }): Promise<Gateway> => {
+  const dir = mkdtempSync(join(tmpdir(), "instaclaw-e2e-"))
+  const port = await freePort()
+  const token = "e2e-gateway-token"
+  const config = {
+    gateway: { mode: "local", bind: "loopback", port, auth: { mode: "token", token } },
+    update: { checkOnStart: false },
+    discovery: { mdns: { mode: "off" } },
+    logging: { file: join(dir, "gateway.log") },
+    plugins: { load: { paths: [repo] }, entries: { instaclaw: { enabled: true } } },
+    channels: {
+      instaclaw: {
+        clientId: "e2e-app",
+        clientSecret: "e2e-secret-5d2c",
+        url: options.instaclawUrl,
+        systemPrompt: "SYSPROMPT-7Q: answer briefly.",
+        streaming: { block: { enabled: true } }
+      }
+    },
+    models: {
+      providers: {
+        fake: {
+          baseUrl: `http://127.0.0.1:${options.modelPort}/v1`,
+          apiKey: "fake-key",
+          api: "openai-completions",
+          models: [{ id: "echo-1", name: "Echo", input: ["text"], contextWindow: 32000, maxTokens: 1000, cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 } }]
+        }
+      }
+    },
+    agents: { defaults: { model: { primary: "fake/echo-1" }, blockStreamingDefault: "on" } },
+    session: { dmScope: "per-channel-peer" }
+  }
+  const configPath = join(dir, "openclaw.json")
+  writeFileSync(configPath, JSON.stringify(config, null, 2))
+  // OpenClaw quiets its CLI output when it sees a test runner (VITEST*, NODE_ENV=test):
+  // the gateway and CLI get the environment a person's shell would have.
+  const clean = Object.fromEntries(
+    Object.entries(process.env).filter(([key]) => !/^(INSTACLAW_|OPENCLAW_|VITEST|NODE_ENV$|TEST$)/.test(key))
+  )
+  const env = {
+    ...clean,
+    HOME: dir,
+    OPENCLAW_STATE_DIR: join(dir, "state"),
+    OPENCLAW_CONFIG_PATH: configPath,
+    OPENCLAW_DISABLE_BONJOUR: "1",
+    OPENCLAW_NO_AUTO_UPDATE: "1",
+    OPENCLAW_NO_RESPAWN: "1",
+    OPENCLAW_GATEWAY_TOKEN: token
+  }
+  const child = spawn(process.execPath, [openclawCli, "gateway", "run"], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] })
+  let output = ""
+  child.stdout!.on("data", (chunk) => (output += chunk))
+  child.stderr!.on("data", (chunk) => (output += chunk))
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+  const cli = (args: ReadonlyArray<string>) =>
+    new Promise<{ code: number | null; output: string }>((resolve) => {
+      execFile(process.execPath, [openclawCli, ...args], { cwd: dir, env, timeout: 60_000 }, (error, stdout, stderr) =>
+        resolve({ code: error === null ? 0 : (typeof error.code === "number" ? error.code : 1), output: `${stdout}${stderr}` }))
+    })
+  return {
+    process: child,
+    output: () => output,
+    exited,
+    cli,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+      await exited
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
