@@ -1,0 +1,354 @@
+/**
+ * `npm run bench`: throughput, latency, memory, recovery and scale of the connector over
+ * loopback against the reference server. Every connector figure is paired with a baseline
+ * measured in the same run, so the ratio survives a noisy machine; each figure is the median of
+ * several runs. Prints a table and writes JSON to bench/results/ (git-ignored).
+ *
+ * Sizes scale with BENCH_SCALE (default 1; CI-sized runs use e.g. 0.05).
+ */
+import { Effect, Stream } from "effect"
+import { mkdirSync, writeFileSync } from "node:fs"
+import { performance } from "node:perf_hooks"
+import WebSocket from "ws"
+import { Agent } from "../src/Agent.ts"
+import * as Protocol from "../src/Protocol.ts"
+import { connectorHarness, gc, heapMiB, median, percentile, rssMiB, serverHarness } from "./support.ts"
+
+const SCALE = Number(process.env.BENCH_SCALE ?? "1")
+const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? "5"))
+const n = (count: number) => Math.max(10, Math.round(count * SCALE))
+
+const results: Record<string, unknown> = { scale: SCALE, runs: RUNS, node: process.version, date: new Date().toISOString() }
+const rows: Array<[string, string, string, string]> = []
+const row = (what: string, connector: string, baseline: string, ratio: string) => rows.push([what, connector, baseline, ratio])
+const fmt = (value: number, digits = 0) => value.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits })
+
+// ---------------------------------------------------------------------------------------------
+// The baseline: what a user would hand-write instead — a bare `ws` client building the same
+// envelopes with JSON.stringify.
+// ---------------------------------------------------------------------------------------------
+
+const openBaseline = (url: string) =>
+  new Promise<WebSocket>((resolve, reject) => {
+    const ws = new WebSocket(url, { headers: { "x-app-key": "demo", "x-app-secret": "demo-secret" } })
+    ws.once("open", () => resolve(ws))
+    ws.once("error", reject)
+  })
+
+let baselineIds = 0
+/** The nine events of PROTOCOL §4 for one reply, hand-built. */
+const baselineFrames = (conversationId: string, text: string, deltaSize: number): Array<string> => {
+  const id = `b${baselineIds++}`
+  const responseId = `resp_${id}`
+  const itemId = `item_${id}`
+  const now = Date.now()
+  let sequence = 0
+  const response = (status: string, output: Array<unknown>) => ({
+    id: responseId, object: "response", created_at: Math.floor(now / 1000), completed_at: status === "completed" ? Math.floor(now / 1000) : null,
+    status, incomplete_details: null, model: "openclaw", previous_response_id: null, instructions: null, output, error: null,
+    tools: [], tool_choice: "auto", truncation: "disabled", parallel_tool_calls: false, text: { format: { type: "text" } },
+    top_p: 1, presence_penalty: 0, frequency_penalty: 0, top_logprobs: 0, temperature: 1, reasoning: null, usage: null,
+    max_output_tokens: null, max_tool_calls: null, store: false, background: false, service_tier: "default",
+    metadata: { conversation_id: conversationId }, safety_identifier: null, prompt_cache_key: null
+  })
+  const part = (t: string) => ({ type: "output_text", text: t, annotations: [] })
+  const item = (status: string, content: Array<unknown>) => ({ type: "message", id: itemId, status, role: "assistant", content })
+  const events: Array<Record<string, unknown>> = [
+    { type: "response.created", response: response("in_progress", []) },
+    { type: "response.in_progress", response: response("in_progress", []) },
+    { type: "response.output_item.added", output_index: 0, item: item("in_progress", []) },
+    { type: "response.content_part.added", item_id: itemId, output_index: 0, content_index: 0, part: part("") }
+  ]
+  for (let i = 0; i < text.length; i += deltaSize) {
+    events.push({ type: "response.output_text.delta", item_id: itemId, output_index: 0, content_index: 0, delta: text.slice(i, i + deltaSize), logprobs: [] })
+  }
+  events.push(
+    { type: "response.output_text.done", item_id: itemId, output_index: 0, content_index: 0, text, logprobs: [] },
+    { type: "response.content_part.done", item_id: itemId, output_index: 0, content_index: 0, part: part(text) },
+    { type: "response.output_item.done", output_index: 0, item: item("completed", [part(text)]) },
+    { type: "response.completed", response: response("completed", [item("completed", [part(text)])]) }
+  )
+  return events.map((event) => {
+    const s = sequence++
+    return JSON.stringify({
+      type: "message",
+      headers: { messageId: `msg_${now}_${id}_${s}`, timestamp: now, conversationId },
+      data: JSON.stringify({ ...event, sequence_number: s, event_id: `evt_${id}_${s}`, response_id: responseId })
+    })
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Outbound throughput
+// ---------------------------------------------------------------------------------------------
+
+const outbound = async (label: string, text: string, replies: number) => {
+  const harness = await serverHarness()
+  const completed = (event: { readonly _tag: string }) => event._tag === "ReplyCompleted"
+  const framesPerReply = baselineFrames("c", text, 50).length
+  const connectorRates: Array<number> = []
+  const baselineRates: Array<number> = []
+  const { close, connector } = await connectorHarness(harness.server.url, Agent.echo)
+  const baseline = await openBaseline(harness.server.url)
+  for (let run = 0; run < RUNS; run++) {
+    let done = harness.count(completed, replies)
+    let start = performance.now()
+    await Effect.runPromise(
+      Effect.forEach(Array.from({ length: replies }, (_, i) => i), (i) => connector.send(`conv_${i % 64}`, text), { concurrency: 64, discard: true })
+    )
+    await done
+    connectorRates.push(replies / ((performance.now() - start) / 1000))
+
+    done = harness.count(completed, replies)
+    start = performance.now()
+    for (let i = 0; i < replies; i++) for (const frame of baselineFrames(`conv_${i % 64}`, text, 50)) baseline.send(frame)
+    await done
+    baselineRates.push(replies / ((performance.now() - start) / 1000))
+  }
+  baseline.close()
+  await close()
+  await harness.close()
+  const c = median(connectorRates)
+  const b = median(baselineRates)
+  results[`outbound_${label}`] = { replies, framesPerReply, connectorRepliesPerSecond: c, baselineRepliesPerSecond: b, ratio: c / b }
+  row(`outbound ${label}: replies/s`, fmt(c), fmt(b), `${(c / b).toFixed(2)}×`)
+  row(`outbound ${label}: events/s`, fmt(c * framesPerReply), fmt(b * framesPerReply), `${(c / b).toFixed(2)}×`)
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Inbound throughput (decode + assembly vs JSON.parse of the same frames, in process)
+// ---------------------------------------------------------------------------------------------
+
+const inbound = (messages: number) => {
+  const protocol = Protocol.make()
+  const frames: Array<string> = []
+  for (let i = 0; i < messages; i++) {
+    const encoder = new Protocol.ReplyEncoder({ conversationId: `conv_${i % 50}`, token: `tok${i}`, startedAt: Date.now(), model: "m", profile: "full", deltaSize: 50, role: "user" })
+    for (const frame of [...encoder.open(), ...encoder.text(`User message number ${i}: ${"lorem ipsum dolor sit amet ".repeat(8)}`), ...encoder.complete()]) frames.push(frame.json)
+  }
+  const connectorRates: Array<number> = []
+  const baselineRates: Array<number> = []
+  for (let run = 0; run < RUNS; run++) {
+    let start = performance.now()
+    const assembler = Effect.runSync(protocol.makeAssembler)
+    let delivered = 0
+    for (const json of frames) {
+      const decoded = Protocol.decodeFrame(json)
+      if (decoded._tag === "Success" && Protocol.isMessageEnvelope(decoded.success)) {
+        for (const output of assembler.push(decoded.success, 0)) if (output._tag === "Message") delivered++
+      }
+    }
+    if (delivered !== messages) throw new Error(`assembled ${delivered} of ${messages}`)
+    connectorRates.push(messages / ((performance.now() - start) / 1000))
+
+    start = performance.now()
+    let parsed = 0
+    for (const json of frames) {
+      const envelope = JSON.parse(json)
+      if (JSON.parse(envelope.data).type === "response.completed") parsed++
+    }
+    if (parsed !== messages) throw new Error("baseline miscounted")
+    baselineRates.push(messages / ((performance.now() - start) / 1000))
+  }
+  const c = median(connectorRates)
+  const b = median(baselineRates)
+  results.inbound = { messages, framesPerMessage: frames.length / messages, connectorMessagesPerSecond: c, baselineMessagesPerSecond: b, ratio: c / b }
+  row("inbound: messages/s", fmt(c), fmt(b), `${(c / b).toFixed(2)}×`)
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Latency: last event of a user message → first reply delta on the wire
+// ---------------------------------------------------------------------------------------------
+
+const latency = async (messages: number) => {
+  const harness = await serverHarness()
+  const measure = async () => {
+    const samples: Array<number> = []
+    for (let i = 0; i < messages; i++) {
+      const firstDelta = new Promise<number>((resolve) => {
+        const off = harness.on((event) => {
+          if (event._tag === "ReplyDelta" && event.conversationId === `lat_${i}`) {
+            off()
+            resolve(performance.now())
+          }
+        })
+      })
+      await harness.run(harness.server.sendUserMessage({ conversationId: `lat_${i}`, text: "How fast is the first delta?" }))
+      const sentAt = performance.now()
+      samples.push((await firstDelta) - sentAt)
+    }
+    return samples
+  }
+  const { close } = await connectorHarness(harness.server.url, Agent.echo)
+  const connectorSamples = (await measure()).slice(Math.floor(messages / 10))
+  await close()
+
+  // Baseline: a bare client that answers each completed message with a hand-built delta at once.
+  const baseline = await openBaseline(harness.server.url)
+  baseline.on("message", (data) => {
+    const envelope = JSON.parse(String(data))
+    const event = JSON.parse(envelope.data)
+    if (event.type !== "response.completed") return
+    for (const frame of baselineFrames(envelope.headers.conversationId, "How fast is the first delta?", 50)) baseline.send(frame)
+  })
+  const baselineSamples = (await measure()).slice(Math.floor(messages / 10))
+  baseline.close()
+  await harness.close()
+  const stats = (samples: Array<number>) => ({ p50: percentile(samples, 50), p99: percentile(samples, 99) })
+  const c = stats(connectorSamples)
+  const b = stats(baselineSamples)
+  results.latency = { messages, connectorMs: c, baselineMs: b, addedP50Ms: c.p50 - b.p50, addedP99Ms: c.p99 - b.p99 }
+  row("latency p50 (ms)", fmt(c.p50, 3), fmt(b.p50, 3), `+${fmt(c.p50 - b.p50, 3)} ms`)
+  row("latency p99 (ms)", fmt(c.p99, 3), fmt(b.p99, 3), `+${fmt(c.p99 - b.p99, 3)} ms`)
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Memory over a long-lived connection, and after abandoned in-flight responses
+// ---------------------------------------------------------------------------------------------
+
+/** Sends `count` user messages, `concurrency` at a time across conversations; waits for every reply. */
+const roundTrips = async (harness: Awaited<ReturnType<typeof serverHarness>>, count: number, conversations: number) => {
+  const done = harness.count((event) => event._tag === "ReplyCompleted", count)
+  await harness.run(
+    Effect.forEach(
+      Array.from({ length: conversations }, (_, c) => c),
+      (c) =>
+        Effect.forEach(
+          Array.from({ length: Math.ceil(count / conversations) }, (_, i) => c + i * conversations).filter((i) => i < count),
+          (i) => harness.server.sendUserMessage({ conversationId: `conv_${c}`, text: `message ${i} says hello` }),
+          { discard: true }
+        ),
+      { concurrency: "unbounded", discard: true }
+    )
+  )
+  await done
+}
+
+const memory = async (messages: number, abandoned: number) => {
+  const harness = await serverHarness()
+  const { close } = await connectorHarness(harness.server.url, Agent.echo, { maxInFlightResponses: abandoned * 2, responseIdleTimeout: 2000 })
+  await roundTrips(harness, 1000, 50)
+  gc()
+  const heapAfter1k = heapMiB()
+  const start = performance.now()
+  await roundTrips(harness, messages, 50)
+  const seconds = (performance.now() - start) / 1000
+  gc()
+  const heapAfterAll = heapMiB()
+  const rssAfterAll = rssMiB()
+
+  // Abandoned responses: started, never finished. The idle timeout (2 s here) must clear them.
+  for (let i = 0; i < abandoned; i++) {
+    await harness.run(harness.server.sendRaw(JSON.stringify({
+      type: "message",
+      headers: { messageId: `msg_abandoned_${i}`, timestamp: Date.now(), conversationId: `gone_${i % 100}` },
+      data: JSON.stringify({ type: "response.created", sequence_number: 0, event_id: `evt_a${i}`, response_id: `resp_abandoned_${i}`, response: { id: `resp_abandoned_${i}`, status: "in_progress" } })
+    })))
+  }
+  await roundTrips(harness, 10, 1) // the abandoned frames are all read by now
+  gc()
+  const heapWithAbandoned = heapMiB()
+  await new Promise((resolve) => setTimeout(resolve, 3500)) // idle timeout 2 s + sweep every 1 s
+  gc()
+  const heapAfterSweep = heapMiB()
+  await close()
+  await harness.close()
+  results.memory = {
+    messages,
+    roundTripsPerSecond: messages / seconds,
+    heapAfter1kMiB: heapAfter1k,
+    heapAfterAllMiB: heapAfterAll,
+    heapGrowth: heapAfterAll / heapAfter1k - 1,
+    rssAfterAllMiB: rssAfterAll,
+    abandoned,
+    heapWithAbandonedMiB: heapWithAbandoned,
+    heapAfterIdleSweepMiB: heapAfterSweep
+  }
+  row(`heap after 1k / ${fmt(messages)} round trips (MiB)`, `${fmt(heapAfter1k, 1)} / ${fmt(heapAfterAll, 1)}`, "—", `${fmt((heapAfterAll / heapAfter1k - 1) * 100, 1)} %`)
+  row(`round trips/s (echo agent, 50 conversations)`, fmt(messages / seconds), "—", "—")
+  row(`heap with ${fmt(abandoned)} abandoned / after idle sweep (MiB)`, `${fmt(heapWithAbandoned, 1)} / ${fmt(heapAfterSweep, 1)}`, "—", "—")
+  row("rss after the long run (MiB)", fmt(rssAfterAll, 1), "—", "—")
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Recovery: server restart → connected, against the backoff delay that was due
+// ---------------------------------------------------------------------------------------------
+
+const recovery = async (restarts: number) => {
+  let harness = await serverHarness({ port: 0 })
+  const port = harness.server.port
+  let dueAt = 0
+  const sink = {
+    info: () => {},
+    error: () => {},
+    warn: (line: string) => {
+      const delay = /Reconnecting: attempt \d+ in (\d+) ms/.exec(line)?.[1]
+      if (delay !== undefined) dueAt = performance.now() + Number(delay)
+    }
+  }
+  const { close, connector } = await connectorHarness(harness.server.url, Agent.echo, {}, sink)
+  const lags: Array<number> = []
+  for (let i = 0; i < restarts; i++) {
+    dueAt = 0
+    await harness.close() // the server goes away: the connector schedules attempt 1 (1–2 s)
+    harness = await serverHarness({ port }) // and is back at once
+    const upAt = performance.now()
+    await Effect.runPromise(connector.statusChanges.pipe(Stream.filter((s) => s.state === "connected"), Stream.runHead))
+    lags.push(performance.now() - Math.max(dueAt, upAt))
+  }
+  await close()
+  await harness.close()
+  results.recovery = { restarts, lagMs: { median: median(lags), max: Math.max(...lags) } }
+  row("recovery: connected after the due attempt (ms)", `median ${fmt(median(lags), 1)}, max ${fmt(Math.max(...lags), 1)}`, "—", "—")
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Scale: 1, 10, 100 concurrent conversations
+// ---------------------------------------------------------------------------------------------
+
+const scale = async (messages: number) => {
+  const harness = await serverHarness()
+  const { close } = await connectorHarness(harness.server.url, Agent.echo, { maxConcurrentConversations: 100 })
+  const out: Record<string, unknown> = {}
+  for (const conversations of [1, 10, 100]) {
+    gc()
+    const before = heapMiB()
+    const start = performance.now()
+    await roundTrips(harness, messages, conversations)
+    const rate = messages / ((performance.now() - start) / 1000)
+    const heapPeak = heapMiB()
+    out[conversations] = { messagesPerSecond: rate, heapMiB: heapPeak, heapDeltaMiB: heapPeak - before }
+    row(`scale ${conversations} conversations: msg/s, heap (MiB)`, `${fmt(rate)}, ${fmt(heapPeak, 1)}`, "—", "—")
+  }
+  await close()
+  await harness.close()
+  results.scale = { messages, byConversations: out }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const main = async () => {
+  console.log(`insta-claw-connector benchmark — ${RUNS} runs per figure, scale ${SCALE}, ${process.version}\n`)
+  await outbound("short (20 chars)", "x".repeat(20), n(2000))
+  await outbound("long (4 KiB)", "y".repeat(4096), n(200))
+  inbound(n(5000))
+  await latency(n(300))
+  await memory(n(100_000), n(10_000))
+  await recovery(Math.max(2, Math.round(5 * Math.min(1, SCALE * 4))))
+  await scale(n(3000))
+
+  const widths = [0, 1, 2, 3].map((i) => Math.max(...[["figure", "connector", "baseline", "ratio"], ...rows].map((r) => r[i]!.length)))
+  const line = (r: ReadonlyArray<string>) => r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ")
+  console.log(line(["figure", "connector", "baseline", "ratio"]))
+  console.log(widths.map((w) => "-".repeat(w)).join("  "))
+  for (const r of rows) console.log(line(r))
+  mkdirSync(new URL("./results/", import.meta.url), { recursive: true })
+  const file = new URL(`./results/bench-${new Date().toISOString().replace(/[:.]/g, "-")}.json`, import.meta.url)
+  writeFileSync(file, JSON.stringify(results, null, 2))
+  console.log(`\nJSON: ${file.pathname}`)
+}
+
+main().then(() => process.exit(0), (error) => {
+  console.error(error)
+  process.exit(1)
+})
