@@ -220,7 +220,8 @@ export type ConnectionState = "disconnected" | "connecting" | "connected" | "rec
 /** An open link: one dialed socket and its generation number. */
 interface Link {
   readonly generation: number
-  readonly write: (json: string) => Effect.Effect<void, ConnectionError>
+  /** Writes frames in order; succeeds once the last is handed to the OS, fails if the link broke. */
+  readonly writeAll: (jsons: ReadonlyArray<string>) => Effect.Effect<void, ConnectionError>
   /** Destroys the socket (a write failed on it) and waits until the link has ended. */
   readonly drop: Effect.Effect<void>
 }
@@ -264,6 +265,8 @@ export class Connection extends Context.Service<Connection, {
 
 /** How long a clean close may take before the socket is destroyed. */
 const CLOSE_GRACE = Duration.seconds(2)
+
+const ignore = () => {}
 
 const notConnected = (opened = false) =>
   new ConnectionError({ reason: "NotConnected", message: "WebSocket is not connected", opened })
@@ -315,14 +318,19 @@ const make = Effect.gen(function*() {
     handle.onControlFrame(() => {
       lastSeen = clock.currentTimeMillisUnsafe()
     })
-    const write = (json: string) =>
+    const writeAll = (jsons: ReadonlyArray<string>) =>
       Effect.callback<void, ConnectionError>((resume) => {
         if (handle.readyState !== WebSocket.OPEN) return resume(Effect.fail(notConnected(true)))
-        handle.sendText(json, (error) => resume(error === undefined ? Effect.void : Effect.fail(notConnected(true))))
+        // ws calls back in order, and fails every queued frame if the socket dies: waiting for
+        // the last callback waits for all of them, and keeps the socket's buffer bounded.
+        const last = jsons.length - 1
+        jsons.forEach((json, i) =>
+          handle.sendText(json, i < last ? ignore : (error) => resume(error === undefined ? Effect.void : Effect.fail(notConnected(true))))
+        )
       })
     const ended = yield* Deferred.make<void>()
     const drop = Effect.andThen(Effect.sync(() => handle.terminate()), Deferred.await(ended))
-    currentLink = { generation: thisGeneration, write, drop }
+    currentLink = { generation: thisGeneration, writeAll, drop }
     yield* Ref.set(attempts, 0)
     yield* setState("connected")
     yield* connected.open
@@ -438,29 +446,29 @@ const make = Effect.gen(function*() {
 
   const sendResponse = <E, R>(frames: Stream.Stream<Protocol.OutboundFrame, E, R>) =>
     Effect.gen(function*() {
+      /** Every frame of this response written so far, for a re-send after a drop. */
       const sent: Array<string> = []
       let writtenOn = -1
-      const deliver = (json: string) =>
+      const deliver = (batch: ReadonlyArray<string>) =>
         Effect.gen(function*() {
           while (true) {
-            const link = yield* awaitLink
-            const written = yield* Effect.gen(function*() {
-              if (link.generation !== writtenOn && sent.length > 0) {
-                yield* Effect.logDebug(`Re-sending ${sent.length} frames of a response cut off by a drop`)
-                for (const previous of sent) yield* link.write(previous)
-              }
-              yield* link.write(json)
-            }).pipe(Effect.as(true), Effect.catchTag("ConnectionError", () => Effect.succeed(false)))
+            const link = currentLink !== undefined && connected.isOpen() ? currentLink : yield* awaitLink
+            const resend = link.generation !== writtenOn && sent.length > 0
+            if (resend) yield* Effect.logDebug(`Re-sending ${sent.length} frames of a response cut off by a drop`)
+            const written = yield* link.writeAll(resend ? [...sent, ...batch] : batch).pipe(
+              Effect.as(true),
+              Effect.catchTag("ConnectionError", () => Effect.succeed(false))
+            )
             if (written) {
               writtenOn = link.generation
-              sent.push(json)
+              for (const json of batch) sent.push(json)
               return
             }
             // The link broke under us: let it end, then re-send from the start on the next one.
             yield* link.drop
           }
         })
-      yield* Stream.runForEach(frames, (frame) => deliver(frame.json))
+      yield* Stream.runForEachArray(frames, (chunk) => deliver(chunk.map((frame) => frame.json)))
     })
 
   return Connection.of({

@@ -211,15 +211,11 @@ export const isMessageEnvelope = (envelope: Envelope): envelope is MessageEnvelo
 // Ids: `resp_…`, `item_…`, `evt_…`, `msg_<ms>_…` from Effect's Random (seed it in tests).
 // ---------------------------------------------------------------------------------------------
 
-const ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-/** A random token of `length` base-36 characters from Effect's `Random`. */
-export const randomToken = (length = 12): Effect.Effect<string> =>
-  Effect.gen(function*() {
-    let token = ""
-    for (let i = 0; i < length; i++) token += ALPHABET[yield* Random.nextIntBetween(0, ALPHABET.length, { halfOpen: true })]
-    return token
-  })
+/** A random token of 12 base-36 characters from Effect's `Random` (two draws of 6 characters). */
+export const randomToken: Effect.Effect<string> = Effect.map(
+  Effect.all([Random.next, Random.next]),
+  ([a, b]) => [a, b].map((r) => Math.floor(r * 36 ** 6).toString(36).padStart(6, "0")).join("")
+)
 
 // ---------------------------------------------------------------------------------------------
 // The service.
@@ -302,7 +298,7 @@ export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service
 
   const newEncoder = (conversationId: string) =>
     Effect.gen(function*() {
-      const token = yield* randomToken()
+      const token = yield* randomToken
       const nowMillis = yield* Clock.currentTimeMillis
       return new ReplyEncoder({
         conversationId,

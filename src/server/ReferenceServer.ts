@@ -198,7 +198,7 @@ export const make = Effect.fnUntraced(function*(options: ReferenceServerOptions)
     yield* awaitClient
     const encoder = new Protocol.ReplyEncoder({
       conversationId: message.conversationId,
-      token: yield* Protocol.randomToken(),
+      token: yield* Protocol.randomToken,
       startedAt: yield* Clock.currentTimeMillis,
       model: "instaclaw-reference",
       profile: options.eventProfile ?? "full",
