@@ -43,7 +43,7 @@ export interface ConnectorStatus {
   readonly lastError: string | undefined
   /** Unix ms of the last completed inbound message. */
   readonly lastInboundAt: number | undefined
-  /** Unix ms of the last frame written. */
+  /** Unix ms when the last reply finished going out. */
   readonly lastOutboundAt: number | undefined
 }
 
@@ -127,10 +127,9 @@ const make = Effect.gen(function*() {
           return Effect.logError("The agent failed to answer; sending response.failed", cause)
         })
       )
-    const frames = protocol
-      .streamReply({ conversationId: message.conversationId, describeFailure }, pieces)
-      .pipe(Stream.tap(() => markOutbound))
+    const frames = protocol.streamReply({ conversationId: message.conversationId, describeFailure }, pieces)
     const sent = yield* Effect.result(connection.sendResponse(frames))
+    yield* markOutbound
     if (sent._tag === "Success") {
       yield* Metric.update(agentFailed ? Metrics.repliesFailed : Metrics.messagesOut, 1)
       return
@@ -242,16 +241,15 @@ const make = Effect.gen(function*() {
     })
   )
 
-  const send = Effect.fn("Connector.send")(function*(conversationId: string, text: string) {
+  const send = Effect.fnUntraced(function*(conversationId: string, text: string) {
     let responseId = ""
     const frames = protocol.streamReply({ conversationId }, text).pipe(
-      Stream.tap((frame) =>
-        Effect.andThen(Effect.sync(() => {
-          responseId = frame.responseId
-        }), markOutbound)
-      )
+      Stream.tap((frame) => Effect.sync(() => {
+        responseId = frame.responseId
+      }))
     )
     yield* connection.sendResponse(frames)
+    yield* markOutbound
     return { conversationId, responseId }
   })
 

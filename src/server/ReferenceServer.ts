@@ -45,8 +45,10 @@ export type ServerEvent =
   | { readonly _tag: "ReplyFailed"; readonly conversationId: string; readonly responseId: string; readonly code: string; readonly message: string }
   | { readonly _tag: "Violation"; readonly violation: Protocol.Violation }
 
-/** A user message could not be sent: no client stayed connected. */
-export class NoClientError extends Schema.TaggedError<NoClientError>()("NoClientError", {}) {
+/** A user message could not be sent: no client stayed connected. `redeliver(responseId)` later. */
+export class NoClientError extends Schema.TaggedError<NoClientError>()("NoClientError", {
+  responseId: Schema.String
+}) {
   override get message() {
     return "No connector is connected to the reference server"
   }
@@ -221,7 +223,7 @@ export const make = Effect.fnUntraced(function*(options: ReferenceServerOptions)
     if (sentMessages.size > 100) sentMessages.delete(sentMessages.keys().next().value!)
     for (const [i, json] of jsons.entries()) {
       if (pacing !== undefined && frames[i]!.type === "response.output_text.delta") yield* Effect.sleep(pacing)
-      if (clients.size === 0) return yield* new NoClientError()
+      if (clients.size === 0) return yield* new NoClientError({ responseId: encoder.responseId })
       yield* sendToAll(json)
     }
     return { responseId: encoder.responseId }
