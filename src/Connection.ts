@@ -99,8 +99,8 @@ export interface WebSocketHandle extends Socket.WebSocketLike {
   readonly ping: () => void
   /** Destroys the socket without a closing handshake. */
   readonly terminate: () => void
-  /** Registers a listener for control frames (pong, or the server's ping). */
-  readonly onControlFrame: (listener: () => void) => void
+  /** Registers a listener for control frames: a pong, or the server's own ping. */
+  readonly onControlFrame: (listener: (kind: "ping" | "pong") => void) => void
   /** The HTTP status of a refused upgrade, once one was seen. */
   readonly upgradeStatus: () => number | undefined
   /** The close code, once the socket closed. */
@@ -125,7 +125,7 @@ export const dialWs = (
   options: DialOptions,
   WebSocketClass: new(url: string, options: WebSocket.ClientOptions) => WebSocket = WebSocket
 ): WebSocketHandle => {
-  const ws = new WebSocketClass(url, { headers: { ...options.headers }, maxPayload: options.maxPayload })
+  const ws = new WebSocketClass(url, { headers: { ...options.headers }, maxPayload: options.maxPayload, perMessageDeflate: false })
   let status: number | undefined
   let closeCode: number | undefined
   // A refused upgrade: keep the status for `AuthenticationError`, then abort the handshake.
@@ -155,8 +155,8 @@ export const dialWs = (
     },
     terminate: () => ws.terminate(),
     onControlFrame: (listener) => {
-      ws.on("pong", listener)
-      ws.on("ping", listener)
+      ws.on("pong", () => listener("pong"))
+      ws.on("ping", () => listener("ping"))
     },
     upgradeStatus: () => status,
     closeCode: () => closeCode
@@ -222,6 +222,11 @@ interface Link {
   readonly generation: number
   /** Writes frames in order; succeeds once the last is handed to the OS, fails if the link broke. */
   readonly writeAll: (jsons: ReadonlyArray<string>) => Effect.Effect<void, ConnectionError>
+  /**
+   * Proves the server has read everything written so far: pings, and waits for the pong.
+   * (TCP keeps order, so the pong to a ping sent after the frames comes after the server read them.)
+   */
+  readonly confirm: Effect.Effect<void, ConnectionError>
   /** Destroys the socket (a write failed on it) and waits until the link has ended. */
   readonly drop: Effect.Effect<void>
 }
@@ -241,9 +246,10 @@ export class Connection extends Context.Service<Connection, {
    */
   readonly inbound: Stream.Stream<Protocol.MessageEnvelope>
   /**
-   * Writes the frames of one response in order, as they come. Waits up to `sendTimeout` for a
-   * connection, then fails with `WebSocket is not connected`. If the link drops part-way, the
-   * response is re-sent from its first frame on the next link.
+   * Writes the frames of one response in order, as they come, and returns once the server has
+   * provably read them all (a pong after the last frame). Waits up to `sendTimeout` for a
+   * connection, then fails with `WebSocket is not connected`. If the link drops before that
+   * proof, the response is re-sent from its first frame on the next link (same ids).
    */
   readonly sendResponse: <E, R>(
     frames: Stream.Stream<Protocol.OutboundFrame, E, R>
@@ -315,32 +321,64 @@ const make = Effect.gen(function*() {
     // Open.
     const thisGeneration = ++generation
     let lastSeen = clock.currentTimeMillisUnsafe()
-    handle.onControlFrame(() => {
+    // Pongs come back in the order pings went out: pong number k answers ping number k.
+    let pingsSent = 0
+    let pongsReceived = 0
+    const pongWaiters = new Map<number, (result: Effect.Effect<void, ConnectionError>) => void>()
+    const ping = () => {
+      pingsSent++
+      handle.ping()
+    }
+    handle.onControlFrame((kind) => {
       lastSeen = clock.currentTimeMillisUnsafe()
+      if (kind !== "pong") return
+      pongsReceived++
+      pongWaiters.get(pongsReceived)?.(Effect.void)
+      pongWaiters.delete(pongsReceived)
     })
+    const confirm = Effect.callback<void, ConnectionError>((resume) => {
+      if (handle.readyState !== WebSocket.OPEN) return resume(Effect.fail(notConnected(true)))
+      const number = pingsSent + 1
+      pongWaiters.set(number, resume)
+      ping()
+      return Effect.sync(() => pongWaiters.delete(number))
+    })
+    // Writes still waiting for their callback. ws does not always call them back when the
+    // peer kills the socket (the soak found it), so the link fails them itself when it ends.
+    const pendingWrites = new Set<(result: Effect.Effect<void, ConnectionError>) => void>()
     const writeAll = (jsons: ReadonlyArray<string>) =>
       Effect.callback<void, ConnectionError>((resume) => {
-        if (handle.readyState !== WebSocket.OPEN) return resume(Effect.fail(notConnected(true)))
-        // ws calls back in order, and fails every queued frame if the socket dies: waiting for
-        // the last callback waits for all of them, and keeps the socket's buffer bounded.
+        if (handle.readyState !== WebSocket.OPEN || jsons.length === 0) {
+          return resume(jsons.length === 0 ? Effect.void : Effect.fail(notConnected(true)))
+        }
+        const finish = (result: Effect.Effect<void, ConnectionError>) => {
+          if (pendingWrites.delete(finish)) resume(result)
+        }
+        pendingWrites.add(finish)
+        // ws calls back in order: waiting for the last callback waits for all of them, and
+        // keeps the socket's buffer bounded.
         const last = jsons.length - 1
         jsons.forEach((json, i) =>
-          handle.sendText(json, i < last ? ignore : (error) => resume(error === undefined ? Effect.void : Effect.fail(notConnected(true))))
+          handle.sendText(json, i < last ? ignore : (error) => finish(error === undefined ? Effect.void : Effect.fail(notConnected(true))))
         )
+        return Effect.sync(() => pendingWrites.delete(finish))
       })
     const ended = yield* Deferred.make<void>()
     const drop = Effect.andThen(Effect.sync(() => handle.terminate()), Deferred.await(ended))
-    currentLink = { generation: thisGeneration, writeAll, drop }
+    currentLink = { generation: thisGeneration, writeAll, confirm, drop }
     yield* Ref.set(attempts, 0)
     yield* setState("connected")
     yield* connected.open
     yield* Scope.addFinalizer(linkScope, Effect.suspend(() => {
       if (currentLink?.generation === thisGeneration) currentLink = undefined
+      for (const finish of [...pendingWrites]) finish(Effect.fail(notConnected(true)))
+      for (const resume of pongWaiters.values()) resume(Effect.fail(notConnected(true)))
+      pongWaiters.clear()
       return Effect.andThen(connected.close, Deferred.succeed(ended, undefined))
     }))
     yield* Effect.logInfo("Connection established")
 
-    const heartbeat = Effect.schedule(Effect.sync(() => handle.ping()), Schedule.spaced(config.heartbeatInterval))
+    const heartbeat = Effect.schedule(Effect.sync(ping), Schedule.spaced(config.heartbeatInterval))
     const watchdog = Effect.gen(function*() {
       while (true) {
         const silentFor = clock.currentTimeMillisUnsafe() - lastSeen
@@ -449,17 +487,19 @@ const make = Effect.gen(function*() {
       /** Every frame of this response written so far, for a re-send after a drop. */
       const sent: Array<string> = []
       let writtenOn = -1
-      const deliver = (batch: ReadonlyArray<string>) =>
+      /** Writes `batch` (after re-sending everything on a new link); with `confirm`, also waits for proof of receipt. */
+      const deliver = (batch: ReadonlyArray<string>, confirm: boolean) =>
         Effect.gen(function*() {
           while (true) {
             const link = currentLink !== undefined && connected.isOpen() ? currentLink : yield* awaitLink
             const resend = link.generation !== writtenOn && sent.length > 0
             if (resend) yield* Effect.logDebug(`Re-sending ${sent.length} frames of a response cut off by a drop`)
-            const written = yield* link.writeAll(resend ? [...sent, ...batch] : batch).pipe(
+            const delivered = yield* link.writeAll(resend ? [...sent, ...batch] : batch).pipe(
+              Effect.andThen(confirm ? link.confirm : Effect.void),
               Effect.as(true),
               Effect.catchTag("ConnectionError", () => Effect.succeed(false))
             )
-            if (written) {
+            if (delivered) {
               writtenOn = link.generation
               for (const json of batch) sent.push(json)
               return
@@ -468,7 +508,10 @@ const make = Effect.gen(function*() {
             yield* link.drop
           }
         })
-      yield* Stream.runForEachArray(frames, (chunk) => deliver(chunk.map((frame) => frame.json)))
+      yield* Stream.runForEachArray(frames, (chunk) => deliver(chunk.map((frame) => frame.json), false))
+      // The last frames may have died with the link after leaving this machine: only a pong
+      // after them proves the server read them. Until then the response can still be re-sent.
+      if (sent.length > 0) yield* deliver([], true)
     })
 
   return Connection.of({

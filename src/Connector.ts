@@ -43,7 +43,7 @@ export interface ConnectorStatus {
   readonly lastError: string | undefined
   /** Unix ms of the last completed inbound message. */
   readonly lastInboundAt: number | undefined
-  /** Unix ms when the last reply finished going out. */
+  /** Unix ms when the last reply started going out. */
   readonly lastOutboundAt: number | undefined
 }
 
@@ -94,6 +94,8 @@ const make = Effect.gen(function*() {
   const updateStatus = (f: (current: ConnectorStatus) => ConnectorStatus) => SubscriptionRef.update(status, f)
   const markOutbound = Effect.flatMap(Clock.currentTimeMillis, (now) =>
     updateStatus((current) => ({ ...current, lastOutboundAt: now })))
+  /** Records `lastOutboundAt` as a reply's first frame goes out (once per reply, not per frame). */
+  const markFirstFrame = <A, E, R>(frames: Stream.Stream<A, E, R>) => Stream.onFirst(frames, () => markOutbound)
 
   /** What the end user is told when the agent fails: its own safe message, or a generic one. */
   const describeFailure = (cause: Cause.Cause<unknown>): ReplyFailure => {
@@ -128,8 +130,7 @@ const make = Effect.gen(function*() {
         })
       )
     const frames = protocol.streamReply({ conversationId: message.conversationId, describeFailure }, pieces)
-    const sent = yield* Effect.result(connection.sendResponse(frames))
-    yield* markOutbound
+    const sent = yield* Effect.result(connection.sendResponse(markFirstFrame(frames)))
     if (sent._tag === "Success") {
       yield* Metric.update(agentFailed ? Metrics.repliesFailed : Metrics.messagesOut, 1)
       return
@@ -248,8 +249,7 @@ const make = Effect.gen(function*() {
         responseId = frame.responseId
       }))
     )
-    yield* connection.sendResponse(frames)
-    yield* markOutbound
+    yield* connection.sendResponse(markFirstFrame(frames))
     return { conversationId, responseId }
   })
 

@@ -99,10 +99,7 @@ describe("Connection under TestClock", () => {
   it.effect("pings every heartbeatInterval while the server answers", () =>
     Effect.gen(function*() {
       const { result } = yield* withConnection(
-        (s) => {
-          s.autoPong = true
-          s.open()
-        },
+        (s) => s.open(),
         (connection, dial) =>
           Effect.gen(function*() {
             const socket = yield* dialed(dial)
@@ -120,7 +117,10 @@ describe("Connection under TestClock", () => {
   it.effect("drops a link silent for exactly timeoutThreshold, with terminate, then reconnects", () =>
     Effect.gen(function*() {
       const { logs, result } = yield* withConnection(
-        (s) => s.open(),
+        (s) => {
+          s.autoPong = false
+          s.open()
+        },
         (_connection, dial) =>
           Effect.gen(function*() {
             const socket = yield* dialed(dial)
@@ -140,7 +140,10 @@ describe("Connection under TestClock", () => {
   it.effect("any frame from the server extends liveness", () =>
     Effect.gen(function*() {
       const { result } = yield* withConnection(
-        (s) => s.open(),
+        (s) => {
+          s.autoPong = false
+          s.open()
+        },
         (_connection, dial) =>
           Effect.gen(function*() {
             const socket = yield* dialed(dial)

@@ -233,8 +233,12 @@ describe("Connector with the reference server", () => {
       yield* server.sendRaw(JSON.stringify({ type: "message", headers: { messageId: "v1", timestamp: 1, conversationId: "c" }, data: JSON.stringify({ type: "response.output_text.delta", response_id: "ghost", delta: "x" }) }))
       yield* waitFor(events, "ReplyCompleted")
       yield* waitFor(events, "ReplyFailed")
-      while ((yield* count(Metrics.protocolViolations)) === before[3]) yield* Effect.yieldNow
-      const after = [yield* count(Metrics.messagesIn), yield* count(Metrics.messagesOut), yield* count(Metrics.repliesFailed), yield* count(Metrics.protocolViolations)]
-      assert.deepStrictEqual(after.map((n, i) => n - before[i]!), [2, 1, 1, 1])
+      // Replies count once the server has provably read them (a round trip after the last frame).
+      const deltas = Effect.gen(function*() {
+        const now = [yield* count(Metrics.messagesIn), yield* count(Metrics.messagesOut), yield* count(Metrics.repliesFailed), yield* count(Metrics.protocolViolations)]
+        return now.map((n, i) => n - before[i]!)
+      })
+      while ((yield* deltas).some((n, i) => n < [2, 1, 1, 1][i]!)) yield* Effect.yieldNow
+      assert.deepStrictEqual(yield* deltas, [2, 1, 1, 1])
     }))
 })

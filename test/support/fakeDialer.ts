@@ -13,11 +13,12 @@ export class FakeSocket implements WebSocketHandle {
   pings = 0
   terminated = false
   closedWith: number | undefined
-  autoPong = false
+  /** Answers every ping at once, as a live server does; set false for a silent peer. */
+  autoPong = true
   private status: number | undefined
   private code: number | undefined
   private readonly listeners = new Map<string, Set<Listener>>()
-  private readonly controlListeners: Array<() => void> = []
+  private readonly controlListeners: Array<(kind: "ping" | "pong") => void> = []
 
   readonly url: string
   readonly options: DialOptions
@@ -66,7 +67,7 @@ export class FakeSocket implements WebSocketHandle {
     this.emit("close", { code: 1006, reason: "" })
   }
   pong() {
-    for (const l of this.controlListeners) l()
+    for (const l of this.controlListeners) l("pong")
   }
   get listenerCount() {
     let n = 0
@@ -95,7 +96,7 @@ export class FakeSocket implements WebSocketHandle {
     this.terminated = true
     this.serverClose(1006)
   }
-  onControlFrame(listener: () => void) {
+  onControlFrame(listener: (kind: "ping" | "pong") => void) {
     this.controlListeners.push(listener)
   }
   upgradeStatus() {
