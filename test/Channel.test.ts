@@ -19,6 +19,16 @@ const startServer = Effect.gen(function*() {
   return { server, events: yield* server.subscribe }
 })
 
+/** Starts an account; the test's scope aborts it and waits, even when an assertion failed. */
+const runAccount = (gateway: ReturnType<typeof fakeGatewayContext>, channel: Parameters<typeof Channel.startAccount>[1]) =>
+  Effect.acquireRelease(
+    Effect.sync(() => Channel.startAccount(gateway.ctx, channel)),
+    (run) => Effect.promise(() => {
+      gateway.abort.abort()
+      return run
+    })
+  )
+
 describe("plugin entry", () => {
   it("registers the instaclaw channel, and index.ts default-exports the same entry", () => {
     const registered: Array<{ plugin: { id: string } }> = []
@@ -123,7 +133,7 @@ describe("gateway.startAccount", () => {
       const cfg = { channels: { instaclaw: { clientSecret: "s" } } }
       const gateway = fakeGatewayContext(Channel.resolveAccount(cfg as never), cfg)
       let settled = false
-      const run = Channel.startAccount(gateway.ctx, fakeRuntime(async () => {}).channel).then(() => (settled = true))
+      const run = (yield* runAccount(gateway, fakeRuntime(async () => {}).channel)).then(() => (settled = true))
       yield* Effect.promise(() => gateway.until((s) => s.lifecycle === "blocked"))
       assert.strictEqual(gateway.status().lastError, "Missing required configuration: clientId must be provided and non-empty")
       yield* Effect.promise(() => new Promise((r) => setImmediate(r)))
@@ -143,7 +153,7 @@ describe("gateway.startAccount", () => {
         await deliver({ text: `You said: ${ctx.Body}\n\nAnything else?` }, { kind: "final" })
       })
       const gateway = fakeGatewayContext(Channel.resolveAccount(cfg as never), cfg)
-      const run = Channel.startAccount(gateway.ctx, host.channel)
+      const run = yield* runAccount(gateway, host.channel)
       yield* waitFor(events, "ClientConnected")
       yield* Effect.promise(() => gateway.until((s) => s.connected === true))
       assert.strictEqual(gateway.status().lifecycle, "ready")
@@ -181,7 +191,7 @@ describe("gateway.startAccount", () => {
         await deliver({ text: "⚠️ The model is overloaded.", isError: true }, { kind: "final" })
       })
       const gateway = fakeGatewayContext(Channel.resolveAccount(cfg as never), cfg)
-      const run = Channel.startAccount(gateway.ctx, host.channel)
+      const run = yield* runAccount(gateway, host.channel)
       yield* waitFor(events, "ClientConnected")
       yield* server.sendUserMessage({ conversationId: "c", text: "boom" })
       const crashed = yield* waitFor(events, "ReplyFailed")
@@ -205,7 +215,7 @@ describe("gateway.startAccount", () => {
       const { events, server } = yield* startServer
       const cfg = cfgFor(server.url)
       const gateway = fakeGatewayContext(Channel.resolveAccount(cfg as never), cfg)
-      const run = Channel.startAccount(gateway.ctx, fakeRuntime(async () => {}).channel)
+      const run = yield* runAccount(gateway, fakeRuntime(async () => {}).channel)
       yield* Effect.promise(() => gateway.until((s) => s.connected === true))
       const result = yield* Effect.promise(() => Channel.sendText({ to: "instaclaw:conv_out", text: "Proactive hello" }))
       assert.strictEqual(result.channel, "instaclaw")
@@ -223,9 +233,9 @@ describe("gateway.startAccount", () => {
       const host = fakeRuntime(async () => {})
       const first = fakeGatewayContext(Channel.resolveAccount(cfg as never), cfg)
       const second = fakeGatewayContext(Channel.resolveAccount(cfg as never), cfg)
-      const runFirst = Channel.startAccount(first.ctx, host.channel)
+      const runFirst = yield* runAccount(first, host.channel)
       yield* Effect.promise(() => first.until((s) => s.connected === true))
-      const runSecond = Channel.startAccount(second.ctx, host.channel)
+      const runSecond = yield* runAccount(second, host.channel)
       yield* Effect.promise(() => second.until((s) => typeof s.stateReason === "string"))
       assert.strictEqual(yield* server.clientCount, 1, "the second waits")
       first.abort.abort()
