@@ -3,19 +3,9 @@ import { Effect, Result, Stream } from "effect"
 import * as fc from "fast-check"
 import { assert } from "vitest"
 import * as Protocol from "../src/Protocol.ts"
-import { decodeMessage } from "./support/frames.ts"
+import { decodeMessage, FULL_SEQUENCE } from "./support/frames.ts"
 
-const ORDER = [
-  "response.created",
-  "response.in_progress",
-  "response.output_item.added",
-  "response.content_part.added",
-  "response.output_text.delta",
-  "response.output_text.done",
-  "response.content_part.done",
-  "response.output_item.done",
-  "response.completed"
-]
+const ORDER = FULL_SEQUENCE
 
 /** Any text: ASCII, CJK, emoji and other astral code points, whitespace. */
 const anyText = fc.oneof(

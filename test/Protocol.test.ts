@@ -3,20 +3,10 @@ import { type Cause, Effect, Fiber, Layer, Queue, Random, Result, Stream } from 
 import { ConnectorConfig } from "../src/Config.ts"
 import { TestClock } from "effect/testing"
 import * as Protocol from "../src/Protocol.ts"
-import { collectReply, decodeMessage, envelope, eventsOf } from "./support/frames.ts"
+import { collectReply, decodeMessage, envelope, eventsOf, FULL_SEQUENCE } from "./support/frames.ts"
 import { validateEvent } from "./support/openResponsesSchema.ts"
 
-const FULL = [
-  "response.created",
-  "response.in_progress",
-  "response.output_item.added",
-  "response.content_part.added",
-  "response.output_text.delta",
-  "response.output_text.done",
-  "response.content_part.done",
-  "response.output_item.done",
-  "response.completed"
-]
+const FULL = FULL_SEQUENCE
 const MINIMAL = ["response.in_progress", "response.output_item.added", "response.output_text.delta", "response.content_part.done", "response.completed"]
 
 /** Collapses runs of deltas so sequences compare by shape. */

@@ -4,20 +4,11 @@
  */
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import type { ServerEvent } from "../../src/server/ReferenceServer.ts"
+import { FULL_SEQUENCE } from "../support/frames.ts"
 import { validateEvent } from "../support/openResponsesSchema.ts"
 import { type Gateway, startFakeModel, startGateway, startReferenceServer } from "./support.ts"
 
-const ORDER = [
-  "response.created",
-  "response.in_progress",
-  "response.output_item.added",
-  "response.content_part.added",
-  "response.output_text.delta",
-  "response.output_text.done",
-  "response.content_part.done",
-  "response.output_item.done",
-  "response.completed"
-]
+const ORDER = FULL_SEQUENCE
 
 type Tagged<T extends ServerEvent["_tag"]> = Extract<ServerEvent, { readonly _tag: T }>
 const is = <T extends ServerEvent["_tag"]>(tag: T, where: (event: Tagged<T>) => boolean = () => true) =>

@@ -33,3 +33,16 @@ export const collectReply = (
 /** The events inside frames. */
 export const eventsOf = (frames: ReadonlyArray<{ readonly json: string }>) =>
   frames.map((frame) => decodeMessage(frame.json).data as { readonly type: string; readonly [key: string]: any })
+
+/** The nine event types of one response, in PROTOCOL §4 order (written out here, as the oracle). */
+export const FULL_SEQUENCE = [
+  "response.created",
+  "response.in_progress",
+  "response.output_item.added",
+  "response.content_part.added",
+  "response.output_text.delta",
+  "response.output_text.done",
+  "response.content_part.done",
+  "response.output_item.done",
+  "response.completed"
+]
