@@ -6,7 +6,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Fiber, Layer, Option, Queue, Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
+import { spawn } from "node:child_process"
 import * as net from "node:net"
+import { fileURLToPath } from "node:url"
 import { WebSocket } from "ws"
 import { type ConnectorInput, ConnectorConfig } from "../src/Config.ts"
 import { Connection, dialWs, WebSocketDialer } from "../src/Connection.ts"
@@ -195,6 +197,20 @@ describe("Connection over loopback", () => {
       yield* TestClock.adjust("2 seconds")
       const secondSocket = yield* Queue.take(accepted)
       secondSocket.destroy()
+    }))
+
+  it.live("a process that only ran a Connection exits on its own once the scope closes", () =>
+    Effect.gen(function*() {
+      const server = yield* wsServer()
+      const script = fileURLToPath(new URL("./support/connectAndClose.ts", import.meta.url))
+      const child = spawn(process.execPath, [script, server.url], { stdio: ["ignore", "pipe", "inherit"] })
+      let output = ""
+      child.stdout.on("data", (chunk) => (output += chunk))
+      const peer = yield* Queue.take(server.connections)
+      const code = yield* Effect.promise(() => new Promise<number | null>((resolve) => child.on("exit", resolve)))
+      assert.strictEqual(code, 0)
+      assert.strictEqual(output, "closed\n")
+      assert.strictEqual(yield* Effect.promise(() => peer.closed), 1000)
     }))
 
   it.effect("1000 connect/drop cycles leave no growth in listeners, handles or heap", () =>
