@@ -125,6 +125,8 @@ export const dialWs = (
   options: DialOptions,
   WebSocketClass: new(url: string, options: WebSocket.ClientOptions) => WebSocket = WebSocket
 ): WebSocketHandle => {
+  // No permessage-deflate: frames are small JSON events, and compression would cost CPU per
+  // frame and hold writes in a queue of its own.
   const ws = new WebSocketClass(url, { headers: { ...options.headers }, maxPayload: options.maxPayload, perMessageDeflate: false })
   let status: number | undefined
   let closeCode: number | undefined
