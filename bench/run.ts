@@ -39,7 +39,7 @@ const openBaseline = (url: string) =>
   })
 
 let baselineIds = 0
-/** The nine events of PROTOCOL §4 for one reply, hand-built. */
+/** The nine events of docs/PROTOCOL.md §4 for one reply, hand-built. */
 const baselineFrames = (conversationId: string, text: string, deltaSize: number): Array<string> => {
   const id = `b${baselineIds++}`
   const responseId = `resp_${id}`

@@ -13,7 +13,7 @@
  */
 import { Config, Context, Effect, Layer, Option, Redacted, Result, Schema, SchemaIssue, SchemaTransformation } from "effect"
 
-/** Which Open Responses events a reply is sent with (PROTOCOL §4). */
+/** Which Open Responses events a reply is sent with (docs/PROTOCOL.md §4). */
 export const EventProfile = Schema.Literals(["full", "minimal"])
 export type EventProfile = typeof EventProfile.Type
 
@@ -122,7 +122,7 @@ const Text = Schema.String
 const isLoopbackHost = (hostname: string): boolean =>
   hostname === "localhost" || hostname === "[::1]" || hostname === "::1" || /^127(\.\d{1,3}){3}$/.test(hostname)
 
-/** `wss://` anywhere; `ws://` only to a loopback host (PROTOCOL §1). */
+/** `wss://` anywhere; `ws://` only to a loopback host (docs/PROTOCOL.md §1). */
 const WebSocketUrl = Schema.String.check(
   Schema.makeFilter((raw) => {
     if (!URL.canParse(raw)) return false

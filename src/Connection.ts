@@ -1,5 +1,5 @@
 /**
- * The one authenticated WebSocket to the InstaClaw service (PROTOCOL §1 and §5).
+ * The one authenticated WebSocket to the InstaClaw service (docs/PROTOCOL.md §1 and §5).
  *
  * For the layer's scope, `Connection` dials, authenticates with `x-app-key`/`x-app-secret`,
  * pings every `heartbeatInterval`, drops a link silent for `timeoutThreshold`, and reconnects
@@ -184,7 +184,7 @@ export interface ReconnectStep {
 }
 
 /**
- * The reconnect schedule over link failures (PROTOCOL §1): delay before attempt n is
+ * The reconnect schedule over link failures (docs/PROTOCOL.md §1): delay before attempt n is
  * `min(base · 2^n, cap) + uniform(0, jitter)`. The attempt counter starts over whenever the
  * failure it is fed came from a link that had opened. Authentication failures wait the capped
  * delay (credentials may be fixed server-side, no point hammering).

@@ -19,7 +19,7 @@ export const reconnects = Metric.counter("instaclaw_reconnects", {
   description: "Reconnect attempts scheduled"
 })
 export const protocolViolations = Metric.counter("instaclaw_protocol_violations", {
-  description: "Inbound events refused by the protocol rules (PROTOCOL §4)"
+  description: "Inbound events refused by the protocol rules (docs/PROTOCOL.md §4)"
 })
 export const heartbeatTimeouts = Metric.counter("instaclaw_heartbeat_timeouts", {
   description: "Links dropped because the server was silent for timeoutThreshold"

@@ -1,5 +1,5 @@
 /**
- * The InstaClaw wire protocol (`PROTOCOL.md` §2–§5) as code: schemas for the envelope and the
+ * The InstaClaw wire protocol (`docs/PROTOCOL.md` §2–§5) as code: schemas for the envelope and the
  * Open Responses streaming events, the outbound encoder that turns one reply into one streamed
  * response, and the inbound assembler that turns streamed events back into whole messages.
  *
@@ -228,7 +228,7 @@ export interface ReplyOptions {
   readonly describeFailure?: ((cause: Cause.Cause<unknown>) => ReplyFailure) | undefined
 }
 
-/** The text was empty or whitespace only; nothing was sent (PROTOCOL §5). */
+/** The text was empty or whitespace only; nothing was sent (docs/PROTOCOL.md §5). */
 export class EmptyMessageError extends Schema.TaggedError<EmptyMessageError>()("EmptyMessageError", {}) {
   override get message() {
     return "Cannot send empty message"

@@ -1,5 +1,5 @@
 /**
- * Inbound: streamed Open Responses events become whole user messages (PROTOCOL §4, receiver
+ * Inbound: streamed Open Responses events become whole user messages (docs/PROTOCOL.md §4, receiver
  * rules). `InboundAssembler` is a state machine with no I/O and no clock of its own — callers
  * pass `now` — so it is tested exhaustively with fast-check.
  *

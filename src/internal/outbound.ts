@@ -1,5 +1,5 @@
 /**
- * Outbound: one reply becomes one streamed Open Responses response (PROTOCOL §4).
+ * Outbound: one reply becomes one streamed Open Responses response (docs/PROTOCOL.md §4).
  *
  * `ReplyEncoder` is a small pure state machine. It is fed text pieces as the agent produces them
  * and returns, for each call, the frames to put on the wire now. It holds nothing back except
@@ -84,7 +84,7 @@ const responseSnapshot = (
   prompt_cache_key: null
 })
 
-/** Event types the minimal profile sends (the seed's six, PROTOCOL §4). */
+/** Event types the minimal profile sends (docs/PROTOCOL.md §4). */
 const MINIMAL: ReadonlySet<string> = new Set([
   "response.in_progress",
   "response.output_item.added",

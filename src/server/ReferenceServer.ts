@@ -1,5 +1,5 @@
 /**
- * A real InstaClaw server: the server side of PROTOCOL.md, for the demo, for pointing a real
+ * A real InstaClaw server: the server side of docs/PROTOCOL.md, for the demo, for pointing a real
  * OpenClaw at, and for the project's own integration and end-to-end tests.
  *
  * It checks `x-app-key`/`x-app-secret` (401 when wrong), sends user messages as streamed Open

@@ -34,7 +34,7 @@ export const collectReply = (
 export const eventsOf = (frames: ReadonlyArray<{ readonly json: string }>) =>
   frames.map((frame) => decodeMessage(frame.json).data as { readonly type: string; readonly [key: string]: any })
 
-/** The nine event types of one response, in PROTOCOL §4 order (written out here, as the oracle). */
+/** The nine event types of one response, in docs/PROTOCOL.md §4 order (written out here, as the oracle). */
 export const FULL_SEQUENCE = [
   "response.created",
   "response.in_progress",

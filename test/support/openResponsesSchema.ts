@@ -1,12 +1,12 @@
 /**
- * Validates events against the official Open Responses schema in `../shared/spec/` (its README
- * says how): every `*StreamingEvent` component, compiled with Ajv for JSON Schema 2020-12.
+ * Validates events against the official Open Responses schema vendored in `spec/` (its README
+ * says where it comes from and how): every `*StreamingEvent` component, compiled with Ajv for JSON Schema 2020-12.
  */
 import Ajv2020 from "ajv/dist/2020.js"
 import { readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 
-const specPath = fileURLToPath(new URL("../../../shared/spec/openresponses-openapi-2026-04-24.json", import.meta.url))
+const specPath = fileURLToPath(new URL("../../spec/openresponses-openapi-2026-04-24.json", import.meta.url))
 
 interface Spec {
   readonly components: { readonly schemas: Record<string, { readonly properties?: { readonly type?: { readonly enum?: ReadonlyArray<string> } } }> }
