@@ -9,7 +9,7 @@
  *
  * In your own project, import from "insta-claw-connector" instead of "../src/index.ts".
  */
-import { NodeRuntime } from "@effect/platform-node"
+import { NodeRuntime } from "@effect/platform-node-shared"
 import { Context, Effect, Layer, Stream } from "effect"
 import { fileURLToPath } from "node:url"
 import { Agent, InstaClaw } from "../src/index.ts"

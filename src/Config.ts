@@ -217,7 +217,8 @@ export const decodeSettings = (input: ConnectorInput | Record<string, unknown>):
     const clientId = yield* requiredText("clientId", raw.clientId)
     const clientSecret = yield* requiredText("clientSecret", raw.clientSecret)
     const heartbeatInterval = (yield* optional("heartbeatInterval")) ?? 30_000
-    const timeoutThreshold = (yield* optional("timeoutThreshold")) ?? 90_000
+    // Without its own value the threshold follows the interval: three missed heartbeats.
+    const timeoutThreshold = (yield* optional("timeoutThreshold")) ?? 3 * heartbeatInterval
     if (timeoutThreshold <= heartbeatInterval) {
       return yield* Result.fail(
         new ConfigError({

@@ -39,6 +39,14 @@ export const stderrSink: LogSinkShape = {
 /** Where lines go. Override with `Layer.succeed(LogSink, ctx.log)` inside OpenClaw. */
 export const LogSink = Context.Reference<LogSinkShape>("insta-claw/LogSink", { defaultValue: () => stderrSink })
 
+/**
+ * A minimum level that wins over the config's `debug` flag: the CLI's `--log-level` sets it.
+ * Leave it unset and `debug: true` means `Debug`, otherwise `Info`.
+ */
+export const LogLevelOverride = Context.Reference<LogLevel.LogLevel | undefined>("insta-claw/LogLevelOverride", {
+  defaultValue: () => undefined
+})
+
 /** Maps Effect's levels onto the four the line format has. */
 export const lineLevel = (level: LogLevel.LogLevel): LineLevel => {
   switch (level) {
@@ -122,19 +130,21 @@ export const make = (options: {
  */
 export const layer = (options: {
   readonly debug: boolean
+  readonly minimumLevel?: LogLevel.LogLevel | undefined
   readonly sink?: LogSinkShape | undefined
   readonly secrets?: ReadonlyArray<Redacted.Redacted<string>> | undefined
 }): Layer.Layer<never> =>
   Layer.mergeAll(
     Logger.layer([make({ sink: options.sink ?? stderrSink, secrets: options.secrets })]),
-    Layer.succeed(References.MinimumLogLevel, options.debug ? "Debug" : "Info")
+    Layer.succeed(References.MinimumLogLevel, options.minimumLevel ?? (options.debug ? "Debug" : "Info"))
   )
 
-/** The logger configured from `ConnectorConfig` (its `debug` flag and secret) and the `LogSink`. */
+/** The logger configured from `ConnectorConfig` (its `debug` flag and secret), the `LogSink` and any `LogLevelOverride`. */
 export const layerFromConfig: Layer.Layer<never, never, ConnectorConfig> = Layer.unwrap(
   Effect.gen(function*() {
     const config = yield* ConnectorConfig
     const sink = yield* LogSink
-    return layer({ debug: config.debug, sink, secrets: [config.clientSecret] })
+    const minimumLevel = yield* LogLevelOverride
+    return layer({ debug: config.debug, minimumLevel, sink, secrets: [config.clientSecret] })
   })
 )

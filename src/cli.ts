@@ -11,16 +11,37 @@
  *
  * Terminal output is the point of this module; everything else logs through the Logger layer.
  */
-import { NodeRuntime, NodeServices } from "@effect/platform-node"
+import { NodeChildProcessSpawner, NodeFileSystem, NodePath, NodeRuntime, NodeStdio, NodeTerminal } from "@effect/platform-node-shared"
 import { Cause, Console, Context, Effect, Exit, Layer, Option, PubSub, Redacted, Scope, Stream } from "effect"
-import { Command, Flag } from "effect/cli"
+import { Command, Flag, GlobalFlag } from "effect/cli"
 import * as readline from "node:readline"
 import { Agent } from "./Agent.ts"
 import { type ConfigError, ConnectorConfig } from "./Config.ts"
 import { WebSocketDialer } from "./Connection.ts"
 import { Connector } from "./Connector.ts"
 import * as InstaClaw from "./InstaClaw.ts"
+import { LogLevelOverride } from "./Logger.ts"
 import { ReferenceServer, type ServerEvent } from "./server/ReferenceServer.ts"
+
+/**
+ * The platform services `effect/cli` needs. `@effect/platform-node`'s `NodeServices.layer` is
+ * these five layers; they come from its smaller `-shared` package here, so installing this
+ * package (into OpenClaw, say) does not bring `@effect/platform-node`'s redis peer along.
+ */
+const NodeServices = Layer.provideMerge(
+  NodeChildProcessSpawner.layer,
+  Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeStdio.layer, NodeTerminal.layer)
+)
+
+/** The connector's logger follows `--log-level` when it is given (otherwise its `debug` setting). */
+const withLogLevelFlag = <A, E, R>(layer: Layer.Layer<A, E, R>) =>
+  Layer.unwrap(Effect.gen(function*() {
+    const level = yield* GlobalFlag.LogLevel
+    return Option.match(level, {
+      onNone: () => layer,
+      onSome: (minimum) => Layer.provide(layer, Layer.succeed(LogLevelOverride, minimum))
+    })
+  }))
 
 const write = (text: string) => Effect.sync(() => process.stdout.write(text))
 
@@ -69,7 +90,8 @@ const demo = Command.make(
     const connectorLayer = InstaClaw.layerWithConfig.pipe(
       Layer.provide(Agent.echoPaced("60 millis")),
       Layer.provide(WebSocketDialer.layer),
-      Layer.provideMerge(ConnectorConfig.layerFromInput({ clientId: "demo", clientSecret: "demo-secret", url: server.url }))
+      Layer.provideMerge(ConnectorConfig.layerFromInput({ clientId: "demo", clientSecret: "demo-secret", url: server.url })),
+      withLogLevelFlag
     )
     const connector = Context.get(yield* Layer.buildWithScope(connectorLayer, connectorScope), Connector)
     yield* connector.statusChanges.pipe(Stream.filter((s) => s.state === "connected"), Stream.runHead)
@@ -164,7 +186,7 @@ const serve = Command.make(
 const connect = Command.make(
   "connect",
   {},
-  () => Layer.launch(InstaClaw.layerFromEnv.pipe(Layer.provide(Agent.echo)))
+  () => Layer.launch(InstaClaw.layerFromEnv.pipe(Layer.provide(Agent.echo), withLogLevelFlag))
 ).pipe(Command.withDescription("Run the connector with the echo agent, configured from INSTACLAW_* environment variables"))
 
 // ---------------------------------------------------------------------------------------------
@@ -189,6 +211,6 @@ const reportFailure = (cause: Cause.Cause<unknown>) => {
 insta.pipe(
   Command.run({ version: "0.1.0" }),
   Effect.tapCause(reportFailure),
-  Effect.provide(NodeServices.layer),
+  Effect.provide(NodeServices),
   (program) => NodeRuntime.runMain(program, { disableErrorReporting: true, teardown })
 )

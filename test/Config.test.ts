@@ -60,6 +60,13 @@ describe("Config", () => {
     assert.match(messageOf({ ...valid, eventProfile: "tiny" }), /eventProfile must be "full" or "minimal", but received "tiny"/)
   })
 
+  it("lets the timeout threshold follow the heartbeat interval (three heartbeats) unless it is given", () => {
+    const settings = Result.getOrThrow(decodeSettings({ ...valid, heartbeatInterval: 100_000 }))
+    assert.deepStrictEqual([settings.heartbeatInterval, settings.timeoutThreshold], [100_000, 300_000])
+    assert.strictEqual(Result.getOrThrow(decodeSettings({ ...valid, heartbeatInterval: "100000", timeoutThreshold: 150_000 })).timeoutThreshold, 150_000)
+    assert.match(messageOf({ ...valid, heartbeatInterval: 100_000, timeoutThreshold: 90_000 }), /timeoutThreshold must be greater than heartbeatInterval/)
+  })
+
   it("requires the timeout threshold to exceed the heartbeat interval", () => {
     assert.strictEqual(
       messageOf({ ...valid, heartbeatInterval: 5000, timeoutThreshold: 5000 }),

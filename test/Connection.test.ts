@@ -5,7 +5,7 @@ import { type ConnectorInput, ConnectorConfig } from "../src/Config.ts"
 import { AuthenticationError, Connection, ConnectionError, reconnectSchedule } from "../src/Connection.ts"
 import * as InstaLogger from "../src/Logger.ts"
 import * as Protocol from "../src/Protocol.ts"
-import { fakeDialer, type FakeSocket } from "./support/fakeDialer.ts"
+import { fakeDialer, type FakeSocket } from "../src/testing/FakeDialer.ts"
 import { captureSink } from "./support/logs.ts"
 
 const credentials = { clientId: "app", clientSecret: "very-secret-value", url: "ws://127.0.0.1:1/user-ws/" }

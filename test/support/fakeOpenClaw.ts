@@ -3,8 +3,8 @@
  * (`resolveAgentRoute`, `finalizeInboundContext`, `dispatchReplyWithBufferedBlockDispatcher`),
  * a gateway context with status tracking, and a plugin API that records registrations.
  */
-import type { HostChannelRuntime, HostReplyPayload } from "../../src/OpenClawAgent.ts"
-import type { InstaClawAccount, StartAccountContext } from "../../src/Channel.ts"
+import type { HostChannelRuntime, HostReplyPayload } from "../../src/openclaw/OpenClawAgent.ts"
+import type { InstaClawAccount, StartAccountContext } from "../../src/openclaw/Channel.ts"
 
 export interface Dispatch {
   readonly ctx: Record<string, unknown>

@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 import { Clock, Effect, Queue, Stream } from "effect"
-import { Agent, AgentError, type AgentRequest } from "./Agent.ts"
+import { Agent, AgentError, type AgentRequest } from "../Agent.ts"
 
 export const CHANNEL_ID = "instaclaw"
 

@@ -1,12 +1,21 @@
 /**
- * A fake `WebSocketDialer` for unit tests of the Connection layer under `TestClock`: every dial
- * makes a `FakeSocket` the test drives by hand (open, receive, close, refuse, pong).
+ * A fake `WebSocketDialer` for tests under `TestClock`: every dial makes a `FakeSocket` the test
+ * drives by hand (open, receive, close, refuse, pong), with no network and no real time.
+ *
+ * ```ts
+ * const dial = fakeDialer((socket) => socket.open())
+ * const layer = Connection.layerNoDeps.pipe(Layer.provide(dial.layer), Layer.provide(config))
+ * // … dial.sockets[0].receive(frame); dial.sockets[0].sent holds what the connector wrote
+ * ```
+ *
+ * @since 0.1.0
  */
 import { Layer } from "effect"
-import { type DialOptions, WebSocketDialer, type WebSocketHandle } from "../../src/Connection.ts"
+import { type DialOptions, WebSocketDialer, type WebSocketHandle } from "../Connection.ts"
 
 type Listener = (event: any) => void
 
+/** One dialed socket, driven by the test. `sent` holds every text frame the connector wrote. */
 export class FakeSocket implements WebSocketHandle {
   readyState = 0
   readonly sent: Array<string> = []

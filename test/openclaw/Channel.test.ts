@@ -1,14 +1,14 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, Result } from "effect"
 import { readFileSync } from "node:fs"
-import * as Channel from "../src/Channel.ts"
-import { channelSchema, uiHints } from "../src/ChannelSchema.ts"
-import { DeliveryAssembler } from "../src/OpenClawAgent.ts"
-import plugin from "../src/plugin.ts"
-import entry from "../src/index.ts"
-import { ReferenceServer } from "../src/server/ReferenceServer.ts"
-import { fakeGatewayContext, fakeRuntime } from "./support/fakeOpenClaw.ts"
-import { collect, waitFor } from "./support/harness.ts"
+import * as Channel from "../../src/openclaw/Channel.ts"
+import { channelSchema, uiHints } from "../../src/openclaw/ChannelSchema.ts"
+import { DeliveryAssembler } from "../../src/openclaw/OpenClawAgent.ts"
+import plugin from "../../src/openclaw/index.ts"
+import * as library from "../../src/index.ts"
+import { ReferenceServer } from "../../src/server/ReferenceServer.ts"
+import { fakeGatewayContext, fakeRuntime } from "../support/fakeOpenClaw.ts"
+import { collect, waitFor } from "../support/harness.ts"
 
 const cfgFor = (url: string, extra: Record<string, unknown> = {}) => ({
   channels: { instaclaw: { clientId: "demo", clientSecret: "demo-secret", url, systemPrompt: "Answer in one line.", ...extra } }
@@ -30,24 +30,25 @@ const runAccount = (gateway: ReturnType<typeof fakeGatewayContext>, channel: Par
   )
 
 describe("plugin entry", () => {
-  it("registers the instaclaw channel, and index.ts default-exports the same entry", () => {
+  it("registers the instaclaw channel; the library entry carries no plugin", () => {
     const registered: Array<{ plugin: { id: string } }> = []
     plugin.register({ runtime: {}, registerChannel: (r: any) => registered.push(r) } as never)
     assert.strictEqual(registered.length, 1)
     assert.strictEqual(registered[0]!.plugin.id, "instaclaw")
-    assert.strictEqual(entry, plugin)
+    assert.notProperty(library, "default")
     assert.strictEqual(plugin.id, "instaclaw")
   })
 
   it("openclaw.plugin.json carries the same channel schema and marks the secret sensitive", () => {
-    const manifest = JSON.parse(readFileSync(new URL("../openclaw.plugin.json", import.meta.url), "utf8"))
+    const manifest = JSON.parse(readFileSync(new URL("../../openclaw.plugin.json", import.meta.url), "utf8"))
     assert.strictEqual(manifest.id, "instaclaw")
     assert.deepStrictEqual(manifest.channels, ["instaclaw"])
     assert.deepStrictEqual(manifest.channelConfigs.instaclaw.schema, JSON.parse(JSON.stringify(channelSchema)))
     assert.deepStrictEqual(manifest.channelConfigs.instaclaw.uiHints, JSON.parse(JSON.stringify(uiHints)))
     assert.isTrue(manifest.channelConfigs.instaclaw.uiHints.clientSecret.sensitive)
-    const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"))
-    assert.deepStrictEqual(pkg.openclaw.extensions, ["./dist/index.js"])
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"))
+    assert.deepStrictEqual(pkg.openclaw.extensions, ["./dist/openclaw/index.js"])
+    assert.strictEqual(pkg.exports["./openclaw"].default, "./dist/openclaw/index.js")
     assert.strictEqual(pkg.openclaw.channel.id, "instaclaw")
     assert.isTrue(pkg.peerDependenciesMeta.openclaw.optional)
   })

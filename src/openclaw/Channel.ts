@@ -16,15 +16,15 @@
  */
 import { Cause, Deferred, Effect, Exit, Layer, Redacted, Result, Stream } from "effect"
 import type { ChannelPlugin, OpenClawConfig } from "openclaw/plugin-sdk/channel-core"
-import { Agent } from "./Agent.ts"
+import { Agent } from "../Agent.ts"
 import { channelSchema, uiHints } from "./ChannelSchema.ts"
-import { type ConfigError, ConnectorConfig, type ConnectorSettings, decodeSettings, environmentOverrides } from "./Config.ts"
-import { Connection, WebSocketDialer } from "./Connection.ts"
-import { Connector, type ConnectorStatus, type SentReply } from "./Connector.ts"
-import * as InstaClaw from "./InstaClaw.ts"
-import { LogSink, type LogSinkShape, scrub, stderrSink } from "./Logger.ts"
+import { type ConfigError, ConnectorConfig, type ConnectorSettings, decodeSettings, environmentOverrides } from "../Config.ts"
+import { Connection, WebSocketDialer } from "../Connection.ts"
+import { Connector, type ConnectorStatus, type SentReply } from "../Connector.ts"
+import * as InstaClaw from "../InstaClaw.ts"
+import { LogSink, type LogSinkShape, scrub, stderrSink } from "../Logger.ts"
 import * as OpenClawAgent from "./OpenClawAgent.ts"
-import { EmptyMessageError } from "./Protocol.ts"
+import { EmptyMessageError } from "../Protocol.ts"
 
 export const CHANNEL_ID = OpenClawAgent.CHANNEL_ID
 export const DEFAULT_ACCOUNT_ID = "default"

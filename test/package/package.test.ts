@@ -1,0 +1,69 @@
+/**
+ * The package as a user receives it: `npm pack`, the tarball unpacked into a fresh folder beside
+ * only its runtime dependencies (no openclaw anywhere on the path), an Effect-only consumer
+ * type-checked with `skipLibCheck: false` and run. Also checks what the tarball holds.
+ */
+import { afterAll, assert, beforeAll, describe, it } from "vitest"
+import { execFileSync } from "node:child_process"
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const repo = fileURLToPath(new URL("../..", import.meta.url))
+const pkg = JSON.parse(readFileSync(join(repo, "package.json"), "utf8"))
+let dir: string
+let files: Array<string>
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "instaclaw-pack-"))
+  const [packed] = JSON.parse(execFileSync("npm", ["pack", "--json", "--pack-destination", dir], { cwd: repo, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }))
+  files = packed.files.map((file: { path: string }) => file.path)
+  const installed = join(dir, "node_modules", pkg.name)
+  mkdirSync(installed, { recursive: true })
+  execFileSync("tar", ["-xzf", join(dir, packed.filename), "-C", installed, "--strip-components=1"])
+  // What `npm install insta-claw-connector` brings: its dependencies (and theirs), no dev tools.
+  for (const dependency of ["effect", "ws", "@effect/platform-node-shared", "@types/ws", "@types/node", "undici-types"]) {
+    const from = join(repo, "node_modules", dependency)
+    if (!existsSync(from)) continue
+    mkdirSync(join(dir, "node_modules", dependency, ".."), { recursive: true })
+    symlinkSync(from, join(dir, "node_modules", dependency), "dir")
+  }
+  cpSync(fileURLToPath(new URL("consumer.ts.txt", import.meta.url)), join(dir, "consumer.ts"))
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }))
+  writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({
+    compilerOptions: {
+      target: "ES2023", lib: ["ES2023", "DOM"], module: "NodeNext", moduleResolution: "NodeNext", types: ["node"],
+      strict: true, skipLibCheck: false, noEmit: true, allowImportingTsExtensions: true
+    },
+    files: ["consumer.ts"]
+  }))
+}, 120_000)
+
+afterAll(() => {
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
+})
+
+describe("the packed package", () => {
+  it("holds the built entries, the manifest, LICENSE and the docs, and no tests or sources", () => {
+    for (const file of ["LICENSE", "README.md", "docs/PROTOCOL.md", "openclaw.plugin.json", "package.json", "dist/index.js", "dist/index.d.ts", "dist/openclaw/index.js", "dist/testing/index.js", "dist/cli.js"]) {
+      assert.include(files, file)
+    }
+    assert.isEmpty(files.filter((file) => file.startsWith("test/") || file.startsWith("src/") || file.endsWith(".map")))
+  })
+
+  it("an Effect-only consumer type-checks with skipLibCheck: false and no openclaw, then runs", () => {
+    assert.isFalse(existsSync(join(dir, "node_modules", "openclaw")))
+    const tsc = join(repo, "node_modules", "typescript", "bin", "tsc")
+    const checked = (() => {
+      try {
+        return execFileSync(process.execPath, [tsc, "-p", dir], { cwd: dir, encoding: "utf8" })
+      } catch (error) {
+        return `${(error as { stdout?: string }).stdout ?? ""}${String(error)}`
+      }
+    })()
+    assert.strictEqual(checked.trim(), "")
+    const output = execFileSync(process.execPath, ["consumer.ts"], { cwd: dir, encoding: "utf8", timeout: 30_000 })
+    assert.include(output, "reply: HELLO FROM A CONSUMER!")
+  }, 60_000)
+})
