@@ -7,12 +7,19 @@
  * @since 0.1.0
  */
 import type { OpenClawPluginApi } from "openclaw/plugin-sdk/channel-core"
-import { CHANNEL_ID, makeChannelPlugin } from "./Channel.ts"
+import { makeChannelPlugin } from "./Channel.ts"
 import { channelSchema } from "./ChannelSchema.ts"
 import type { HostChannelRuntime } from "./OpenClawAgent.ts"
 
+/**
+ * The plugin id is the package name: OpenClaw uses it as the config key
+ * (`plugins.entries.insta-claw-connector`) and warns at install when the two differ. The channel
+ * it registers keeps its own short id, `instaclaw` (`channels.instaclaw`).
+ */
+export const PLUGIN_ID = "insta-claw-connector"
+
 const plugin = {
-  id: CHANNEL_ID,
+  id: PLUGIN_ID,
   name: "InstaClaw",
   description: "InstaClaw channel: one authenticated WebSocket speaking Open Responses streaming events both ways",
   configSchema: { type: "object", additionalProperties: false, properties: {} },

@@ -2,6 +2,8 @@
  * The plugin inside a real OpenClaw gateway: a fake OpenAI-compatible model on 127.0.0.1 plays
  * the LLM, the reference server plays InstaClaw. Every process started here is stopped.
  */
+import { readdirSync } from "node:fs"
+import { join } from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import type { ServerEvent } from "../../src/server/ReferenceServer.ts"
 import { FULL_SEQUENCE } from "../support/frames.ts"
@@ -37,6 +39,17 @@ afterAll(async () => {
 })
 
 describe("insta-claw-connector inside a real OpenClaw gateway", () => {
+  it("installs from the packed tarball with OpenClaw's own command, without warnings, with only its runtime dependencies", async () => {
+    assert.include(gateway.installOutput, "Installed plugin: insta-claw-connector")
+    assert.notInclude(gateway.installOutput, "differs from npm package name")
+    const installed = join(gateway.stateDir, "extensions", "insta-claw-connector", "node_modules")
+    const dependencies = readdirSync(installed).flatMap((name) => name.startsWith("@") ? readdirSync(join(installed, name)).map((inner) => `${name}/${inner}`) : [name])
+    for (const absent of ["@effect/platform-node", "redis", "@redis", "vitest", "typescript"]) assert.notInclude(dependencies, absent)
+    assert.includeMembers(dependencies, ["effect", "ws"])
+    const inspect = await gateway.cli(["plugins", "inspect", "insta-claw-connector"])
+    assert.include(inspect.output, "channel: instaclaw", inspect.output)
+  })
+
   it("a user message reaches the agent and the model's reply streams back as a valid Open Responses response", async () => {
     const from = instaclaw.events.length
     const { responseId: _userMessage } = await instaclaw.run(

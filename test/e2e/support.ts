@@ -1,11 +1,12 @@
 /**
  * Real parts for the OpenClaw end-to-end test: a fake OpenAI-compatible model server on
- * 127.0.0.1, the InstaClaw reference server, and a real OpenClaw gateway process loading this
- * plugin from the repository, configured through a temporary state directory.
+ * 127.0.0.1, the InstaClaw reference server, and a real OpenClaw gateway process with this
+ * plugin installed the way a user installs it — `npm pack`, then `openclaw plugins install
+ * <tarball> --force --accept-capabilities` — in a temporary state directory.
  */
 import { Effect, Fiber, ManagedRuntime, Stream } from "effect"
-import { type ChildProcess, execFile, spawn } from "node:child_process"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import * as http from "node:http"
 import * as net from "node:net"
 import { tmpdir } from "node:os"
@@ -97,7 +98,17 @@ export const freePort = () =>
     })
   })
 
+/** Packs this repository (`npm pack` builds it first) into `dir`; returns the tarball's path. */
+export const packTarball = (dir: string): string => {
+  const [packed] = JSON.parse(execFileSync("npm", ["pack", "--json", "--pack-destination", dir], { cwd: repo, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }))
+  return join(dir, packed.filename)
+}
+
 export interface Gateway {
+  /** What `openclaw plugins install` printed. */
+  readonly installOutput: string
+  /** The state directory (the plugin is installed under `extensions/`). */
+  readonly stateDir: string
   readonly process: ChildProcess
   readonly output: () => string
   readonly exited: Promise<number | null>
@@ -116,7 +127,6 @@ export const startGateway = async (options: { readonly modelPort: number; readon
     update: { checkOnStart: false },
     discovery: { mdns: { mode: "off" } },
     logging: { file: join(dir, "gateway.log") },
-    plugins: { load: { paths: [repo] }, entries: { instaclaw: { enabled: true } } },
     channels: {
       instaclaw: {
         clientId: "e2e-app",
@@ -140,7 +150,10 @@ export const startGateway = async (options: { readonly modelPort: number; readon
     session: { dmScope: "per-channel-peer" }
   }
   const configPath = join(dir, "openclaw.json")
-  writeFileSync(configPath, JSON.stringify(config, null, 2))
+  // `channels.instaclaw` is an unknown key until the plugin is installed: install first, into a
+  // config that has only the gateway's own settings, then add the rest.
+  const { channels, ...base } = config
+  writeFileSync(configPath, JSON.stringify(base, null, 2))
   // OpenClaw quiets its CLI output when it sees a test runner (VITEST*, NODE_ENV=test):
   // the gateway and CLI get the environment a person's shell would have.
   const clean = Object.fromEntries(
@@ -156,6 +169,13 @@ export const startGateway = async (options: { readonly modelPort: number; readon
     OPENCLAW_NO_RESPAWN: "1",
     OPENCLAW_GATEWAY_TOKEN: token
   }
+  const tarball = packTarball(dir)
+  const installOutput = await new Promise<string>((resolve, reject) =>
+    execFile(process.execPath, [openclawCli, "plugins", "install", tarball, "--force", "--accept-capabilities"], { cwd: dir, env, timeout: 120_000 }, (error, stdout, stderr) =>
+      error === null ? resolve(`${stdout}${stderr}`) : reject(new Error(`openclaw plugins install failed: ${stdout}${stderr}`))))
+  const installed = JSON.parse(readFileSync(configPath, "utf8"))
+  writeFileSync(configPath, JSON.stringify({ ...installed, channels }, null, 2))
+
   const child = spawn(process.execPath, [openclawCli, "gateway", "run"], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] })
   let output = ""
   child.stdout!.on("data", (chunk) => (output += chunk))
@@ -167,6 +187,8 @@ export const startGateway = async (options: { readonly modelPort: number; readon
         resolve({ code: error === null ? 0 : (typeof error.code === "number" ? error.code : 1), output: `${stdout}${stderr}` }))
     })
   return {
+    installOutput,
+    stateDir: env.OPENCLAW_STATE_DIR,
     process: child,
     output: () => output,
     exited,

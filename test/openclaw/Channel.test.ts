@@ -36,12 +36,13 @@ describe("plugin entry", () => {
     assert.strictEqual(registered.length, 1)
     assert.strictEqual(registered[0]!.plugin.id, "instaclaw")
     assert.notProperty(library, "default")
-    assert.strictEqual(plugin.id, "instaclaw")
+    assert.strictEqual(plugin.id, "insta-claw-connector")
   })
 
   it("openclaw.plugin.json carries the same channel schema and marks the secret sensitive", () => {
     const manifest = JSON.parse(readFileSync(new URL("../../openclaw.plugin.json", import.meta.url), "utf8"))
-    assert.strictEqual(manifest.id, "instaclaw")
+    assert.strictEqual(manifest.id, "insta-claw-connector")
+    assert.strictEqual(manifest.id, JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).name)
     assert.deepStrictEqual(manifest.channels, ["instaclaw"])
     assert.deepStrictEqual(manifest.channelConfigs.instaclaw.schema, JSON.parse(JSON.stringify(channelSchema)))
     assert.deepStrictEqual(manifest.channelConfigs.instaclaw.uiHints, JSON.parse(JSON.stringify(uiHints)))
