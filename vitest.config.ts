@@ -12,7 +12,7 @@ export default defineConfig({
     coverage: {
       provider: "v8",
       include: ["src/**/*.ts"],
-      exclude: ["src/cli.ts", "src/plugin.ts"],
+      exclude: ["src/cli.ts", "src/openclaw/index.ts"],
       thresholds: { lines: 80, functions: 85, branches: 75 }
     },
     projects: [
