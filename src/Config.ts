@@ -3,53 +3,36 @@
  *
  * Values come from the OpenClaw channel config object (`channels.instaclaw`) or an embedding
  * application, overridden by `INSTACLAW_*` environment variables (read through Effect's
- * `ConfigProvider`, so tests can supply their own). Every value is checked with `Schema`; a bad
- * one stops startup with a `ConfigError` whose message is a sentence that says what to fix.
+ * `ConfigProvider`, so tests can supply their own). Every value is checked with the setting's
+ * `Schema` from `src/Settings.ts` (the one place settings are declared); a bad one stops startup
+ * with a `ConfigError` whose message is a sentence that says what to fix.
  *
  * Gotchas: `clientSecret` is a `Redacted` from the moment it is read — it never appears in an
  * error message, a log line, or `String`/`JSON.stringify` of the config.
  *
  * @since 0.1.0
  */
-import { Config, Context, Effect, Layer, Option, Redacted, Result, Schema, SchemaIssue, SchemaTransformation } from "effect"
+import { Config, Context, Effect, Layer, Option, Redacted, Result, Schema, SchemaIssue } from "effect"
+import { type Setting, type SettingName, settings, type SettingValues, environmentVariables } from "./Settings.ts"
 
-/** Which Open Responses events a reply is sent with (docs/PROTOCOL.md §4). */
-export const EventProfile = Schema.Literals(["full", "minimal"])
-export type EventProfile = typeof EventProfile.Type
+export { DEFAULT_URL, EventProfile } from "./Settings.ts"
 
 /** The validated configuration every other layer reads. Durations are in milliseconds. */
-export interface ConnectorSettings {
-  readonly enabled: boolean
-  readonly clientId: string
-  readonly clientSecret: Redacted.Redacted<string>
-  readonly systemPrompt: string | undefined
-  readonly debug: boolean
-  /** WebSocket URL of the InstaClaw service (`wss://`, or `ws://` for loopback only). */
-  readonly url: string
-  readonly heartbeatInterval: number
-  readonly timeoutThreshold: number
-  /** An upgrade not completed within this is abandoned and counts as a failed attempt. */
-  readonly connectTimeout: number
-  /** How long `send` waits for a connection before failing with `WebSocket is not connected`. */
-  readonly sendTimeout: number
-  /** Consecutive failed attempts after which reconnecting stops; `undefined` = forever. */
-  readonly maxReconnectAttempts: number | undefined
-  /** Largest inbound frame accepted; a larger one closes the socket with 1009. */
-  readonly maxFrameBytes: number
-  /** Largest text of one outbound `output_text.delta`, in UTF-16 code units. */
-  readonly deltaSize: number
-  readonly eventProfile: EventProfile
-  readonly maxInFlightResponses: number
-  readonly maxResponseTextBytes: number
-  /** An inbound response with no event for this long is discarded. */
-  readonly responseIdleTimeout: number
-  /** Conversations answered at the same time; replies within one conversation stay in order. */
-  readonly maxConcurrentConversations: number
-  /** On shutdown, in-flight replies get this long to finish before the socket closes. */
-  readonly shutdownGracePeriod: number
-  /** The `model` field of outbound responses: the agent's name. */
-  readonly model: string
-}
+export type ConnectorSettings =
+  & Omit<SettingValues, "clientSecret" | "systemPrompt" | "maxReconnectAttempts">
+  & {
+    readonly clientSecret: Redacted.Redacted<string>
+    readonly systemPrompt: string | undefined
+    /** Consecutive failed attempts after which reconnecting stops; `undefined` = forever. */
+    readonly maxReconnectAttempts: number | undefined
+  }
+
+type InputOf<K extends SettingName> = (typeof settings)[K] extends Setting<any, infer I> ? I : never
+
+/** The input accepted from a config object or embedding application, before validation. */
+export type ConnectorInput =
+  & { readonly [K in Exclude<SettingName, "clientSecret">]?: InputOf<K> | undefined }
+  & { readonly clientSecret?: string | Redacted.Redacted<string> | undefined }
 
 /** A configuration value that cannot be used; `message` says what to fix. */
 export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError", {
@@ -63,102 +46,8 @@ export const ConfigErrorMessages = {
   clientSecret: "Missing required configuration: clientSecret must be provided and non-empty"
 } as const
 
-export const DEFAULT_URL = "wss://claw-dev.int-os.com/user-ws/"
-
-/** Environment variables that override the config object. Environment wins. */
-export const EnvironmentVariables = {
-  url: "INSTACLAW_WS_URL",
-  clientId: "INSTACLAW_CLIENT_ID",
-  clientSecret: "INSTACLAW_CLIENT_SECRET",
-  debug: "INSTACLAW_DEBUG",
-  heartbeatInterval: "INSTACLAW_HEARTBEAT_INTERVAL",
-  timeoutThreshold: "INSTACLAW_TIMEOUT_THRESHOLD"
-} as const
-
-/** The input accepted from a config object or embedding application, before validation. */
-export interface ConnectorInput {
-  readonly enabled?: boolean | string | undefined
-  readonly clientId?: string | undefined
-  readonly clientSecret?: string | Redacted.Redacted<string> | undefined
-  readonly systemPrompt?: string | undefined
-  readonly debug?: boolean | string | undefined
-  readonly url?: string | undefined
-  readonly heartbeatInterval?: number | string | undefined
-  readonly timeoutThreshold?: number | string | undefined
-  readonly connectTimeout?: number | string | undefined
-  readonly sendTimeout?: number | string | undefined
-  readonly maxReconnectAttempts?: number | string | undefined
-  readonly maxFrameBytes?: number | string | undefined
-  readonly deltaSize?: number | string | undefined
-  readonly eventProfile?: EventProfile | undefined
-  readonly maxInFlightResponses?: number | string | undefined
-  readonly maxResponseTextBytes?: number | string | undefined
-  readonly responseIdleTimeout?: number | string | undefined
-  readonly maxConcurrentConversations?: number | string | undefined
-  readonly shutdownGracePeriod?: number | string | undefined
-  readonly model?: string | undefined
-}
-
-// ---------------------------------------------------------------------------------------------
-// Field schemas. Environment values arrive as strings, so numbers and booleans accept both.
-// ---------------------------------------------------------------------------------------------
-
-const PositiveInt = Schema.Union([Schema.Finite, Schema.FiniteFromString]).check(
-  Schema.isInt(),
-  Schema.isGreaterThan(0)
-)
-const FlagFromString = Schema.Literals(["true", "false", "1", "0", "yes", "no"]).pipe(
-  Schema.decodeTo(
-    Schema.Boolean,
-    SchemaTransformation.transform({
-      decode: (text) => text === "true" || text === "1" || text === "yes",
-      encode: (flag) => (flag ? "true" : "false")
-    })
-  )
-)
-const Flag = Schema.Union([Schema.Boolean, FlagFromString])
-const Text = Schema.String
-
-const isLoopbackHost = (hostname: string): boolean =>
-  hostname === "localhost" || hostname === "[::1]" || hostname === "::1" || /^127(\.\d{1,3}){3}$/.test(hostname)
-
-/** `wss://` anywhere; `ws://` only to a loopback host (docs/PROTOCOL.md §1). */
-const WebSocketUrl = Schema.String.check(
-  Schema.makeFilter((raw) => {
-    if (!URL.canParse(raw)) return false
-    const url = new URL(raw)
-    return url.protocol === "wss:" || (url.protocol === "ws:" && isLoopbackHost(url.hostname))
-  })
-)
-
-interface Field<A> {
-  readonly schema: Schema.Codec<A, unknown>
-  readonly allowed: string
-}
-const field = <A>(schema: Schema.Codec<A, any>, allowed: string): Field<A> => ({ schema, allowed })
-
-const fields = {
-  enabled: field(Flag, "true or false"),
-  debug: field(Flag, "true or false"),
-  systemPrompt: field(Text, "a string"),
-  model: field(Schema.NonEmptyString, "a non-empty string"),
-  url: field(WebSocketUrl, "a wss:// URL (ws:// is allowed only for localhost, 127.0.0.0/8 or ::1)"),
-  heartbeatInterval: field(PositiveInt, "a positive whole number of milliseconds"),
-  timeoutThreshold: field(PositiveInt, "a positive whole number of milliseconds"),
-  connectTimeout: field(PositiveInt, "a positive whole number of milliseconds"),
-  sendTimeout: field(PositiveInt, "a positive whole number of milliseconds"),
-  maxReconnectAttempts: field(PositiveInt, "a positive whole number (leave it out to retry forever)"),
-  maxFrameBytes: field(PositiveInt, "a positive whole number of bytes"),
-  deltaSize: field(PositiveInt.check(Schema.isGreaterThanOrEqualTo(2)), "a whole number of characters, at least 2"),
-  eventProfile: field(EventProfile, "\"full\" or \"minimal\""),
-  maxInFlightResponses: field(PositiveInt, "a positive whole number"),
-  maxResponseTextBytes: field(PositiveInt, "a positive whole number of bytes"),
-  responseIdleTimeout: field(PositiveInt, "a positive whole number of milliseconds"),
-  maxConcurrentConversations: field(PositiveInt, "a positive whole number"),
-  shutdownGracePeriod: field(PositiveInt, "a positive whole number of milliseconds")
-} as const
-
-type FieldName = keyof typeof fields
+/** Environment variables that override the config object, by setting. Environment wins. */
+export const EnvironmentVariables: Readonly<Partial<Record<SettingName, string>>> = Object.fromEntries(environmentVariables)
 
 /** Renders a received value for an error sentence, kept short. */
 const describe = (value: unknown): string => {
@@ -166,13 +55,10 @@ const describe = (value: unknown): string => {
   return shown.length > 80 ? `${shown.slice(0, 77)}...` : shown
 }
 
-const decodeField = <K extends FieldName>(
-  name: K,
-  raw: unknown
-): Result.Result<(typeof fields)[K] extends Field<infer A> ? A : never, ConfigError> => {
-  const { allowed, schema } = fields[name] as Field<unknown>
+const decodeField = <K extends SettingName>(name: K, raw: unknown): Result.Result<SettingValues[K], ConfigError> => {
+  const { allowed, schema } = settings[name] as Setting<unknown, unknown>
   return Result.mapError(
-    Schema.decodeUnknownResult(schema)(raw) as Result.Result<any, Schema.SchemaError>,
+    Schema.decodeUnknownResult(schema)(raw) as Result.Result<SettingValues[K], Schema.SchemaError>,
     (error) => {
       const reason = SchemaIssue.makeFormatterDefault()(error.issue).split("\n")[0]
       return new ConfigError({
@@ -209,16 +95,19 @@ const requiredText = (
 export const decodeSettings = (input: ConnectorInput | Record<string, unknown>): Result.Result<ConnectorSettings, ConfigError> =>
   Result.gen(function*() {
     const raw = input as Record<string, unknown>
-    const optional = <K extends FieldName>(name: K) =>
-      isBlank(raw[name]) ? Result.succeed(undefined) : decodeField(name, raw[name])
+    const valueOf = <K extends SettingName>(name: K): Result.Result<SettingValues[K] | undefined, ConfigError> =>
+      isBlank(raw[name]) ? Result.succeed(settings[name].default as SettingValues[K] | undefined) : decodeField(name, raw[name])
 
-    const enabled = (yield* optional("enabled")) ?? true
-    if (!enabled) return yield* Result.fail(new ConfigError({ message: ConfigErrorMessages.disabled }))
+    if ((yield* valueOf("enabled")) === false) return yield* Result.fail(new ConfigError({ message: ConfigErrorMessages.disabled }))
     const clientId = yield* requiredText("clientId", raw.clientId)
     const clientSecret = yield* requiredText("clientSecret", raw.clientSecret)
-    const heartbeatInterval = (yield* optional("heartbeatInterval")) ?? 30_000
+    const values: Record<string, unknown> = {}
+    for (const name of Object.keys(settings) as Array<SettingName>) {
+      if (name !== "clientId" && name !== "clientSecret") values[name] = yield* valueOf(name)
+    }
+    const heartbeatInterval = values.heartbeatInterval as number
     // Without its own value the threshold follows the interval: three missed heartbeats.
-    const timeoutThreshold = (yield* optional("timeoutThreshold")) ?? 3 * heartbeatInterval
+    const timeoutThreshold = (values.timeoutThreshold as number | undefined) ?? 3 * heartbeatInterval
     if (timeoutThreshold <= heartbeatInterval) {
       return yield* Result.fail(
         new ConfigError({
@@ -229,28 +118,16 @@ export const decodeSettings = (input: ConnectorInput | Record<string, unknown>):
       )
     }
     return {
-      enabled,
+      ...values,
       clientId,
       clientSecret: Redacted.make(clientSecret, { label: "clientSecret" }),
-      systemPrompt: yield* optional("systemPrompt"),
-      debug: (yield* optional("debug")) ?? false,
-      url: (yield* optional("url")) ?? DEFAULT_URL,
-      heartbeatInterval,
-      timeoutThreshold,
-      connectTimeout: (yield* optional("connectTimeout")) ?? 10_000,
-      sendTimeout: (yield* optional("sendTimeout")) ?? 10_000,
-      maxReconnectAttempts: yield* optional("maxReconnectAttempts"),
-      maxFrameBytes: (yield* optional("maxFrameBytes")) ?? 1024 * 1024,
-      deltaSize: (yield* optional("deltaSize")) ?? 50,
-      eventProfile: (yield* optional("eventProfile")) ?? "full",
-      maxInFlightResponses: (yield* optional("maxInFlightResponses")) ?? 1000,
-      maxResponseTextBytes: (yield* optional("maxResponseTextBytes")) ?? 1024 * 1024,
-      responseIdleTimeout: (yield* optional("responseIdleTimeout")) ?? 5 * 60_000,
-      maxConcurrentConversations: (yield* optional("maxConcurrentConversations")) ?? 16,
-      shutdownGracePeriod: (yield* optional("shutdownGracePeriod")) ?? 5_000,
-      model: (yield* optional("model")) ?? "openclaw"
-    }
+      timeoutThreshold
+    } as ConnectorSettings
   })
+
+/** True unless `enabled` is set to a false value ("false", "0", "no", false); a bad value counts as enabled (and fails decoding). */
+export const isEnabled = (input: Record<string, unknown>): boolean =>
+  isBlank(input.enabled) || !Result.isSuccess(decodeField("enabled", input.enabled)) || Result.getOrThrow(decodeField("enabled", input.enabled)) !== false
 
 /** Reads the `INSTACLAW_*` overrides from the current `ConfigProvider` (the environment by default). */
 export const environmentOverrides: Effect.Effect<ConnectorInput> = Effect.gen(function*() {
@@ -260,7 +137,7 @@ export const environmentOverrides: Effect.Effect<ConnectorInput> = Effect.gen(fu
       Effect.orElseSucceed(() => undefined)
     )
   const overrides: Record<string, string> = {}
-  for (const [key, variable] of Object.entries(EnvironmentVariables)) {
+  for (const [key, variable] of environmentVariables) {
     const value = yield* read(variable)
     if (value !== undefined && value.trim() !== "") overrides[key] = value
   }

@@ -9,7 +9,8 @@
  * @since 0.1.0
  */
 import { Cause, Clock, Context, Effect, Layer, Random, Result, Schema, SchemaIssue, Stream } from "effect"
-import { ConnectorConfig, type EventProfile } from "./Config.ts"
+import { ConnectorConfig } from "./Config.ts"
+import { defaults, type EventProfile } from "./Settings.ts"
 import { InboundAssembler, type AssemblerLimits } from "./internal/inbound.ts"
 import { ReplyEncoder, type ReplyFailure } from "./internal/outbound.ts"
 
@@ -282,17 +283,17 @@ export class Protocol extends Context.Service<Protocol, {
 }
 
 export const defaultLimits: AssemblerLimits = {
-  maxInFlight: 1000,
-  maxTextBytes: 1024 * 1024,
-  idleTimeoutMillis: 5 * 60_000
+  maxInFlight: defaults.maxInFlightResponses,
+  maxTextBytes: defaults.maxResponseTextBytes,
+  idleTimeoutMillis: defaults.responseIdleTimeout
 }
 
 /** Builds the service value. */
 export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service"] => {
   const settings: ProtocolSettings = {
-    deltaSize: partial.deltaSize ?? 50,
-    eventProfile: partial.eventProfile ?? "full",
-    model: partial.model ?? "openclaw",
+    deltaSize: partial.deltaSize ?? defaults.deltaSize,
+    eventProfile: partial.eventProfile ?? defaults.eventProfile,
+    model: partial.model ?? defaults.model,
     limits: partial.limits ?? defaultLimits
   }
 

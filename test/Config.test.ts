@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ConfigProvider, Effect, Exit, Redacted, Result } from "effect"
+import { readFileSync } from "node:fs"
 import { ConfigErrorMessages, ConnectorConfig, decodeSettings, DEFAULT_URL, resolve } from "../src/Config.ts"
+import { settings } from "../src/Settings.ts"
 
 const valid = { clientId: "app-1", clientSecret: "s3cret-value" }
 
@@ -147,4 +149,15 @@ describe("Config", () => {
       )
       assert.strictEqual(config.systemPrompt, "Be brief.")
     }))
+})
+
+describe("the settings table", () => {
+  it("every setting has its line in the README's configuration table, with its environment variable", () => {
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8")
+    for (const [name, row] of Object.entries(settings)) {
+      const line = readme.split("\n").find((text) => text.startsWith(`| \`${name}\` |`))
+      assert.isDefined(line, `README has no configuration line for ${name}`)
+      if ("env" in row && row.env !== undefined) assert.include(line!, row.env)
+    }
+  })
 })

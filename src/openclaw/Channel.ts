@@ -18,7 +18,7 @@ import { Cause, Deferred, Effect, Exit, Layer, Redacted, Result, Stream } from "
 import type { ChannelPlugin, OpenClawConfig } from "openclaw/plugin-sdk/channel-core"
 import { Agent } from "../Agent.ts"
 import { channelSchema, uiHints } from "./ChannelSchema.ts"
-import { type ConfigError, ConnectorConfig, type ConnectorSettings, decodeSettings, environmentOverrides } from "../Config.ts"
+import { type ConfigError, ConnectorConfig, type ConnectorSettings, decodeSettings, environmentOverrides, isEnabled } from "../Config.ts"
 import { Connection, WebSocketDialer } from "../Connection.ts"
 import { Connector, type ConnectorStatus, type SentReply } from "../Connector.ts"
 import * as InstaClaw from "../InstaClaw.ts"
@@ -77,7 +77,7 @@ export const resolveSettings = (cfg: OpenClawConfig, accountId?: string | null) 
   const overrides = id === DEFAULT_ACCOUNT_ID ? Effect.runSync(environmentOverrides) : {}
   const input = { ...topLevel, ...ownSettings, ...overrides }
   const result: Result.Result<ConnectorSettings, ConfigError> = decodeSettings(input)
-  const enabled = input.enabled !== false && input.enabled !== "false"
+  const enabled = isEnabled(input)
   const name = typeof ownName === "string" ? ownName : typeof sectionOf(cfg).name === "string" ? (sectionOf(cfg).name as string) : undefined
   return { id, name, settings: { enabled, result } }
 }

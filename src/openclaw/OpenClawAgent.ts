@@ -13,7 +13,9 @@
 import { Clock, Effect, Queue, Stream } from "effect"
 import { Agent, AgentError, type AgentRequest } from "../Agent.ts"
 
-export const CHANNEL_ID = "instaclaw"
+import { CHANNEL_ID } from "./ChannelSchema.ts"
+
+export { CHANNEL_ID }
 
 /** One reply payload as the host delivers it. */
 export interface HostReplyPayload {

@@ -8,7 +8,7 @@
  */
 import type { OpenClawPluginApi } from "openclaw/plugin-sdk/channel-core"
 import { makeChannelPlugin } from "./Channel.ts"
-import { channelSchema } from "./ChannelSchema.ts"
+import { channelSchema, manifest, PLUGIN_ID } from "./ChannelSchema.ts"
 import type { HostChannelRuntime } from "./OpenClawAgent.ts"
 
 /**
@@ -16,13 +16,11 @@ import type { HostChannelRuntime } from "./OpenClawAgent.ts"
  * (`plugins.entries.insta-claw-connector`) and warns at install when the two differ. The channel
  * it registers keeps its own short id, `instaclaw` (`channels.instaclaw`).
  */
-export const PLUGIN_ID = "insta-claw-connector"
-
 const plugin = {
   id: PLUGIN_ID,
-  name: "InstaClaw",
-  description: "InstaClaw channel: one authenticated WebSocket speaking Open Responses streaming events both ways",
-  configSchema: { type: "object", additionalProperties: false, properties: {} },
+  name: manifest.name,
+  description: manifest.description,
+  configSchema: manifest.configSchema,
   register(api: OpenClawPluginApi) {
     // OpenClaw's real runtime must fit what the agent calls (checked when this compiles).
     const hostChannel: HostChannelRuntime | undefined = api.runtime?.channel

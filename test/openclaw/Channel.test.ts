@@ -2,7 +2,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, Result } from "effect"
 import { readFileSync } from "node:fs"
 import * as Channel from "../../src/openclaw/Channel.ts"
-import { channelSchema, uiHints } from "../../src/openclaw/ChannelSchema.ts"
+import { channelSchema, manifest as generatedManifest, uiHints } from "../../src/openclaw/ChannelSchema.ts"
+import { settings } from "../../src/Settings.ts"
 import { DeliveryAssembler } from "../../src/openclaw/OpenClawAgent.ts"
 import plugin from "../../src/openclaw/index.ts"
 import * as library from "../../src/index.ts"
@@ -37,6 +38,14 @@ describe("plugin entry", () => {
     assert.strictEqual(registered[0]!.plugin.id, "instaclaw")
     assert.notProperty(library, "default")
     assert.strictEqual(plugin.id, "insta-claw-connector")
+  })
+
+  it("openclaw.plugin.json is exactly what `npm run manifest` generates from the settings table", () => {
+    const committed = readFileSync(new URL("../../openclaw.plugin.json", import.meta.url), "utf8")
+    assert.strictEqual(committed, `${JSON.stringify(generatedManifest, null, 2)}\n`, "run `npm run manifest` and commit openclaw.plugin.json")
+    const described = Object.keys(channelSchema.properties).filter((key) => key !== "accounts")
+    assert.includeMembers(described, Object.keys(settings))
+    for (const key of Object.keys(settings)) assert.isString((channelSchema.properties as any)[key].description, key)
   })
 
   it("openclaw.plugin.json carries the same channel schema and marks the secret sensitive", () => {
@@ -93,6 +102,12 @@ describe("config adapter", () => {
     assert.isFalse(missing.configured)
     assert.strictEqual(channel.config.unconfiguredReason!(missing, cfg), "Missing required configuration: clientSecret must be provided and non-empty")
     assert.deepStrictEqual(channel.config.describeAccount!(missing, cfg), { accountId: "default", enabled: true, configured: false })
+    // The flag is read by the same schema as everywhere else: "no" and "0" are off too.
+    for (const enabled of ["no", "0", "false", false]) {
+      const account = Channel.resolveAccount({ channels: { instaclaw: { clientId: "x", clientSecret: "y", enabled } } } as never)
+      assert.isFalse(account.enabled, String(enabled))
+      assert.strictEqual(account.problem, "InstaClaw connector is not enabled in configuration")
+    }
   })
 
   it("never puts the secret in what it describes", () => {
