@@ -13,10 +13,10 @@
  *
  * @since 0.1.0
  */
-import { Layer } from "effect"
+import { Layer, type Schedule } from "effect"
 import type { Agent } from "./Agent.ts"
 import { type ConfigError, ConnectorConfig, type ConnectorInput } from "./Config.ts"
-import { Connection, WebSocketDialer } from "./Connection.ts"
+import { Connection, ReconnectPolicy, type ReconnectInput, WebSocketDialer } from "./Connection.ts"
 import { Connector } from "./Connector.ts"
 import * as InstaLogger from "./Logger.ts"
 import { Protocol } from "./Protocol.ts"
@@ -32,9 +32,22 @@ export const layerWithConfig: Layer.Layer<Connector | Connection | Protocol, nev
     Layer.provide(InstaLogger.layerFromConfig)
   )
 
+/** What the settings table does not hold: values that are code, not configuration. */
+export interface LayerOptions {
+  /**
+   * The reconnect policy: any `Schedule` over link failures (default `Connection.defaultReconnect()`,
+   * the protocol's backoff). It starts over after every successful open.
+   */
+  readonly reconnect?: Schedule.Schedule<unknown, ReconnectInput> | undefined
+}
+
 /** The whole connector from options (with `INSTACLAW_*` environment overrides). */
-export const layer = (options: ConnectorInput): Layer.Layer<Services, ConfigError, Agent> =>
-  layerWithConfig.pipe(Layer.provide(WebSocketDialer.layer), Layer.provideMerge(ConnectorConfig.layer(options)))
+export const layer = (options: ConnectorInput, extra: LayerOptions = {}): Layer.Layer<Services, ConfigError, Agent> =>
+  layerWithConfig.pipe(
+    Layer.provide(WebSocketDialer.layer),
+    Layer.provideMerge(ConnectorConfig.layer(options)),
+    Layer.provide(extra.reconnect === undefined ? Layer.empty : Layer.succeed(ReconnectPolicy, extra.reconnect))
+  )
 
 /** The whole connector configured from the environment alone. */
 export const layerFromEnv: Layer.Layer<Services, ConfigError, Agent> = layer({})

@@ -11,7 +11,8 @@ import * as net from "node:net"
 import { fileURLToPath } from "node:url"
 import { WebSocket } from "ws"
 import { type ConnectorInput, ConnectorConfig } from "../src/Config.ts"
-import { Connection, dialWs, WebSocketDialer } from "../src/Connection.ts"
+import { Connection, WebSocketDialer } from "../src/Connection.ts"
+import { dialWs } from "../src/internal/ws.ts"
 import * as InstaLogger from "../src/Logger.ts"
 import * as Protocol from "../src/Protocol.ts"
 import { forceGc } from "./support/gc.ts"
@@ -193,7 +194,7 @@ describe("Connection over loopback", () => {
       const firstClosed = new Promise((resolve) => firstSocket.once("close", resolve))
       yield* TestClock.adjust("10 seconds")
       yield* Effect.promise(() => firstClosed)
-      assert.strictEqual((Option.getOrThrow(yield* connection.lastError) as any).reason, "OpenTimeout")
+      assert.strictEqual(Option.getOrThrow(yield* connection.lastError)._tag, "OpenTimeout")
       yield* TestClock.adjust("2 seconds")
       const secondSocket = yield* Queue.take(accepted)
       secondSocket.destroy()

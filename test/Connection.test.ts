@@ -2,7 +2,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Clock, Duration, Effect, Exit, Fiber, Layer, Option, Random, Schedule, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { type ConnectorInput, ConnectorConfig } from "../src/Config.ts"
-import { AuthenticationError, Connection, ConnectionError, reconnectSchedule } from "../src/Connection.ts"
+import { Connection, defaultReconnect } from "../src/Connection.ts"
+import { resettingOnOpen } from "../src/connection/Reconnect.ts"
 import * as InstaLogger from "../src/Logger.ts"
 import * as Protocol from "../src/Protocol.ts"
 import { fakeDialer, type FakeSocket } from "../src/testing/FakeDialer.ts"
@@ -179,7 +180,7 @@ describe("Connection under TestClock", () => {
       assert.isTrue(Exit.isFailure(result.exit))
       const error = Exit.isFailure(result.exit) ? result.exit.cause.reasons[0] : undefined
       assert.include(String((error as any)?.error?.message), "Gave up after 3 reconnect attempts")
-      assert.strictEqual((error as any)?.error?.reason, "ReconnectAttemptsExhausted")
+      assert.strictEqual((error as any)?.error?.reason._tag, "ReconnectAttemptsExhausted")
       assert.strictEqual(result.state, "disconnected")
     }))
 
@@ -227,7 +228,7 @@ describe("Connection under TestClock", () => {
         { connectTimeout: 10_000 }
       )
       assert.deepStrictEqual([result.before, result.after], [false, true])
-      assert.strictEqual((Option.getOrThrow(result.error) as any).reason, "OpenTimeout")
+      assert.strictEqual(Option.getOrThrow(result.error)._tag, "OpenTimeout")
       assert.strictEqual(dial.sockets.length, 1)
     }))
 
@@ -319,12 +320,12 @@ describe("Connection under TestClock", () => {
       assert.strictEqual(JSON.parse(JSON.parse(dial.sockets[1]!.sent.at(-1)!).data).type, "response.completed")
     }))
 
-  it.effect("reconnectSchedule alone: auth failures wait the cap, an opened failure resets", () =>
+  it.effect("the reconnect schedule alone: auth failures wait the cap, an opened failure resets", () =>
     Effect.gen(function*() {
-      const step = yield* Schedule.toStep(reconnectSchedule({ base: 1000, cap: 30_000, jitter: 0 }))
-      const closed = (opened: boolean) => new ConnectionError({ reason: "Closed", message: "x", opened })
+      const step = yield* Schedule.toStep(resettingOnOpen(defaultReconnect({ base: 1000, cap: 30_000, jitter: 0 })))
+      const closed = (opened: boolean) => ({ reason: "Closed" as const, opened })
       const seen: Array<[number, number]> = []
-      for (const failure of [closed(false), closed(false), closed(false), closed(true), new AuthenticationError({ status: 401, opened: false })]) {
+      for (const failure of [closed(false), closed(false), closed(false), closed(true), { reason: "AuthenticationError" as const, opened: false }]) {
         const [output] = yield* step(0, failure)
         seen.push([output.attempt, Duration.toMillis(output.delay)])
       }

@@ -3,11 +3,12 @@
  * Agent, a shared reference server layer, and `TestClock` for time.
  */
 import { assert, describe, it, layer } from "@effect/vitest"
-import { ConfigProvider, Effect, Layer, PubSub, Stream } from "effect"
+import { ConfigProvider, Effect, Layer, PubSub, Schedule, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { FaqAgent, FaqBot } from "../examples/faq-bot.ts"
-import { Agent, Connector, InstaClaw } from "../src/index.ts"
+import { Agent, Connector, InstaClaw, Logger } from "../src/index.ts"
 import { ReferenceServer } from "../src/server/ReferenceServer.ts"
+import { captureSink } from "./support/logs.ts"
 
 const ServerLive = ReferenceServer.layer({ port: 0 })
 
@@ -54,6 +55,25 @@ layer(ServerLive)("InstaClaw.layer in an Effect application", (it) => {
         assert.strictEqual((yield* connector.status).reconnectAttempts, 0, "reset once connected")
         yield* server.sendUserMessage({ conversationId: "again", text: "still here" })
         assert.strictEqual(yield* replyIn(events, "again"), "still here")
+      }).pipe(Effect.provide(Live))
+    }))
+
+  it.effect("a reconnect policy of your own replaces the default backoff", () =>
+    Effect.gen(function*() {
+      const server = yield* ReferenceServer
+      const logs = captureSink()
+      const Live = InstaClaw.layer(
+        { clientId: "demo", clientSecret: "demo-secret", url: server.url },
+        { reconnect: Schedule.spaced("5 seconds") }
+      ).pipe(Layer.provide(Agent.Agent.echo), Layer.provide(Layer.succeed(Logger.LogSink, logs.sink)))
+      yield* Effect.gen(function*() {
+        const connector = yield* Connector.Connector
+        yield* untilConnected
+        yield* server.dropAll()
+        yield* connector.statusChanges.pipe(Stream.filter((s) => s.state === "reconnecting"), Stream.runHead)
+        yield* TestClock.adjust("5 seconds")
+        yield* untilConnected
+        assert.include(logs.text(), "Reconnecting: attempt 1 in 5000 ms")
       }).pipe(Effect.provide(Live))
     }))
 

@@ -11,7 +11,8 @@
  * @since 0.1.0
  */
 import { Layer } from "effect"
-import { type DialOptions, WebSocketDialer, type WebSocketHandle } from "../Connection.ts"
+import { AuthenticationError, type ConnectionErrorReason, OpenFailed } from "../ConnectionError.ts"
+import { type DialOptions, WebSocketDialer, type WebSocketHandle } from "../WebSocketDialer.ts"
 
 type Listener = (event: any) => void
 
@@ -24,8 +25,7 @@ export class FakeSocket implements WebSocketHandle {
   closedWith: number | undefined
   /** Answers every ping at once, as a live server does; set false for a silent peer. */
   autoPong = true
-  private status: number | undefined
-  private code: number | undefined
+  private ended: ConnectionErrorReason | undefined
   private readonly listeners = new Map<string, Set<Listener>>()
   private readonly controlListeners: Array<(kind: "ping" | "pong") => void> = []
 
@@ -65,12 +65,13 @@ export class FakeSocket implements WebSocketHandle {
   serverClose(code: number, reason = "") {
     if (this.readyState === 3) return
     this.readyState = 3
-    this.code = code
     this.emit("close", { code, reason })
   }
   /** A refused upgrade with this HTTP status. */
   refuse(status?: number) {
-    this.status = status
+    if (status !== undefined) {
+      this.ended = status === 401 || status === 403 ? new AuthenticationError({ status }) : new OpenFailed({ status })
+    }
     this.readyState = 3
     this.emit("error", {})
     this.emit("close", { code: 1006, reason: "" })
@@ -108,11 +109,8 @@ export class FakeSocket implements WebSocketHandle {
   onControlFrame(listener: (kind: "ping" | "pong") => void) {
     this.controlListeners.push(listener)
   }
-  upgradeStatus() {
-    return this.status
-  }
-  closeCode() {
-    return this.code
+  endReason() {
+    return this.ended
   }
 }
 

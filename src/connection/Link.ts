@@ -1,0 +1,166 @@
+/**
+ * One link's life: dial, open, serve, end. `serveLink` dials one socket, hands the open `Link`
+ * to its caller, runs the heartbeat and reads frames until the link ends — and always fails,
+ * with the `ConnectionError` that says why. Reconnecting is the caller's business
+ * (`src/Connection.ts`).
+ *
+ * Built on `effect/socket` (`Socket.fromWebSocket`) over the dialed handle, so ping/pong and
+ * `terminate` stay reachable. Everything the link attaches belongs to its scope.
+ */
+import { Deferred, Duration, Effect, Scope } from "effect"
+import { Socket } from "effect/socket"
+import WebSocket from "ws"
+import {
+  AuthenticationError,
+  Closed,
+  ConnectionError,
+  type ConnectionErrorReason,
+  FrameTooLarge,
+  HeartbeatTimeout,
+  notConnected,
+  OpenFailed,
+  OpenTimeout
+} from "../ConnectionError.ts"
+import type { WebSocketHandle } from "../WebSocketDialer.ts"
+import { makeHeartbeat } from "./Heartbeat.ts"
+import { makePings } from "./Pings.ts"
+
+/** An open link, as the sender sees it. */
+export interface Link {
+  /** Counts links opened by this connection: a sender knows whether it wrote on this one. */
+  readonly generation: number
+  /** Writes frames in order; succeeds once the last is handed to the OS, fails if the link broke. */
+  readonly writeAll: (jsons: ReadonlyArray<string>) => Effect.Effect<void, ConnectionError>
+  /** Proves the server has read everything written so far (a pong to a fresh ping). */
+  readonly confirm: Effect.Effect<void, ConnectionError>
+  /** Destroys the socket (a write failed on it) and waits until the link has ended. */
+  readonly drop: Effect.Effect<void>
+}
+
+export interface LinkOptions {
+  readonly dial: () => WebSocketHandle
+  readonly generation: number
+  readonly connectTimeout: number
+  readonly heartbeatInterval: number
+  readonly timeoutThreshold: number
+  /** The link is open: publish it. */
+  readonly onOpen: (link: Link) => Effect.Effect<void>
+  /** The link has ended (runs in its finalizer, before pending writes learn of it). */
+  readonly onClose: Effect.Effect<void>
+  /** Every data frame, in arrival order. */
+  readonly onFrame: (frame: string | Uint8Array) => Effect.Effect<void>
+}
+
+/** How long a clean close may take before the socket is destroyed. */
+const CLOSE_GRACE = Duration.seconds(2)
+
+const AUTH_CLOSE_CODES: ReadonlySet<number> = new Set([1008, 4001, 4401, 4403])
+
+const ignore = () => {}
+
+/** Dials and serves one link until it fails; always fails with the reason it ended. */
+export const serveLink = Effect.fnUntraced(function*(options: LinkOptions) {
+  const linkScope = yield* Effect.scope
+  const handle = yield* Effect.acquireRelease(Effect.sync(options.dial), closeGracefully)
+  const socket = yield* Socket.fromWebSocket(Effect.succeed(handle), { openTimeout: options.connectTimeout })
+  const reader = yield* Effect.mapError(socket.reader, (error) => failure(error, handle, options, false))
+
+  // Open.
+  const isOpen = () => handle.readyState === WebSocket.OPEN
+  const pings = makePings({ ping: () => handle.ping(), isOpen })
+  const heartbeat = yield* makeHeartbeat({
+    interval: options.heartbeatInterval,
+    threshold: options.timeoutThreshold,
+    ping: pings.send
+  })
+  handle.onControlFrame((kind) => {
+    heartbeat.onFrame()
+    if (kind === "pong") pings.onPong()
+  })
+  const writes = makeWrites(handle, isOpen)
+  const ended = yield* Deferred.make<void>()
+  yield* Scope.addFinalizer(linkScope, Effect.suspend(() => {
+    writes.failAll()
+    pings.failAll()
+    return Effect.andThen(options.onClose, Deferred.succeed(ended, undefined))
+  }))
+  yield* options.onOpen({
+    generation: options.generation,
+    writeAll: writes.writeAll,
+    confirm: pings.confirm,
+    drop: Effect.andThen(Effect.sync(() => handle.terminate()), Deferred.await(ended))
+  })
+
+  // Serve. No closing handshake with a silent peer: destroy the socket, which ends the read.
+  let silent = false
+  yield* Effect.forkScoped(Effect.andThen(heartbeat.timeout, Effect.sync(() => {
+    silent = true
+    handle.terminate()
+  })))
+  while (true) {
+    const frames = yield* Effect.mapError(reader.pull, (error) =>
+      silent
+        ? new ConnectionError({ reason: new HeartbeatTimeout({ silentMillis: options.timeoutThreshold }), opened: true })
+        : failure(error, handle, options, true))
+    heartbeat.onFrame()
+    for (const frame of frames) yield* options.onFrame(frame)
+  }
+})
+
+/**
+ * Writes still waiting for their callback. ws does not always call them back when the peer
+ * kills the socket (the soak found it), so the link fails them itself when it ends.
+ */
+const makeWrites = (handle: WebSocketHandle, isOpen: () => boolean) => {
+  const pending = new Set<(result: Effect.Effect<void, ConnectionError>) => void>()
+  const writeAll = (jsons: ReadonlyArray<string>) =>
+    Effect.callback<void, ConnectionError>((resume) => {
+      if (jsons.length === 0) return resume(Effect.void)
+      if (!isOpen()) return resume(Effect.fail(notConnected(true)))
+      const finish = (result: Effect.Effect<void, ConnectionError>) => {
+        if (pending.delete(finish)) resume(result)
+      }
+      pending.add(finish)
+      // ws calls back in order: waiting for the last callback waits for all of them, and keeps
+      // the socket's buffer bounded.
+      const last = jsons.length - 1
+      jsons.forEach((json, i) =>
+        handle.sendText(json, i < last ? ignore : (error) => finish(error === undefined ? Effect.void : Effect.fail(notConnected(true))))
+      )
+      return Effect.sync(() => pending.delete(finish))
+    })
+  const failAll = () => {
+    for (const finish of [...pending]) finish(Effect.fail(notConnected(true)))
+  }
+  return { writeAll, failAll }
+}
+
+/** Why the link ended: what the socket noted itself, else what the close or open error says. */
+const failure = (error: Socket.SocketError, handle: WebSocketHandle, options: LinkOptions, opened: boolean): ConnectionError =>
+  new ConnectionError({ reason: handle.endReason() ?? reasonOf(error.reason, options), opened })
+
+const reasonOf = (reason: Socket.SocketError["reason"], options: LinkOptions): ConnectionErrorReason => {
+  if (reason._tag === "SocketCloseError") {
+    if (AUTH_CLOSE_CODES.has(reason.code)) return new AuthenticationError({ closeCode: reason.code })
+    if (reason.code === 1009) return new FrameTooLarge()
+    return new Closed({ code: reason.code })
+  }
+  if (reason._tag === "SocketOpenError") {
+    return reason.kind === "Timeout" ? new OpenTimeout({ timeoutMillis: options.connectTimeout }) : new OpenFailed({})
+  }
+  return new Closed({})
+}
+
+/** Closes with 1000 and waits briefly for the server's close frame, then destroys the socket. */
+const closeGracefully = (handle: WebSocketHandle): Effect.Effect<void> => {
+  if (handle.readyState === WebSocket.CLOSED) return Effect.void
+  if (handle.readyState !== WebSocket.OPEN) return Effect.sync(() => handle.terminate())
+  return Effect.callback<void>((resume) => {
+    const onClose = () => resume(Effect.void)
+    handle.addEventListener("close", onClose, { once: true })
+    handle.close(1000, "closing")
+    return Effect.sync(() => handle.removeEventListener("close", onClose))
+  }).pipe(
+    Effect.timeoutOrElse({ duration: CLOSE_GRACE, orElse: () => Effect.sync(() => handle.terminate()) })
+  )
+}
