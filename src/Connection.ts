@@ -35,8 +35,9 @@ import { ConnectionError, type ConnectionErrorReason, notConnected, ReconnectAtt
 import { type Link, serveLink } from "./connection/Link.ts"
 import { ReconnectPolicy, type ReconnectStep, resettingOnOpen } from "./connection/Reconnect.ts"
 import * as Metrics from "./Metrics.ts"
-import * as Protocol from "./Protocol.ts"
+import type { OutboundFrame } from "./ReplyEncoder.ts"
 import { WebSocketDialer } from "./WebSocketDialer.ts"
+import * as Wire from "./Wire.ts"
 
 export * from "./ConnectionError.ts"
 export { type BackoffOptions, defaultReconnect, ReconnectPolicy, type ReconnectInput, type ReconnectStep } from "./connection/Reconnect.ts"
@@ -57,7 +58,7 @@ export class Connection extends Context.Service<Connection, {
    * Decoded inbound `"message"` envelopes, in arrival order. Meant for one consumer.
    * Malformed frames never appear here: they are logged and skipped.
    */
-  readonly inbound: Stream.Stream<Protocol.MessageEnvelope>
+  readonly inbound: Stream.Stream<Wire.MessageEnvelope>
   /**
    * Writes the frames of one response in order, as they come, and returns once the server has
    * provably read them all (a pong after the last frame). Waits up to `sendTimeout` for a
@@ -65,7 +66,7 @@ export class Connection extends Context.Service<Connection, {
    * before that proof, the response is re-sent from its first frame on the next link (same ids).
    */
   readonly sendResponse: <E, R>(
-    frames: Stream.Stream<Protocol.OutboundFrame, E, R>
+    frames: Stream.Stream<OutboundFrame, E, R>
   ) => Effect.Effect<void, E | ConnectionError, R>
   /** Fails when reconnecting has given up (`maxReconnectAttempts`); otherwise never returns. */
   readonly awaitFatal: Effect.Effect<never, ConnectionError>
@@ -93,7 +94,7 @@ const make = Effect.gen(function*() {
   const lastError = yield* Ref.make(Option.none<ConnectionErrorReason>())
   const fatal = yield* Latch.make(false)
   const fatalError = yield* Ref.make<ConnectionError>(notConnected())
-  const inbound = yield* Queue.bounded<Protocol.MessageEnvelope>(1024)
+  const inbound = yield* Queue.bounded<Wire.MessageEnvelope>(1024)
   /** The open link, if any; `connected` is open exactly while it is set. */
   const current = yield* Ref.make(Option.none<Link>())
   const connected = yield* Latch.make(false)
@@ -118,10 +119,10 @@ const make = Effect.gen(function*() {
       if (typeof frame !== "string") {
         return yield* Effect.logError(`Skipped a binary frame of ${frame.byteLength} bytes: the protocol allows text frames only`)
       }
-      const decoded = Protocol.decodeFrame(frame)
+      const decoded = Wire.decodeFrame(frame)
       if (Result.isFailure(decoded)) return yield* Effect.logError(`Skipped a frame: ${decoded.failure.message}`)
       const envelope = decoded.success
-      if (!Protocol.isMessageEnvelope(envelope)) {
+      if (!Wire.isMessageEnvelope(envelope)) {
         return yield* Effect.logDebug(`Ignored an envelope of type ${JSON.stringify(envelope.type)}`)
       }
       yield* Queue.offer(inbound, envelope)
@@ -201,7 +202,7 @@ const make = Effect.gen(function*() {
     Effect.timeoutOrElse({ duration: config.sendTimeout, orElse: () => Effect.fail(notConnected()) })
   )
 
-  const sendResponse = <E, R>(frames: Stream.Stream<Protocol.OutboundFrame, E, R>) =>
+  const sendResponse = <E, R>(frames: Stream.Stream<OutboundFrame, E, R>) =>
     Effect.gen(function*() {
       /** Every frame of this response written so far, for a re-send after a drop. */
       const sent: Array<string> = []

@@ -21,7 +21,7 @@ import {
   OpenFailed,
   OpenTimeout
 } from "../ConnectionError.ts"
-import type { WebSocketHandle } from "../WebSocketDialer.ts"
+import type { WebSocketHandle } from "../WebSocketHandle.ts"
 import { makeHeartbeat } from "./Heartbeat.ts"
 import { makePings } from "./Pings.ts"
 

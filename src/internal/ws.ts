@@ -7,7 +7,7 @@
  */
 import WebSocket from "ws"
 import { AuthenticationError, type ConnectionErrorReason, FrameTooLarge, OpenFailed } from "../ConnectionError.ts"
-import type { DialOptions, WebSocketHandle } from "../WebSocketDialer.ts"
+import type { DialOptions, WebSocketHandle } from "../WebSocketHandle.ts"
 
 export const dialWs = (
   url: string,

@@ -12,7 +12,8 @@
  */
 import { Layer } from "effect"
 import { AuthenticationError, type ConnectionErrorReason, OpenFailed } from "../ConnectionError.ts"
-import { type DialOptions, WebSocketDialer, type WebSocketHandle } from "../WebSocketDialer.ts"
+import { WebSocketDialer } from "../WebSocketDialer.ts"
+import type { DialOptions, WebSocketHandle } from "../WebSocketHandle.ts"
 
 type Listener = (event: any) => void
 

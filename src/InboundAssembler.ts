@@ -4,9 +4,12 @@
  * pass `now` — so it is tested exhaustively with fast-check.
  *
  * It never throws. Everything it refuses comes back as a typed `Violation` for the caller to log
- * at warn level; duplicates and ignored events come back too, for debug logging.
+ * at warn level; duplicates and ignored events come back too, for debug logging. It acts on
+ * every event type of `Wire.KnownEvent` and ignores the rest.
+ *
+ * @since 0.1.0
  */
-import type { KnownEvent, MessageEnvelope, StreamingEvent } from "../Protocol.ts"
+import { isKnownEvent, type KnownEvent, type MessageEnvelope } from "./Wire.ts"
 
 /** A completed user message, delivered exactly once. */
 export interface InboundMessage {
@@ -147,7 +150,7 @@ export class InboundAssembler {
     this.seenMessageIds.add(headers.messageId)
 
     const conversationId = headers.conversationId
-    if (!isRead(envelope.data)) return [{ _tag: "Ignored", eventType: envelope.data.type }]
+    if (!isKnownEvent(envelope.data)) return [{ _tag: "Ignored", eventType: envelope.data.type }]
     const event = envelope.data
     const eventType = event.type
     const responseId = event.response_id ?? responseIdOf(event)
@@ -342,19 +345,3 @@ const responseIdOf = (event: KnownEvent): string | undefined => {
   }
 }
 
-/** Event types the assembler acts on (others are ignored without a warning): all known ones. */
-const READ: ReadonlySet<string> = new Set([
-  "response.created",
-  "response.queued",
-  "response.in_progress",
-  "response.completed",
-  "response.failed",
-  "response.incomplete",
-  "response.output_item.added",
-  "response.output_item.done",
-  "response.content_part.added",
-  "response.content_part.done",
-  "response.output_text.delta",
-  "response.output_text.done"
-])
-const isRead = (event: StreamingEvent): event is KnownEvent => READ.has(event.type)

@@ -5,8 +5,10 @@
  * and returns, for each call, the frames to put on the wire now. It holds nothing back except
  * leading whitespace (so an all-blank reply can still be refused before anything is sent) and
  * half of a surrogate pair split across two pieces.
+ *
+ * @since 0.1.0
  */
-import type { EventProfile } from "../Config.ts"
+import type { EventProfile } from "./Settings.ts"
 
 /** One frame ready for the socket, with the fields senders and tests look at. */
 export interface OutboundFrame {

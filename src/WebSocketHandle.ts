@@ -1,0 +1,29 @@
+/**
+ * What a `Connection` needs of one socket: `WebSocketHandle`, and the options it is dialed with.
+ * The `ws` adapter (`internal/ws.ts`) and the test fake (`testing/FakeDialer.ts`) implement it.
+ *
+ * @since 0.1.0
+ */
+import type { Socket } from "effect/socket"
+import type { ConnectionErrorReason } from "./ConnectionError.ts"
+
+/** The slice of a `ws` WebSocket the connection uses. A fake implements it in unit tests. */
+export interface WebSocketHandle extends Socket.WebSocketLike {
+  /** Sends a text frame; `done` runs once it is written to the OS (or failed). */
+  readonly sendText: (data: string, done: (error?: Error) => void) => void
+  readonly ping: () => void
+  /** Destroys the socket without a closing handshake. */
+  readonly terminate: () => void
+  /** Registers a listener for control frames: a pong, or the server's own ping. */
+  readonly onControlFrame: (listener: (kind: "ping" | "pong") => void) => void
+  /**
+   * Why the socket ended, when only the socket knows: a refused upgrade's HTTP status, or its
+   * own frame limit (1009). `undefined` when the close event says all there is.
+   */
+  readonly endReason: () => ConnectionErrorReason | undefined
+}
+
+export interface DialOptions {
+  readonly headers: Readonly<Record<string, string>>
+  readonly maxPayload: number
+}

@@ -1,0 +1,203 @@
+/**
+ * The wire format (docs/PROTOCOL.md §2–§3) as `Schema`s: the envelope, the Open Responses
+ * streaming events InstaClaw reads and writes, and the decoding of one text frame.
+ *
+ * The event types the connector understands are listed once, as the cases of `KnownEvent`;
+ * `isKnownEvent` and the assembler read that same list.
+ *
+ * @since 0.1.0
+ */
+import { Result, Schema, SchemaIssue } from "effect"
+
+// ---------------------------------------------------------------------------------------------
+// Events (§3). Every event keeps unknown keys, so decode then encode gives back the same JSON.
+// ---------------------------------------------------------------------------------------------
+
+const Rest = [Schema.Record(Schema.String, Schema.Unknown)] as const
+
+/** Fields every event may carry: the Open Responses sequence number and InstaClaw's routing ids. */
+const eventFields = {
+  sequence_number: Schema.optionalKey(Schema.Int),
+  event_id: Schema.optionalKey(Schema.String),
+  response_id: Schema.optionalKey(Schema.String)
+}
+
+/** The `response` snapshot. Only the keys a receiver reads are typed; all others are kept. */
+export const ResponseSnapshot = Schema.StructWithRest(
+  Schema.Struct({
+    id: Schema.optionalKey(Schema.String),
+    status: Schema.optionalKey(Schema.String),
+    error: Schema.optionalKey(Schema.NullOr(Schema.Struct({ code: Schema.String, message: Schema.String })))
+  }),
+  Rest
+)
+export type ResponseSnapshot = typeof ResponseSnapshot.Type
+
+/** A text content part (`output_text`, `input_text`, …). */
+export const ContentPart = Schema.StructWithRest(
+  Schema.Struct({ type: Schema.String, text: Schema.optionalKey(Schema.String) }),
+  Rest
+)
+export type ContentPart = typeof ContentPart.Type
+
+/** An output item; for InstaClaw always a `message`. */
+export const OutputItem = Schema.StructWithRest(
+  Schema.Struct({
+    type: Schema.String,
+    id: Schema.optionalKey(Schema.String),
+    status: Schema.optionalKey(Schema.String),
+    role: Schema.optionalKey(Schema.String),
+    content: Schema.optionalKey(Schema.Array(ContentPart))
+  }),
+  Rest
+)
+export type OutputItem = typeof OutputItem.Type
+
+const lifecycleEvent = <const T extends string>(type: T) =>
+  Schema.StructWithRest(
+    Schema.Struct({ type: Schema.Literal(type), ...eventFields, response: Schema.optionalKey(ResponseSnapshot) }),
+    Rest
+  )
+
+const itemEvent = <const T extends string>(type: T) =>
+  Schema.StructWithRest(
+    Schema.Struct({
+      type: Schema.Literal(type),
+      ...eventFields,
+      output_index: Schema.optionalKey(Schema.Int),
+      item: Schema.optionalKey(OutputItem)
+    }),
+    Rest
+  )
+
+const locationFields = {
+  item_id: Schema.optionalKey(Schema.String),
+  output_index: Schema.optionalKey(Schema.Int),
+  content_index: Schema.optionalKey(Schema.Int)
+}
+
+const partEvent = <const T extends string>(type: T) =>
+  Schema.StructWithRest(
+    Schema.Struct({ type: Schema.Literal(type), ...eventFields, ...locationFields, part: Schema.optionalKey(ContentPart) }),
+    Rest
+  )
+
+export const ResponseCreated = lifecycleEvent("response.created")
+export const ResponseQueued = lifecycleEvent("response.queued")
+export const ResponseInProgress = lifecycleEvent("response.in_progress")
+export const ResponseCompleted = lifecycleEvent("response.completed")
+export const ResponseFailed = lifecycleEvent("response.failed")
+export const ResponseIncomplete = lifecycleEvent("response.incomplete")
+export const OutputItemAdded = itemEvent("response.output_item.added")
+export const OutputItemDone = itemEvent("response.output_item.done")
+export const ContentPartAdded = partEvent("response.content_part.added")
+export const ContentPartDone = partEvent("response.content_part.done")
+export const OutputTextDelta = Schema.StructWithRest(
+  Schema.Struct({ type: Schema.Literal("response.output_text.delta"), ...eventFields, ...locationFields, delta: Schema.String }),
+  Rest
+)
+export const OutputTextDone = Schema.StructWithRest(
+  Schema.Struct({ type: Schema.Literal("response.output_text.done"), ...eventFields, ...locationFields, text: Schema.String }),
+  Rest
+)
+
+/** The events InstaClaw reads and writes, as a tagged union on `type`. */
+export const KnownEvent = Schema.Union([
+  ResponseCreated,
+  ResponseQueued,
+  ResponseInProgress,
+  ResponseCompleted,
+  ResponseFailed,
+  ResponseIncomplete,
+  OutputItemAdded,
+  OutputItemDone,
+  ContentPartAdded,
+  ContentPartDone,
+  OutputTextDelta,
+  OutputTextDone
+]).pipe(Schema.toTaggedUnion("type"))
+export type KnownEvent = typeof KnownEvent.Type
+export type KnownEventType = KnownEvent["type"]
+
+/** Every event type the connector reads and writes: the one list (the cases of `KnownEvent`). */
+export const KNOWN_EVENT_TYPES: ReadonlyArray<KnownEventType> = Object.keys(KnownEvent.cases) as Array<KnownEventType>
+const knownTypes: ReadonlySet<string> = new Set(KNOWN_EVENT_TYPES)
+
+/**
+ * Any other event (reasoning, refusal, annotations, `prefix:name` extensions): valid, carried
+ * through, and ignored by the assembler.
+ */
+export const OtherEvent = Schema.StructWithRest(
+  Schema.Struct({
+    type: Schema.String.check(Schema.makeFilter((type) => !knownTypes.has(type), { expected: "an event type InstaClaw does not read" })),
+    ...eventFields
+  }),
+  Rest
+)
+export type OtherEvent = typeof OtherEvent.Type
+
+/** One Open Responses streaming event, with InstaClaw's `event_id`/`response_id`. */
+export const StreamingEvent = Schema.Union([KnownEvent, OtherEvent])
+export type StreamingEvent = typeof StreamingEvent.Type
+
+/** Narrows an event to the ones the assembler reads. */
+export const isKnownEvent = (event: StreamingEvent): event is KnownEvent => knownTypes.has(event.type)
+
+// ---------------------------------------------------------------------------------------------
+// Envelope (§2): `data` is a JSON string holding one event.
+// ---------------------------------------------------------------------------------------------
+
+export const Headers = Schema.Struct({
+  messageId: Schema.String,
+  timestamp: Schema.Finite,
+  conversationId: Schema.optionalKey(Schema.String),
+  senderId: Schema.optionalKey(Schema.String),
+  senderName: Schema.optionalKey(Schema.String)
+})
+export type Headers = typeof Headers.Type
+
+/** A `"message"` envelope: the only kind in protocol v1. */
+export const MessageEnvelope = Schema.Struct({
+  type: Schema.Literal("message"),
+  headers: Headers,
+  data: Schema.fromJsonString(StreamingEvent)
+})
+export type MessageEnvelope = typeof MessageEnvelope.Type
+
+/** Any other envelope kind: ignored with a debug log (room for later kinds). */
+export const OtherEnvelope = Schema.StructWithRest(
+  Schema.Struct({
+    type: Schema.String.check(Schema.makeFilter((type) => type !== "message", { expected: "an envelope type other than \"message\"" }))
+  }),
+  Rest
+)
+export type OtherEnvelope = typeof OtherEnvelope.Type
+
+export const Envelope = Schema.Union([MessageEnvelope, OtherEnvelope])
+export type Envelope = typeof Envelope.Type
+
+/** A whole text frame: the JSON of one envelope. */
+export const Frame = Schema.fromJsonString(Envelope)
+
+/** A frame that is not a valid envelope. `message` is Schema's readable report. */
+export class ProtocolDecodeError extends Schema.TaggedError<ProtocolDecodeError>()("ProtocolDecodeError", {
+  message: Schema.String
+}) {}
+
+const formatIssue = SchemaIssue.makeFormatterDefault()
+const decodeFrameResult = Schema.decodeUnknownResult(Frame)
+
+/**
+ * Decodes one text frame.
+ *
+ * Gotchas: the error message describes the shape, never the frame's contents, so a frame that
+ * echoes a credential cannot carry it into a log line.
+ */
+export const decodeFrame = (text: string): Result.Result<Envelope, ProtocolDecodeError> =>
+  Result.mapError(decodeFrameResult(text), (error) => new ProtocolDecodeError({ message: `Malformed frame: ${formatIssue(error.issue)}` }))
+
+/** Encodes one envelope to its frame text (with `data` double-encoded). */
+export const encodeFrame: (envelope: Envelope) => string = Schema.encodeSync(Frame)
+
+/** True for a `"message"` envelope. */
+export const isMessageEnvelope = (envelope: Envelope): envelope is MessageEnvelope => envelope.type === "message"

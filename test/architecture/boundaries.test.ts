@@ -1,0 +1,58 @@
+/**
+ * The module graph of `src/` keeps its shape: no import cycles, `internal/` re-exported by no
+ * one, and nothing in the library reaching into the OpenClaw glue or the test helpers.
+ */
+import { assert, describe, it } from "vitest"
+import { readdirSync, readFileSync, statSync } from "node:fs"
+import { dirname, join, relative, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const src = fileURLToPath(new URL("../../src", import.meta.url))
+
+const filesIn = (dir: string): Array<string> =>
+  readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name)
+    return statSync(path).isDirectory() ? filesIn(path) : path.endsWith(".ts") ? [path] : []
+  })
+
+const files = filesIn(src)
+/** Relative imports and re-exports of each file, type-only ones included, as absolute paths. */
+const edges = new Map(files.map((file) => {
+  const text = readFileSync(file, "utf8")
+  const targets = [...text.matchAll(/(?:import|export)[^"']*?from\s+["'](\.{1,2}\/[^"']+)["']/g)].map((m) => resolve(dirname(file), m[1]!))
+  return [file, targets] as const
+}))
+const name = (file: string) => relative(src, file)
+
+describe("src/ module boundaries", () => {
+  it("has no import cycle", () => {
+    const cycles: Array<string> = []
+    const state = new Map<string, "visiting" | "done">()
+    const visit = (file: string, path: Array<string>) => {
+      if (state.get(file) === "done") return
+      if (state.get(file) === "visiting") return void cycles.push([...path.slice(path.indexOf(file)), file].map(name).join(" → "))
+      state.set(file, "visiting")
+      for (const target of edges.get(file) ?? []) visit(target, [...path, file])
+      state.set(file, "done")
+    }
+    for (const file of files) visit(file, [])
+    assert.deepStrictEqual(cycles, [])
+  })
+
+  it("re-exports nothing from internal/, and internal/ imports no public facade", () => {
+    for (const file of files.filter((f) => !name(f).startsWith("internal/"))) {
+      const text = readFileSync(file, "utf8")
+      assert.notMatch(text, /export[^;]*from\s+["'][^"']*internal\//, `${name(file)} re-exports internal/`)
+    }
+  })
+
+  it("the library never imports the OpenClaw glue, the CLI or the test helpers", () => {
+    const library = files.filter((f) => !/^(openclaw|testing)\/|^cli\.ts$/.test(name(f)))
+    for (const file of library) {
+      for (const target of edges.get(file) ?? []) {
+        assert.notMatch(name(target), /^(openclaw|testing)\/|^cli\.ts$/, `${name(file)} imports ${name(target)}`)
+      }
+      assert.notMatch(readFileSync(file, "utf8"), /from\s+["']openclaw/, `${name(file)} imports openclaw`)
+    }
+  })
+})
