@@ -129,19 +129,24 @@ export const decodeSettings = (input: ConnectorInput | Record<string, unknown>):
 export const isEnabled = (input: Record<string, unknown>): boolean =>
   isBlank(input.enabled) || !Result.isSuccess(decodeField("enabled", input.enabled)) || Result.getOrThrow(decodeField("enabled", input.enabled)) !== false
 
-/** Reads the `INSTACLAW_*` overrides from the current `ConfigProvider` (the environment by default). */
-export const environmentOverrides: Effect.Effect<ConnectorInput> = Effect.gen(function*() {
-  const read = (name: string): Effect.Effect<string | undefined> =>
-    Config.option(Config.String(name)).pipe(
-      Effect.map(Option.getOrUndefined),
-      Effect.orElseSucceed(() => undefined)
-    )
+/** The `INSTACLAW_*` overrides found in `env` (for hosts that hand over `process.env`). Blank counts as unset. */
+export const overridesFrom = (env: Readonly<Record<string, string | undefined>>): Record<string, string> => {
   const overrides: Record<string, string> = {}
   for (const [key, variable] of environmentVariables) {
-    const value = yield* read(variable)
+    const value = env[variable]
     if (value !== undefined && value.trim() !== "") overrides[key] = value
   }
   return overrides
+}
+
+/** Reads the `INSTACLAW_*` overrides from the current `ConfigProvider` (the environment by default). */
+export const environmentOverrides: Effect.Effect<ConnectorInput> = Effect.gen(function*() {
+  const env: Record<string, string | undefined> = {}
+  for (const [, variable] of environmentVariables) {
+    const read: Effect.Effect<Option.Option<string>> = Effect.orElseSucceed(Config.option(Config.String(variable)), () => Option.none())
+    env[variable] = Option.getOrUndefined(yield* read)
+  }
+  return overridesFrom(env)
 })
 
 /**

@@ -250,6 +250,7 @@ const make = Effect.gen(function*() {
       }))
     )
     yield* connection.sendResponse(markFirstFrame(frames))
+    yield* Effect.logDebug(`Sent ${responseId} to ${conversationId} (${text.length} characters)`)
     return { conversationId, responseId }
   })
 

@@ -95,6 +95,9 @@ export const make = (host: OpenClawHost): Agent["Service"] =>
       Stream.callback<string, AgentError>((queue) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
+          // The host calls `deliver` back from its own promises: run what it triggers in this
+          // fiber's context (the account's logger among it).
+          const runInAccount = Effect.runPromiseWith(yield* Effect.context<never>())
           const route = host.channel.routing.resolveAgentRoute({
             cfg: host.cfg,
             channel: CHANNEL_ID,
@@ -137,7 +140,7 @@ export const make = (host: OpenClawHost): Agent["Service"] =>
                     }
                     const piece = deliveries.next(info.kind, payload.text)
                     // Waits while the reply stream is behind: the host is paced by the socket.
-                    if (piece !== undefined) await Effect.runPromise(Queue.offer(queue, piece))
+                    if (piece !== undefined) await runInAccount(Queue.offer(queue, piece))
                   }
                 }
               }),

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer, Result } from "effect"
+import { Context, Effect, Fiber, Layer, Option, Result } from "effect"
 import { readFileSync } from "node:fs"
+import * as Accounts from "../../src/openclaw/Accounts.ts"
 import * as Channel from "../../src/openclaw/Channel.ts"
 import { channelSchema, manifest as generatedManifest, uiHints } from "../../src/openclaw/ChannelSchema.ts"
 import { settings } from "../../src/Settings.ts"
@@ -89,7 +90,7 @@ describe("config adapter", () => {
 
   it("named accounts inherit the top-level keys", () => {
     const eu = Channel.resolveAccount(cfg, "eu")
-    const settings = Result.getOrThrow(Channel.resolveSettings(cfg, "eu").settings.result)
+    const settings = Result.getOrThrow(Channel.resolveSettings(cfg, "eu").result)
     assert.deepStrictEqual([settings.clientId, settings.url, settings.debug], ["eu-id", "wss://eu.example/user-ws/", true])
     assert.isTrue(eu.enabled && eu.configured)
   })
@@ -230,13 +231,15 @@ describe("gateway.startAccount", () => {
       assert.strictEqual(down, "WebSocket is not connected")
 
       const { events, server } = yield* startServer
-      const cfg = cfgFor(server.url)
-      const gateway = fakeGatewayContext(Channel.resolveAccount(cfg as never), cfg)
+      const debugCfg = cfgFor(server.url, { debug: true })
+      const gateway = fakeGatewayContext(Channel.resolveAccount(debugCfg as never), debugCfg)
       const run = yield* runAccount(gateway, fakeRuntime(async () => {}).channel)
       yield* Effect.promise(() => gateway.until((s) => s.connected === true))
       const result = yield* Effect.promise(() => Channel.sendText({ to: "instaclaw:conv_out", text: "Proactive hello" }))
       assert.strictEqual(result.channel, "instaclaw")
       assert.match(result.messageId, /^resp_/)
+      // The send ran in the account's context: its line reached the account's own logger.
+      assert.match(gateway.logs.join("\n"), new RegExp(`\\[DEBUG\\] \\[InstaClawConnector\\] Sent ${result.messageId} to conv_out`))
       const done = yield* waitFor(events, "ReplyCompleted")
       assert.deepStrictEqual([done.conversationId, done.text, done.responseId], ["conv_out", "Proactive hello", result.messageId])
       gateway.abort.abort()
@@ -262,5 +265,23 @@ describe("gateway.startAccount", () => {
       second.abort.abort()
       yield* Effect.promise(() => runSecond)
       assert.strictEqual((yield* waitFor(events, "ClientDisconnected")).code, 1000)
+    }))
+
+  it.effect("the account table is one per process: a second copy of the plugin's modules sees the first's accounts", () =>
+    Effect.gen(function*() {
+      // OpenClaw can load the plugin twice (load paths and extensions dir): two module copies.
+      const copy: typeof Accounts = yield* Effect.promise(() => import("../../src/openclaw/Accounts.ts?copy=2" as string))
+      assert.notStrictEqual(copy, Accounts, "a separate module instance")
+      const live = { context: Context.empty() as never }
+      yield* Accounts.register("shared-account", live)
+      assert.strictEqual(Option.getOrThrow(yield* copy.lookup("shared-account")), live)
+      // And the slot: while this copy holds it, the other copy waits.
+      yield* Accounts.claim("shared-account", Effect.void)
+      let waited = false
+      const other = yield* Effect.forkChild(Effect.scoped(copy.claim("shared-account", Effect.sync(() => (waited = true)))))
+      yield* Effect.yieldNow
+      assert.isTrue(waited)
+      assert.isUndefined(other.pollUnsafe())
+      yield* Fiber.interrupt(other)
     }))
 })

@@ -1,0 +1,165 @@
+/**
+ * The gateway side of the plugin: each account runs as one Effect program, from
+ * `gateway.startAccount` until the host's `abortSignal` fires, and `outbound.sendText` sends
+ * through the running account.
+ *
+ * Each account's program runs with the account's own logger — the host's `ctx.log`, its `debug`
+ * level, its secret scrubbed — and `sendText` runs in the account's captured context, so every
+ * line, sends included, goes through that logger. Promises appear only at the two host boundary
+ * functions, `startAccount` and `sendText`.
+ *
+ * Gotchas: the promise from `startAccount` must stay pending until the abort — if it settles,
+ * OpenClaw counts the channel as exited and restarts it. A config error therefore marks the
+ * account `blocked` with the sentence as `lastError`, and waits.
+ *
+ * @since 0.1.0
+ */
+import { Cause, Clock, type Context, Effect, Layer, Option, Result, Schema, Stream } from "effect"
+import type { ChannelPlugin, OpenClawConfig } from "openclaw/plugin-sdk/channel-core"
+import { Agent } from "../Agent.ts"
+import { ConnectorConfig, type ConnectorSettings } from "../Config.ts"
+import { Connection, notConnected, WebSocketDialer } from "../Connection.ts"
+import { Connector, type ConnectorStatus } from "../Connector.ts"
+import * as InstaClaw from "../InstaClaw.ts"
+import * as InstaLogger from "../Logger.ts"
+import { EmptyMessageError } from "../Protocol.ts"
+import { DEFAULT_ACCOUNT_ID, type InstaClawAccount, normalizeTarget, resolveSettings } from "./Account.ts"
+import * as Accounts from "./Accounts.ts"
+import { CHANNEL_ID } from "./ChannelSchema.ts"
+import * as OpenClawAgent from "./OpenClawAgent.ts"
+
+export interface StartAccountContext {
+  readonly cfg: OpenClawConfig
+  readonly accountId: string
+  readonly account: InstaClawAccount
+  readonly abortSignal: AbortSignal
+  readonly log?: InstaLogger.LogSinkShape | undefined
+  readonly getStatus: () => Record<string, unknown>
+  readonly setStatus: (next: any) => void
+  readonly channelRuntime?: unknown
+}
+
+type Snapshot = Parameters<NonNullable<NonNullable<ChannelPlugin["gateway"]>["startAccount"]>>[0] extends infer C
+  ? C extends { readonly setStatus: (next: infer S) => void } ? S : never
+  : never
+
+/** The OpenClaw status snapshot for a connector status. */
+export const toSnapshot = (accountId: string, status: ConnectorStatus): Partial<Snapshot> => ({
+  accountId,
+  running: status.state !== "disconnected",
+  connected: status.state === "connected",
+  lifecycle: status.state === "connected"
+    ? "ready"
+    : status.state === "reconnecting"
+    ? "recovering"
+    : status.state === "connecting"
+    ? "starting"
+    : "stopped",
+  reconnectAttempts: status.reconnectAttempts,
+  lastError: status.lastError ?? null,
+  lastInboundAt: status.lastInboundAt ?? null,
+  lastOutboundAt: status.lastOutboundAt ?? null
+})
+
+/**
+ * Host boundary: runs the connector for one account until `ctx.abortSignal` fires, then closes it
+ * cleanly. `hostChannel` is OpenClaw's `runtime.channel`, when `ctx.channelRuntime` lacks it.
+ * Never rejects.
+ */
+export const startAccount = (ctx: StartAccountContext, hostChannel?: OpenClawAgent.HostChannelRuntime): Promise<void> => {
+  const resolved = resolveSettings(ctx.cfg, ctx.accountId).result
+  const settings = Result.isSuccess(resolved) ? Option.some(resolved.success) : Option.none<ConnectorSettings>()
+  const logger = InstaLogger.layer({
+    debug: Option.exists(settings, (s) => s.debug),
+    sink: ctx.log ?? InstaLogger.stderrSink,
+    secrets: Option.toArray(Option.map(settings, (s) => s.clientSecret))
+  })
+  const program = Result.isFailure(resolved) ? blocked(ctx, resolved.failure.message) : runAccount(ctx, resolved.success, hostChannel)
+  const stopped = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    update(ctx, { running: false, connected: false, lifecycle: "stopped", lastStopAt: now }))
+  return Effect.runPromiseExit(program.pipe(Effect.onInterrupt(() => stopped), Effect.provide(logger)), { signal: ctx.abortSignal })
+    .then(() => undefined)
+}
+
+const update = (ctx: StartAccountContext, patch: Record<string, unknown>) =>
+  Effect.sync(() => ctx.setStatus({ ...ctx.getStatus(), accountId: ctx.accountId, ...patch }))
+
+/** Says why the account cannot run, marks it blocked, and waits for the abort (no restart loop). */
+const blocked = (ctx: StartAccountContext, reason: string): Effect.Effect<never> =>
+  Effect.logError(reason).pipe(
+    Effect.andThen(update(ctx, { running: false, connected: false, lifecycle: "blocked", lastError: reason })),
+    Effect.andThen(Effect.never)
+  )
+
+/** The message of whatever failed, for a status line. */
+const messageOf = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.squash(cause)
+  return error instanceof Error ? error.message : String(error)
+}
+
+const runAccount = (ctx: StartAccountContext, settings: ConnectorSettings, hostChannel?: OpenClawAgent.HostChannelRuntime) =>
+  Effect.gen(function*() {
+    yield* update(ctx, { running: true, connected: false, lifecycle: "starting", lastStartAt: yield* Clock.currentTimeMillis, lastError: null })
+    const channel = (ctx.channelRuntime as OpenClawAgent.HostChannelRuntime | undefined) ?? hostChannel
+    if (channel?.reply?.dispatchReplyWithBufferedBlockDispatcher === undefined) {
+      return yield* blocked(ctx, "OpenClaw did not provide a channel runtime to this plugin; update OpenClaw")
+    }
+    // One socket per account: wait for a previous run of this account to close first.
+    yield* Accounts.claim(ctx.accountId, update(ctx, { stateReason: "waiting for the previous connection of this account to close" }))
+
+    const connector = InstaClaw.layerWithConfig.pipe(
+      Layer.provide(Layer.succeed(Agent, OpenClawAgent.make({ channel, cfg: ctx.cfg, accountId: ctx.accountId }))),
+      Layer.provide(WebSocketDialer.layer),
+      Layer.provideMerge(Layer.succeed(ConnectorConfig, settings)),
+      Layer.provide(Layer.succeed(InstaLogger.LogSink, ctx.log ?? InstaLogger.stderrSink))
+    )
+    return yield* serve(ctx).pipe(Effect.provide(connector))
+  }).pipe(
+    Effect.scoped,
+    // Anything unexpected: say it and block, rather than let the host restart-loop.
+    Effect.catchCause((cause) =>
+      Cause.hasInterruptsOnly(cause)
+        ? Effect.failCause(cause)
+        : Effect.andThen(Effect.logError("The connector stopped", cause), blocked(ctx, `The InstaClaw connector failed: ${messageOf(cause)}`))
+    )
+  )
+
+/** Publishes the running account and mirrors its status until the abort; blocks if it gives up. */
+const serve = (ctx: StartAccountContext) =>
+  Effect.gen(function*() {
+    const context: Context.Context<Connector> = yield* Effect.context<Connector>()
+    yield* Accounts.register(ctx.accountId, { context })
+    const connector = yield* Connector
+    const connection = yield* Connection
+    const mirror = Stream.runForEach(connector.statusChanges, (status) => update(ctx, toSnapshot(ctx.accountId, status)))
+    const giveUp = Effect.flatMap(Effect.flip(connection.awaitFatal), (error) => blocked(ctx, error.message))
+    return yield* Effect.raceFirst(Effect.andThen(mirror, Effect.never), giveUp)
+  })
+
+/** The `to` of a send is not an InstaClaw conversation id. */
+export class InvalidTargetError extends Schema.TaggedError<InvalidTargetError>()("InvalidTargetError", {
+  target: Schema.String
+}) {
+  override get message() {
+    return `Not an InstaClaw conversation id: ${JSON.stringify(this.target)}`
+  }
+}
+
+/**
+ * Host boundary, `outbound.sendText`: one streamed response to conversation `to`, on the
+ * account's live socket, logged through the account's logger. Rejects with the sentence.
+ */
+export const sendText = (ctx: { readonly to: string; readonly text: string; readonly accountId?: string | null | undefined }) =>
+  Effect.runPromise(Effect.gen(function*() {
+    if (ctx.text.trim() === "") return yield* new EmptyMessageError()
+    const conversationId = normalizeTarget(ctx.to)
+    if (conversationId === undefined) return yield* new InvalidTargetError({ target: ctx.to })
+    const live = yield* Accounts.lookup(ctx.accountId ?? DEFAULT_ACCOUNT_ID)
+    if (Option.isNone(live)) return yield* notConnected()
+    const send = Effect.gen(function*() {
+      const connector = yield* Connector
+      return yield* connector.send(conversationId, ctx.text)
+    })
+    const sent = yield* Effect.provideContext(send, live.value.context)
+    return { channel: CHANNEL_ID, messageId: sent.responseId, target: { kind: "conversation" as const, id: conversationId } }
+  }))
