@@ -56,3 +56,14 @@ describe("src/ module boundaries", () => {
     }
   })
 })
+
+describe("docs/ARCHITECTURE.md", () => {
+  it("names every source file, and no file that is gone", () => {
+    const doc = readFileSync(new URL("../../docs/ARCHITECTURE.md", import.meta.url), "utf8")
+    const named = (path: string) => doc.includes(`src/${path}`) || doc.includes(`\`${path}\``) || doc.includes(`\`${path.split("/").pop()}\``)
+    const entries = files.map(name).filter((path) => !path.endsWith("index.ts") || path.startsWith("openclaw/"))
+    assert.deepStrictEqual(entries.filter((path) => !named(path)), [])
+    const mentioned = [...doc.matchAll(/`src\/([^`]+\.ts)`/g)].map((m) => m[1]!)
+    assert.deepStrictEqual(mentioned.filter((path) => !files.map(name).includes(path)), [])
+  })
+})
