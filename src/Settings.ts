@@ -178,6 +178,13 @@ export const settings = {
     allowed: "a positive whole number"
   }),
   shutdownGracePeriod: millis(5_000, "Time in-flight replies get on shutdown"),
+  sessionScope: setting(Schema.Literals(["conversation", "host"]), {
+    default: "conversation",
+    description:
+      "conversation: each InstaClaw conversation of each account is its own agent session; host: OpenClaw's session.dmScope decides",
+    allowed: "\"conversation\" or \"host\"",
+    ui: { label: "Session per conversation", help: "Keep \"conversation\" unless one person owns every conversation", advanced: true }
+  }),
   model: setting(Schema.NonEmptyString, { default: "openclaw", description: "The model field of outbound responses", allowed: "a non-empty string" })
 } as const
 

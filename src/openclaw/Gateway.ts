@@ -108,7 +108,7 @@ const runAccount = (ctx: StartAccountContext, settings: ConnectorSettings, hostC
     yield* Accounts.claim(ctx.accountId, update(ctx, { stateReason: "waiting for the previous connection of this account to close" }))
 
     const connector = InstaClaw.layerWithConfig.pipe(
-      Layer.provide(Layer.succeed(Agent, OpenClawAgent.make({ channel, cfg: ctx.cfg, accountId: ctx.accountId }))),
+      Layer.provide(Layer.succeed(Agent, OpenClawAgent.make({ channel, cfg: ctx.cfg, accountId: ctx.accountId, sessionScope: settings.sessionScope }))),
       Layer.provide(WebSocketDialer.layer),
       Layer.provideMerge(Layer.succeed(ConnectorConfig, settings)),
       Layer.provide(Layer.succeed(InstaLogger.LogSink, ctx.log ?? InstaLogger.stderrSink))

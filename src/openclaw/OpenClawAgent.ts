@@ -1,12 +1,17 @@
 /**
  * The `Agent` inside an OpenClaw gateway: each completed InstaClaw message goes through the
- * host's runtime — route (`resolveAgentRoute`, peer kind direct, id = conversationId), inbound
+ * host's runtime — route (`resolveAgentRoute`, peer kind direct, id = conversationId, one
+ * session per account and conversation unless `sessionScope: "host"`), inbound
  * context (`finalizeInboundContext`, with the sender and `systemPrompt`), and
  * `dispatchReplyWithBufferedBlockDispatcher` — and every `block`/`final` delivery becomes the
  * next piece of the reply stream, sent on at once.
  *
  * The host runtime is described structurally (`HostChannelRuntime`) so unit tests can fake it;
- * `src/plugin.ts` checks at compile time that OpenClaw's real runtime fits.
+ * `src/openclaw/index.ts` checks at compile time that OpenClaw's real runtime fits.
+ *
+ * Gotchas: OpenClaw's default `session.dmScope` is `main` — every direct chat of every channel in
+ * one session, right for one owner, a leak for a service with many users. So the route is asked
+ * for `per-account-channel-peer` whatever the host's setting, unless the operator opts out.
  *
  * @since 0.1.0
  */
@@ -31,6 +36,7 @@ export interface HostChannelRuntime {
       readonly channel: string
       readonly accountId?: string | null
       readonly peer?: { readonly kind: "direct"; readonly id: string } | null
+      readonly dmScope?: "main" | "per-peer" | "per-channel-peer" | "per-account-channel-peer"
     }) => { readonly sessionKey: string; readonly agentId: string }
   }
   readonly reply: {
@@ -51,6 +57,8 @@ export interface OpenClawHost {
   /** The gateway's config object, passed back to the runtime on every call. */
   readonly cfg: unknown
   readonly accountId: string
+  /** `conversation` (default): one agent session per account and conversation; `host`: OpenClaw's `session.dmScope`. */
+  readonly sessionScope?: "conversation" | "host" | undefined
 }
 
 /** What the end user sees when OpenClaw could not run the agent at all. */
@@ -102,7 +110,8 @@ export const make = (host: OpenClawHost): Agent["Service"] =>
             cfg: host.cfg,
             channel: CHANNEL_ID,
             accountId: host.accountId,
-            peer: { kind: "direct", id: request.conversationId }
+            peer: { kind: "direct", id: request.conversationId },
+            ...(host.sessionScope === "host" ? {} : { dmScope: "per-account-channel-peer" as const })
           })
           const context = host.channel.reply.finalizeInboundContext({
             Body: request.text,

@@ -18,14 +18,16 @@ const is = <T extends ServerEvent["_tag"]>(tag: T, where: (event: Tagged<T>) => 
 
 let model: Awaited<ReturnType<typeof startFakeModel>>
 let instaclaw: Awaited<ReturnType<typeof startReferenceServer>>
+let second: Awaited<ReturnType<typeof startReferenceServer>>
 let gateway: Gateway
 
 beforeAll(async () => {
   model = await startFakeModel()
   instaclaw = await startReferenceServer()
-  gateway = await startGateway({ modelPort: model.port, instaclawUrl: instaclaw.server.url })
+  second = await startReferenceServer({ clientId: "e2e-app-2", clientSecret: "e2e-secret-2b7e" })
+  gateway = await startGateway({ modelPort: model.port, instaclawUrl: instaclaw.server.url, secondUrl: second.server.url })
   await Promise.race([
-    instaclaw.waitFor(is("ClientConnected")),
+    Promise.all([instaclaw.waitFor(is("ClientConnected")), second.waitFor(is("ClientConnected"))]),
     gateway.exited.then((code) => {
       throw new Error(`the gateway exited (${code}) before connecting:\n${gateway.output()}`)
     })
@@ -35,6 +37,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await gateway?.stop()
   await instaclaw?.close()
+  await second?.close()
   await model?.close()
 })
 
@@ -73,6 +76,32 @@ describe("insta-claw-connector inside a real OpenClaw gateway", () => {
     const request = model.requests.find((body) => body.includes("MARK-E2E1"))
     assert.isDefined(request, "the model saw the user's message")
     assert.include(request!, "SYSPROMPT-7Q", "the configured systemPrompt reached the model")
+  })
+
+  it("two users in two conversations, and a third on another account, never see each other's text", async () => {
+    const talk = async (server: typeof instaclaw, conversationId: string, senderId: string, text: string) => {
+      const from = server.events.length
+      await server.run(server.server.sendUserMessage({ conversationId, text, senderId }))
+      await server.waitFor(is("ReplyCompleted", (e) => e.conversationId === conversationId), from)
+    }
+    await talk(instaclaw, "conv_alpha", "user_alpha", "MARK-ALPHAONE my favourite colour is red")
+    await talk(instaclaw, "conv_bravo", "user_bravo", "MARK-BRAVOONE my favourite colour is blue")
+    await talk(second, "conv_charlie", "user_charlie", "MARK-CHARLIEONE my favourite colour is green")
+    await talk(instaclaw, "conv_alpha", "user_alpha", "MARK-ALPHATWO what did I say?")
+    await talk(instaclaw, "conv_bravo", "user_bravo", "MARK-BRAVOTWO what did I say?")
+    await talk(second, "conv_charlie", "user_charlie", "MARK-CHARLIETWO what did I say?")
+
+    const conversationOf = (marker: string) => /MARK-(ALPHA|BRAVO|CHARLIE|E2E)/.exec(marker)?.[1]
+    const requests = model.requests.filter((body) => /MARK-(ALPHA|BRAVO|CHARLIE)/.test(body))
+    assert.isAtLeast(requests.length, 6)
+    for (const body of requests) {
+      const seen = new Set([...body.matchAll(/MARK-[A-Z0-9]+/g)].map((m) => conversationOf(m[0])))
+      assert.strictEqual(seen.size, 1, `one model request carried text of several conversations: ${[...seen].join(", ")}`)
+    }
+    // Each conversation keeps its own history: the second message's request holds the first.
+    for (const name of ["ALPHA", "BRAVO", "CHARLIE"]) {
+      assert.isTrue(requests.some((body) => body.includes(`MARK-${name}TWO`) && body.includes(`MARK-${name}ONE`)), `${name} kept its history`)
+    }
   })
 
   it("`openclaw channels status` reports the account connected", async () => {

@@ -50,8 +50,8 @@ export const startFakeModel = async () => {
 }
 
 /** The reference server with every event recorded, and a way to wait for one. */
-export const startReferenceServer = async () => {
-  const runtime = ManagedRuntime.make(ReferenceServer.layer({ port: 0, clientId: "e2e-app", clientSecret: "e2e-secret-5d2c" }))
+export const startReferenceServer = async (credentials: { readonly clientId: string; readonly clientSecret: string } = { clientId: "e2e-app", clientSecret: "e2e-secret-5d2c" }) => {
+  const runtime = ManagedRuntime.make(ReferenceServer.layer({ port: 0, ...credentials }))
   const server = await runtime.runPromise(Effect.gen(function*() {
     return yield* ReferenceServer
   }))
@@ -118,7 +118,12 @@ export interface Gateway {
 }
 
 /** Starts `openclaw gateway run` in a fresh state directory, with this plugin loaded from the repo. */
-export const startGateway = async (options: { readonly modelPort: number; readonly instaclawUrl: string }): Promise<Gateway> => {
+export const startGateway = async (options: {
+  readonly modelPort: number
+  readonly instaclawUrl: string
+  /** A second account, `second`, on its own server. */
+  readonly secondUrl: string
+}): Promise<Gateway> => {
   const dir = mkdtempSync(join(tmpdir(), "instaclaw-e2e-"))
   const port = await freePort()
   const token = "e2e-gateway-token"
@@ -133,7 +138,8 @@ export const startGateway = async (options: { readonly modelPort: number; readon
         clientSecret: "e2e-secret-5d2c",
         url: options.instaclawUrl,
         systemPrompt: "SYSPROMPT-7Q: answer briefly.",
-        streaming: { block: { enabled: true } }
+        streaming: { block: { enabled: true } },
+        accounts: { second: { clientId: "e2e-app-2", clientSecret: "e2e-secret-2b7e", url: options.secondUrl } }
       }
     },
     models: {
@@ -146,8 +152,8 @@ export const startGateway = async (options: { readonly modelPort: number; readon
         }
       }
     },
-    agents: { defaults: { model: { primary: "fake/echo-1" }, blockStreamingDefault: "on" } },
-    session: { dmScope: "per-channel-peer" }
+    // The README's config: OpenClaw's session.dmScope left at its default (`main`).
+    agents: { defaults: { model: { primary: "fake/echo-1" }, blockStreamingDefault: "on" } }
   }
   const configPath = join(dir, "openclaw.json")
   // `channels.instaclaw` is an unknown key until the plugin is installed: install first, into a

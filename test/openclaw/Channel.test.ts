@@ -182,7 +182,8 @@ describe("gateway.startAccount", () => {
       const done = yield* waitFor(events, "ReplyCompleted")
       assert.deepStrictEqual([done.conversationId, done.text], ["conv_7", "You said: hi there\n\nAnything else?"])
 
-      assert.deepStrictEqual(host.routes[0], { cfg, channel: "instaclaw", accountId: "default", peer: { kind: "direct", id: "conv_7" } })
+      // One session per account and conversation, whatever the host's session.dmScope says.
+      assert.deepStrictEqual(host.routes[0], { cfg, channel: "instaclaw", accountId: "default", peer: { kind: "direct", id: "conv_7" }, dmScope: "per-account-channel-peer" })
       const inbound = host.contexts[0]!
       assert.strictEqual(inbound.Body, "hi there")
       assert.strictEqual(inbound.SenderName, "Ada")
@@ -198,6 +199,21 @@ describe("gateway.startAccount", () => {
       assert.strictEqual((yield* waitFor(events, "ClientDisconnected")).code, 1000)
       assert.deepStrictEqual([gateway.status().running, gateway.status().connected, gateway.status().lifecycle], [false, false, "stopped"])
       assert.notInclude(gateway.logs.join("\n"), "demo-secret")
+    }))
+
+  it.live("sessionScope: \"host\" leaves the session to OpenClaw's session.dmScope", () =>
+    Effect.gen(function*() {
+      const { events, server } = yield* startServer
+      const cfg = cfgFor(server.url, { sessionScope: "host" })
+      const host = fakeRuntime(async ({ deliver }) => void (await deliver({ text: "ok" }, { kind: "final" })))
+      const gateway = fakeGatewayContext(Channel.resolveAccount(cfg as never), cfg)
+      const run = yield* runAccount(gateway, host.channel)
+      yield* waitFor(events, "ClientConnected")
+      yield* server.sendUserMessage({ conversationId: "conv_h", text: "hi" })
+      yield* waitFor(events, "ReplyCompleted")
+      assert.deepStrictEqual(host.routes[0], { cfg, channel: "instaclaw", accountId: "default", peer: { kind: "direct", id: "conv_h" } })
+      gateway.abort.abort()
+      yield* Effect.promise(() => run)
     }))
 
   it.live("a dispatch failure, or an error payload, sends response.failed", () =>
