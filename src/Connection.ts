@@ -15,6 +15,7 @@
  * @since 0.1.0
  */
 import {
+  Clock,
   Context,
   Duration,
   Effect,
@@ -45,7 +46,25 @@ export { type DialOptions, WebSocketDialer, type WebSocketHandle } from "./WebSo
 
 export type ConnectionState = "disconnected" | "connecting" | "connected" | "reconnecting"
 
+/** Everything a status display needs to know about the connection, kept current at all times. */
+export interface ConnectionStatus {
+  readonly state: ConnectionState
+  /** Consecutive failed attempts since the last open. */
+  readonly reconnectAttempts: number
+  /** Why the most recent link failed (kept after a later open, as history). */
+  readonly lastError: ConnectionErrorReason | undefined
+  /** Unix ms of the next scheduled attempt, while one is scheduled. */
+  readonly nextRetryAt: number | undefined
+  readonly lastConnectedAt: number | undefined
+  /** Unix ms when the last open link ended. */
+  readonly lastDisconnectedAt: number | undefined
+}
+
 export class Connection extends Context.Service<Connection, {
+  /** The status now. */
+  readonly status: Effect.Effect<ConnectionStatus>
+  /** The status now, then every change: each failure, each scheduled attempt, each open. */
+  readonly statusChanges: Stream.Stream<ConnectionStatus>
   /** The state now. */
   readonly state: Effect.Effect<ConnectionState>
   /** The current state, then every change. */
@@ -89,9 +108,16 @@ const make = Effect.gen(function*() {
   const policy = yield* ReconnectPolicy
   const scope = yield* Effect.scope
 
-  const state = yield* SubscriptionRef.make<ConnectionState>("disconnected")
-  const attempts = yield* Ref.make(0)
-  const lastError = yield* Ref.make(Option.none<ConnectionErrorReason>())
+  const status = yield* SubscriptionRef.make<ConnectionStatus>({
+    state: "disconnected",
+    reconnectAttempts: 0,
+    lastError: undefined,
+    nextRetryAt: undefined,
+    lastConnectedAt: undefined,
+    lastDisconnectedAt: undefined
+  })
+  const updateStatus = (f: (current: ConnectionStatus) => Partial<ConnectionStatus>) =>
+    SubscriptionRef.update(status, (current) => ({ ...current, ...f(current) }))
   const fatal = yield* Latch.make(false)
   const fatalError = yield* Ref.make<ConnectionError>(notConnected())
   const inbound = yield* Queue.bounded<Wire.MessageEnvelope>(1024)
@@ -101,12 +127,11 @@ const make = Effect.gen(function*() {
   /** Dials made so far; each link's generation is its dial's number. */
   const dials = yield* Ref.make(0)
 
-  const setState = (next: ConnectionState) =>
+  const setState = (next: ConnectionState, patch: Partial<ConnectionStatus> = {}) =>
     Effect.gen(function*() {
-      const previous = yield* SubscriptionRef.get(state)
-      if (previous === next) return
-      yield* SubscriptionRef.set(state, next)
-      yield* Effect.logDebug(`Connection state ${previous} -> ${next}`)
+      const previous = (yield* SubscriptionRef.get(status)).state
+      yield* updateStatus(() => ({ ...patch, state: next }))
+      if (previous !== next) yield* Effect.logDebug(`Connection state ${previous} -> ${next}`)
     })
 
   const headers = {
@@ -131,7 +156,7 @@ const make = Effect.gen(function*() {
   /** Dials and serves one link until it fails. */
   const nextLink = Effect.gen(function*() {
     const generation = yield* Ref.updateAndGet(dials, (n) => n + 1)
-    yield* setState(generation === 1 ? "connecting" : "reconnecting")
+    yield* setState(generation === 1 ? "connecting" : "reconnecting", { nextRetryAt: undefined })
     return yield* serveLink({
       dial: () => dialer.dial(config.url, { headers, maxPayload: config.maxFrameBytes }),
       generation,
@@ -141,8 +166,7 @@ const make = Effect.gen(function*() {
       onOpen: (link) =>
         Effect.gen(function*() {
           yield* Ref.set(current, Option.some(link))
-          yield* Ref.set(attempts, 0)
-          yield* setState("connected")
+          yield* setState("connected", { reconnectAttempts: 0, lastConnectedAt: yield* Clock.currentTimeMillis })
           yield* connected.open
           yield* Effect.logInfo("Connection established")
         }),
@@ -154,8 +178,8 @@ const make = Effect.gen(function*() {
   const onFailure = (failure: ConnectionError) =>
     Effect.gen(function*() {
       const { reason } = failure
-      yield* Ref.set(lastError, Option.some(reason))
-      yield* setState("reconnecting")
+      const now = yield* Clock.currentTimeMillis
+      yield* setState("reconnecting", { lastError: reason, ...(failure.opened ? { lastDisconnectedAt: now } : {}) })
       if (reason._tag === "HeartbeatTimeout") yield* Metric.update(Metrics.heartbeatTimeouts, 1)
       if (reason._tag === "AuthenticationError") yield* Effect.logError(reason.message)
       else yield* Effect.logWarning(`Connection lost: ${reason.message}`)
@@ -163,7 +187,8 @@ const make = Effect.gen(function*() {
 
   const logAttempt = ({ output }: { readonly output: ReconnectStep }) =>
     Effect.gen(function*() {
-      yield* Ref.set(attempts, output.attempt + 1)
+      const now = yield* Clock.currentTimeMillis
+      yield* updateStatus(() => ({ reconnectAttempts: output.attempt + 1, nextRetryAt: now + Duration.toMillis(output.delay) }))
       yield* Metric.update(Metrics.reconnects, 1)
       yield* Effect.logWarning(
         `Reconnecting: attempt ${output.attempt + 1} in ${Math.round(Duration.toMillis(output.delay))} ms`
@@ -171,7 +196,7 @@ const make = Effect.gen(function*() {
     })
 
   const giveUp = Effect.gen(function*() {
-    const last = Option.match(yield* Ref.get(lastError), { onNone: () => "none", onSome: (reason) => reason.message })
+    const last = (yield* SubscriptionRef.get(status)).lastError?.message ?? "none"
     const error = new ReconnectAttemptsExhausted({ attempts: config.maxReconnectAttempts ?? 0, lastError: last })
     yield* Effect.logError(error.message)
     yield* Ref.set(fatalError, new ConnectionError({ reason: error, opened: false }))
@@ -187,7 +212,7 @@ const make = Effect.gen(function*() {
     Effect.mapError((failure) => ({ reason: failure.reason._tag, opened: failure.opened })),
     Effect.retry(resettingOnOpen(policy, config.maxReconnectAttempts).pipe(Schedule.tap(logAttempt))),
     Effect.catch(() => giveUp),
-    Effect.ensuring(setState("disconnected"))
+    Effect.ensuring(setState("disconnected", { nextRetryAt: undefined }))
   )
   yield* Effect.forkIn(supervise, scope)
 
@@ -236,10 +261,12 @@ const make = Effect.gen(function*() {
     })
 
   return Connection.of({
-    state: SubscriptionRef.get(state),
-    stateChanges: SubscriptionRef.changes(state),
-    reconnectAttempts: Ref.get(attempts),
-    lastError: Ref.get(lastError),
+    status: SubscriptionRef.get(status),
+    statusChanges: SubscriptionRef.changes(status),
+    state: Effect.map(SubscriptionRef.get(status), (s) => s.state),
+    stateChanges: Stream.changes(Stream.map(SubscriptionRef.changes(status), (s) => s.state)),
+    reconnectAttempts: Effect.map(SubscriptionRef.get(status), (s) => s.reconnectAttempts),
+    lastError: Effect.map(SubscriptionRef.get(status), (s) => Option.fromUndefinedOr(s.lastError)),
     inbound: Stream.fromQueue(inbound),
     sendResponse,
     awaitFatal: Effect.flatMap(fatal.await, () => Effect.flatMap(Ref.get(fatalError), Effect.fail))

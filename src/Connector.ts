@@ -31,7 +31,7 @@ import {
 } from "effect"
 import { Agent, AgentError } from "./Agent.ts"
 import { ConnectorConfig } from "./Config.ts"
-import { Connection, type ConnectionError, type ConnectionState } from "./Connection.ts"
+import { Connection, type ConnectionError, type ConnectionState, type ConnectionStatus } from "./Connection.ts"
 import * as Metrics from "./Metrics.ts"
 import { type AssemblerOutput, type EmptyMessageError, genericFailure, type InboundMessage, Protocol, type ReplyFailure } from "./Protocol.ts"
 import { scrub } from "./Logger.ts"
@@ -40,7 +40,12 @@ import { scrub } from "./Logger.ts"
 export interface ConnectorStatus {
   readonly state: ConnectionState
   readonly reconnectAttempts: number
+  /** The sentence of the most recent link failure. */
   readonly lastError: string | undefined
+  /** Unix ms of the next reconnect attempt, while one is scheduled. */
+  readonly nextRetryAt: number | undefined
+  readonly lastConnectedAt: number | undefined
+  readonly lastDisconnectedAt: number | undefined
   /** Unix ms of the last completed inbound message. */
   readonly lastInboundAt: number | undefined
   /** Unix ms when the last reply started going out. */
@@ -52,6 +57,15 @@ export interface SentReply {
   readonly conversationId: string
   readonly responseId: string
 }
+
+const fromConnection = (status: ConnectionStatus) => ({
+  state: status.state,
+  reconnectAttempts: status.reconnectAttempts,
+  lastError: status.lastError?.message,
+  nextRetryAt: status.nextRetryAt,
+  lastConnectedAt: status.lastConnectedAt,
+  lastDisconnectedAt: status.lastDisconnectedAt
+})
 
 /** How many completed messages may wait for the agent before inbound reading pauses. */
 const MAX_PENDING_MESSAGES = 1000
@@ -85,9 +99,7 @@ const make = Effect.gen(function*() {
   const secret = Redacted.value(config.clientSecret)
 
   const status = yield* SubscriptionRef.make<ConnectorStatus>({
-    state: yield* connection.state,
-    reconnectAttempts: 0,
-    lastError: undefined,
+    ...fromConnection(yield* connection.status),
     lastInboundAt: undefined,
     lastOutboundAt: undefined
   })
@@ -215,12 +227,10 @@ const make = Effect.gen(function*() {
     for (const output of assembler.sweep(now)) yield* report(output)
   })
 
-  const followConnection = Stream.runForEach(connection.stateChanges, (state) =>
-    Effect.gen(function*() {
-      const reconnectAttempts = yield* connection.reconnectAttempts
-      const lastError = Option.getOrUndefined(Option.map(yield* connection.lastError, (error) => error.message))
-      yield* updateStatus((current) => ({ ...current, state, reconnectAttempts, lastError }))
-    }))
+  // Every change of the connection — each failure and scheduled attempt, not only state
+  // transitions — reaches the status.
+  const followConnection = Stream.runForEach(connection.statusChanges, (next) =>
+    updateStatus((current) => ({ ...current, ...fromConnection(next) })))
 
   yield* Effect.forkScoped(followConnection)
   yield* Effect.forkScoped(Effect.schedule(sweep, Schedule.spaced(sweepEvery)))

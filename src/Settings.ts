@@ -147,7 +147,8 @@ export const settings = {
     ui: { label: "Timeout threshold (ms)", advanced: true }
   }),
   connectTimeout: millis(10_000, "Time an upgrade may take"),
-  sendTimeout: millis(10_000, "Time a send waits for a connection"),
+  // Well inside OpenClaw's own 10 s wait for `message send`, so the plugin's sentence arrives first.
+  sendTimeout: millis(5_000, "Time a send waits for a connection"),
   maxReconnectAttempts: setting(Positive, {
     default: undefined,
     description: "Consecutive failed attempts before giving up; leave out to retry forever",

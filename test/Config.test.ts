@@ -29,7 +29,7 @@ describe("Config", () => {
     assert.strictEqual(settings.heartbeatInterval, 30_000)
     assert.strictEqual(settings.timeoutThreshold, 90_000)
     assert.strictEqual(settings.connectTimeout, 10_000)
-    assert.strictEqual(settings.sendTimeout, 10_000)
+    assert.strictEqual(settings.sendTimeout, 5_000)
     assert.strictEqual(settings.maxReconnectAttempts, undefined)
     assert.strictEqual(settings.deltaSize, 50)
     assert.strictEqual(settings.eventProfile, "full")

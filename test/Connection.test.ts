@@ -331,4 +331,32 @@ describe("Connection under TestClock", () => {
       }
       assert.deepStrictEqual(seen, [[0, 1000], [1, 2000], [2, 4000], [0, 1000], [1, 30_000]])
     }))
+
+  it.effect("the status moves with every failure and attempt, not only with state transitions", () =>
+    Effect.gen(function*() {
+      const { result } = yield* withConnection(
+        (s) => s.refuse(401),
+        (connection, dial) =>
+          Effect.gen(function*() {
+            yield* dialed(dial)
+            yield* awaitState(connection, "reconnecting")
+            const snapshots: Array<{ attempts: number; next: number | undefined; error: string | undefined }> = []
+            for (let i = 2; i <= 4; i++) {
+              const status = yield* connection.status
+              snapshots.push({ attempts: status.reconnectAttempts, next: status.nextRetryAt, error: status.lastError?._tag })
+              yield* TestClock.adjust("31 seconds")
+              yield* dialed(dial, i)
+              yield* Effect.yieldNow
+            }
+            return { snapshots, dialTimes: [...dial.dialTimes] }
+          }).pipe(Random.withSeed("status"))
+      )
+      assert.deepStrictEqual(result.snapshots.map((s) => [s.attempts, s.error]), [[1, "AuthenticationError"], [2, "AuthenticationError"], [3, "AuthenticationError"]])
+      // The next attempt is announced: the capped delay (30–31 s) after each refusal.
+      for (const [i, s] of result.snapshots.entries()) {
+        assert.isAtLeast(s.next! - result.dialTimes[i]!, 30_000)
+        assert.isBelow(s.next! - result.dialTimes[i]!, 31_000)
+        assert.strictEqual(s.next, result.dialTimes[i + 1], "the next dial happens when announced")
+      }
+    }))
 })
