@@ -31,13 +31,13 @@ import {
   Stream,
   SubscriptionRef
 } from "effect"
-import { ConnectorConfig } from "./Config.ts"
+import { ConnectorConfig, type ConnectorSettings } from "./Config.ts"
 import { ConnectionError, type ConnectionErrorReason, notConnected, ReconnectAttemptsExhausted } from "./ConnectionError.ts"
-import { type Link, serveLink } from "./connection/Link.ts"
+import { type Link, openLink, serveLink } from "./connection/Link.ts"
 import { ReconnectPolicy, type ReconnectStep, resettingOnOpen } from "./connection/Reconnect.ts"
 import * as Metrics from "./Metrics.ts"
 import type { OutboundFrame } from "./ReplyEncoder.ts"
-import { WebSocketDialer } from "./WebSocketDialer.ts"
+import { type DialOptions, WebSocketDialer } from "./WebSocketDialer.ts"
 import * as Wire from "./Wire.ts"
 
 export * from "./ConnectionError.ts"
@@ -51,8 +51,9 @@ export interface ConnectionStatus {
   readonly state: ConnectionState
   /** Consecutive failed attempts since the last open. */
   readonly reconnectAttempts: number
-  /** Why the most recent link failed (kept after a later open, as history). */
+  /** Why the most recent link failed (kept after a later open, as history), and when. */
   readonly lastError: ConnectionErrorReason | undefined
+  readonly lastErrorAt: number | undefined
   /** Unix ms of the next scheduled attempt, while one is scheduled. */
   readonly nextRetryAt: number | undefined
   readonly lastConnectedAt: number | undefined
@@ -102,6 +103,22 @@ export class Connection extends Context.Service<Connection, {
   )
 }
 
+/** The upgrade's authentication headers and the frame limit. */
+const dialOptions = (config: ConnectorSettings): DialOptions => ({
+  headers: { "x-app-key": config.clientId, "x-app-secret": Redacted.value(config.clientSecret) },
+  maxPayload: config.maxFrameBytes
+})
+
+/**
+ * Checks the settings with one real upgrade — credentials, URL, reachability — and closes the
+ * link again with 1000. Fails with why it could not open (e.g. `AuthenticationError`).
+ */
+export const probe: Effect.Effect<void, ConnectionError, ConnectorConfig | WebSocketDialer> = Effect.gen(function*() {
+  const config = yield* ConnectorConfig
+  const dialer = yield* WebSocketDialer
+  yield* openLink({ dial: () => dialer.dial(config.url, dialOptions(config)), connectTimeout: config.connectTimeout }).pipe(Effect.scoped)
+}).pipe(Effect.withSpan("Connection.probe"))
+
 const make = Effect.gen(function*() {
   const config = yield* ConnectorConfig
   const dialer = yield* WebSocketDialer
@@ -112,6 +129,7 @@ const make = Effect.gen(function*() {
     state: "disconnected",
     reconnectAttempts: 0,
     lastError: undefined,
+    lastErrorAt: undefined,
     nextRetryAt: undefined,
     lastConnectedAt: undefined,
     lastDisconnectedAt: undefined
@@ -134,10 +152,6 @@ const make = Effect.gen(function*() {
       if (previous !== next) yield* Effect.logDebug(`Connection state ${previous} -> ${next}`)
     })
 
-  const headers = {
-    "x-app-key": config.clientId,
-    "x-app-secret": Redacted.value(config.clientSecret)
-  }
 
   const receive = (frame: string | Uint8Array) =>
     Effect.gen(function*() {
@@ -158,7 +172,7 @@ const make = Effect.gen(function*() {
     const generation = yield* Ref.updateAndGet(dials, (n) => n + 1)
     yield* setState(generation === 1 ? "connecting" : "reconnecting", { nextRetryAt: undefined })
     return yield* serveLink({
-      dial: () => dialer.dial(config.url, { headers, maxPayload: config.maxFrameBytes }),
+      dial: () => dialer.dial(config.url, dialOptions(config)),
       generation,
       connectTimeout: config.connectTimeout,
       heartbeatInterval: config.heartbeatInterval,
@@ -179,7 +193,7 @@ const make = Effect.gen(function*() {
     Effect.gen(function*() {
       const { reason } = failure
       const now = yield* Clock.currentTimeMillis
-      yield* setState("reconnecting", { lastError: reason, ...(failure.opened ? { lastDisconnectedAt: now } : {}) })
+      yield* setState("reconnecting", { lastError: reason, lastErrorAt: now, ...(failure.opened ? { lastDisconnectedAt: now } : {}) })
       if (reason._tag === "HeartbeatTimeout") yield* Metric.update(Metrics.heartbeatTimeouts, 1)
       if (reason._tag === "AuthenticationError") yield* Effect.logError(reason.message)
       else yield* Effect.logWarning(`Connection lost: ${reason.message}`)

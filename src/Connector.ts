@@ -31,7 +31,7 @@ import {
 } from "effect"
 import { Agent, AgentError } from "./Agent.ts"
 import { ConnectorConfig } from "./Config.ts"
-import { Connection, type ConnectionError, type ConnectionState, type ConnectionStatus } from "./Connection.ts"
+import { Connection, type ConnectionError, type ConnectionErrorReason, type ConnectionState, type ConnectionStatus } from "./Connection.ts"
 import * as Metrics from "./Metrics.ts"
 import { type AssemblerOutput, type EmptyMessageError, genericFailure, type InboundMessage, Protocol, type ReplyFailure } from "./Protocol.ts"
 import { scrub } from "./Logger.ts"
@@ -40,8 +40,10 @@ import { scrub } from "./Logger.ts"
 export interface ConnectorStatus {
   readonly state: ConnectionState
   readonly reconnectAttempts: number
-  /** The sentence of the most recent link failure. */
+  /** The most recent link failure: its sentence, its kind, when. */
   readonly lastError: string | undefined
+  readonly lastErrorKind: ConnectionErrorReason["_tag"] | undefined
+  readonly lastErrorAt: number | undefined
   /** Unix ms of the next reconnect attempt, while one is scheduled. */
   readonly nextRetryAt: number | undefined
   readonly lastConnectedAt: number | undefined
@@ -62,6 +64,8 @@ const fromConnection = (status: ConnectionStatus) => ({
   state: status.state,
   reconnectAttempts: status.reconnectAttempts,
   lastError: status.lastError?.message,
+  lastErrorKind: status.lastError?._tag,
+  lastErrorAt: status.lastErrorAt,
   nextRetryAt: status.nextRetryAt,
   lastConnectedAt: status.lastConnectedAt,
   lastDisconnectedAt: status.lastDisconnectedAt

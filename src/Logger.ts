@@ -26,6 +26,8 @@ export interface LogSinkShape {
   readonly warn: (line: string) => void
   readonly error: (line: string) => void
   readonly debug?: ((line: string) => void) | undefined
+  /** The sink stamps each line itself (OpenClaw's `ctx.log` does): lines then carry no time of ours. */
+  readonly stampsTime?: boolean | undefined
 }
 
 /** Writes every line to stderr. The default sink. */
@@ -78,14 +80,16 @@ const renderPart = (part: unknown): string => {
 
 /** Formats one line. Exported for tests and for anyone who wants the same shape elsewhere. */
 export const formatLine = (options: {
-  readonly date: Date
+  /** Leave it out when whoever receives the line stamps it. */
+  readonly date?: Date | undefined
   readonly level: LineLevel
   readonly message: unknown
   readonly annotations?: Readonly<Record<string, unknown>> | undefined
   readonly cause?: Cause.Cause<unknown> | undefined
 }): string => {
   const parts = Array.isArray(options.message) ? options.message : [options.message]
-  let line = `[${options.date.toISOString()}] [${options.level}] [${COMPONENT}] ${parts.map(renderPart).join(" ")}`
+  const time = options.date === undefined ? "" : `[${options.date.toISOString()}] `
+  let line = `${time}[${options.level}] [${COMPONENT}] ${parts.map(renderPart).join(" ")}`
   for (const [key, value] of Object.entries(options.annotations ?? {})) line += ` ${key}=${renderPart(value)}`
   if (options.cause !== undefined && options.cause.reasons.length > 0) line += `\n${Cause.pretty(options.cause)}`
   return line
@@ -107,7 +111,13 @@ export const make = (options: {
   return Logger.make(({ cause, date, fiber, logLevel, message }) => {
     const level = lineLevel(logLevel)
     const line = scrub(
-      formatLine({ date, level, message, annotations: fiber.getRef(References.CurrentLogAnnotations), cause }),
+      formatLine({
+        date: options.sink.stampsTime === true ? undefined : date,
+        level,
+        message,
+        annotations: fiber.getRef(References.CurrentLogAnnotations),
+        cause
+      }),
       secrets
     )
     const { sink } = options

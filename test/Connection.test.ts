@@ -286,7 +286,7 @@ describe("Connection under TestClock", () => {
           Effect.gen(function*() {
             const protocol = Protocol.make()
             const send = yield* Effect.forkChild(connection.sendResponse(protocol.streamReply({ conversationId: "c" }, "hello")))
-            yield* TestClock.adjust("9999 millis")
+            yield* TestClock.adjust("4999 millis")
             const pending = send.pollUnsafe() === undefined
             yield* TestClock.adjust("1 millis")
             return { pending, exit: yield* Fiber.await(send) }

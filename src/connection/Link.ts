@@ -58,12 +58,21 @@ const AUTH_CLOSE_CODES: ReadonlySet<number> = new Set([1008, 4001, 4401, 4403])
 
 const ignore = () => {}
 
-/** Dials and serves one link until it fails; always fails with the reason it ended. */
-export const serveLink = Effect.fnUntraced(function*(options: LinkOptions) {
-  const linkScope = yield* Effect.scope
+/**
+ * Dials one socket and waits for it to open, for the scope (closed with 1000 when it ends).
+ * Fails with why it could not open. `serveLink` starts with it; a probe needs only this.
+ */
+export const openLink = Effect.fnUntraced(function*(options: Pick<LinkOptions, "dial" | "connectTimeout">) {
   const handle = yield* Effect.acquireRelease(Effect.sync(options.dial), closeGracefully)
   const socket = yield* Socket.fromWebSocket(Effect.succeed(handle), { openTimeout: options.connectTimeout })
   const reader = yield* Effect.mapError(socket.reader, (error) => failure(error, handle, options, false))
+  return { handle, reader }
+})
+
+/** Dials and serves one link until it fails; always fails with the reason it ended. */
+export const serveLink = Effect.fnUntraced(function*(options: LinkOptions) {
+  const linkScope = yield* Effect.scope
+  const { handle, reader } = yield* openLink(options)
 
   // Open.
   const isOpen = () => handle.readyState === WebSocket.OPEN
@@ -136,10 +145,15 @@ const makeWrites = (handle: WebSocketHandle, isOpen: () => boolean) => {
 }
 
 /** Why the link ended: what the socket noted itself, else what the close or open error says. */
-const failure = (error: Socket.SocketError, handle: WebSocketHandle, options: LinkOptions, opened: boolean): ConnectionError =>
+const failure = (
+  error: Socket.SocketError,
+  handle: WebSocketHandle,
+  options: Pick<LinkOptions, "connectTimeout">,
+  opened: boolean
+): ConnectionError =>
   new ConnectionError({ reason: handle.endReason() ?? reasonOf(error.reason, options), opened })
 
-const reasonOf = (reason: Socket.SocketError["reason"], options: LinkOptions): ConnectionErrorReason => {
+const reasonOf = (reason: Socket.SocketError["reason"], options: Pick<LinkOptions, "connectTimeout">): ConnectionErrorReason => {
   if (reason._tag === "SocketCloseError") {
     if (AUTH_CLOSE_CODES.has(reason.code)) return new AuthenticationError({ closeCode: reason.code })
     if (reason.code === 1009) return new FrameTooLarge()

@@ -69,6 +69,13 @@ export const resolveAccount = (cfg: OpenClawConfig, accountId?: string | null): 
   }
 }
 
+/** One sentence per enabled account whose settings cannot be used. */
+export const configProblems = (cfg: OpenClawConfig): Array<string> =>
+  (cfg as { readonly channels?: Record<string, unknown> }).channels?.[CHANNEL_ID] === undefined ? [] : listAccountIds(cfg).flatMap((id) => {
+    const account = resolveAccount(cfg, id)
+    return account.enabled && account.problem !== undefined ? [`[InstaClawConnector] account ${id}: ${account.problem}`] : []
+  })
+
 /** A conversation id from a target such as `instaclaw:conv_42` or `conv_42`. */
 export const normalizeTarget = (raw: string): string | undefined => {
   const id = raw.trim().replace(/^instaclaw:/i, "").trim()

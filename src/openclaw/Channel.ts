@@ -8,12 +8,12 @@
 import type { ChannelPlugin } from "openclaw/plugin-sdk/channel-core"
 import { DEFAULT_ACCOUNT_ID, type InstaClawAccount, listAccountIds, normalizeTarget, resolveAccount } from "./Account.ts"
 import { CHANNEL_ID, channelSchema, uiHints } from "./ChannelSchema.ts"
-import { sendText, startAccount, type StartAccountContext } from "./Gateway.ts"
+import { collectStatusIssues, probeAccount, sendText, startAccount, type StartAccountContext } from "./Gateway.ts"
 import type { HostChannelRuntime } from "./OpenClawAgent.ts"
 
-export { DEFAULT_ACCOUNT_ID, type InstaClawAccount, listAccountIds, normalizeTarget, resolveAccount, resolveSettings } from "./Account.ts"
+export { configProblems, DEFAULT_ACCOUNT_ID, type InstaClawAccount, listAccountIds, normalizeTarget, resolveAccount, resolveSettings } from "./Account.ts"
 export { CHANNEL_ID } from "./ChannelSchema.ts"
-export { sendText, startAccount, type StartAccountContext, toSnapshot } from "./Gateway.ts"
+export { collectStatusIssues, probeAccount, sendText, startAccount, type StartAccountContext, toSnapshot } from "./Gateway.ts"
 
 /** The channel plugin. `hostChannel` is OpenClaw's `api.runtime.channel`, kept by the entry. */
 export const makeChannelPlugin = (hostChannel?: HostChannelRuntime): ChannelPlugin<InstaClawAccount> => ({
@@ -55,7 +55,16 @@ export const makeChannelPlugin = (hostChannel?: HostChannelRuntime): ChannelPlug
     }
   },
   status: {
-    defaultRuntime: { accountId: DEFAULT_ACCOUNT_ID, running: false, connected: false, lifecycle: "stopped" }
+    defaultRuntime: { accountId: DEFAULT_ACCOUNT_ID, running: false, connected: false, lifecycle: "stopped" },
+    collectStatusIssues: (accounts) => collectStatusIssues(accounts),
+    probeAccount: (params) => probeAccount(params),
+    buildAccountSnapshot: ({ account, probe, runtime }) => ({
+      ...runtime,
+      accountId: account.accountId,
+      enabled: account.enabled,
+      configured: account.configured,
+      ...(probe === undefined ? {} : { probe })
+    })
   },
   gateway: {
     startAccount: (ctx) => startAccount(ctx as unknown as StartAccountContext, hostChannel)

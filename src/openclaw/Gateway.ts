@@ -18,7 +18,7 @@ import { Cause, Clock, type Context, Effect, Layer, Option, Result, Schema, Stre
 import type { ChannelPlugin, OpenClawConfig } from "openclaw/plugin-sdk/channel-core"
 import { Agent } from "../Agent.ts"
 import { ConnectorConfig, type ConnectorSettings } from "../Config.ts"
-import { Connection, notConnected, WebSocketDialer } from "../Connection.ts"
+import { Connection, notConnected, probe, WebSocketDialer } from "../Connection.ts"
 import { Connector, type ConnectorStatus } from "../Connector.ts"
 import * as InstaClaw from "../InstaClaw.ts"
 import * as InstaLogger from "../Logger.ts"
@@ -43,7 +43,14 @@ type Snapshot = Parameters<NonNullable<NonNullable<ChannelPlugin["gateway"]>["st
   ? C extends { readonly setStatus: (next: infer S) => void } ? S : never
   : never
 
-/** The OpenClaw status snapshot for a connector status. */
+/**
+ * The OpenClaw status snapshot for a connector status.
+ *
+ * Gotchas: OpenClaw's health check calls an account "disconnected" — advice "restart the channel
+ * or gateway", and its health monitor may act on it — unless `lastDisconnect.at` is recent. While
+ * the connector is reconnecting, each failed attempt is that latest disconnect: it says the
+ * plugin is at work, and `collectStatusIssues` says what the operator can do.
+ */
 export const toSnapshot = (accountId: string, status: ConnectorStatus): Partial<Snapshot> => ({
   accountId,
   running: status.state !== "disconnected",
@@ -56,10 +63,83 @@ export const toSnapshot = (accountId: string, status: ConnectorStatus): Partial<
     ? "starting"
     : "stopped",
   reconnectAttempts: status.reconnectAttempts,
-  lastError: status.lastError ?? null,
+  lastError: status.state === "connected" ? null : (status.lastError ?? null),
+  lastConnectedAt: status.lastConnectedAt ?? null,
+  ...(status.lastErrorAt === undefined || status.lastError === undefined
+    ? {}
+    : { lastDisconnect: { at: status.lastErrorAt, error: status.lastError } }),
+  statusState: status.state === "connected" || status.lastErrorKind === undefined ? status.state : errorStates[status.lastErrorKind] ?? status.state,
+  ...(status.state === "reconnecting" && status.nextRetryAt !== undefined
+    ? { stateReason: `reconnecting by itself: attempt ${status.reconnectAttempts} at ${new Date(status.nextRetryAt).toISOString()}` }
+    : {}),
   lastInboundAt: status.lastInboundAt ?? null,
   lastOutboundAt: status.lastOutboundAt ?? null
 })
+
+/** `statusState` while a failure kind holds the account back; `collectStatusIssues` reads it. */
+const errorStates: Partial<Record<NonNullable<ConnectorStatus["lastErrorKind"]>, string>> = {
+  AuthenticationError: "credentials-rejected",
+  OpenFailed: "unreachable",
+  OpenTimeout: "unreachable",
+  ReconnectAttemptsExhausted: "gave-up"
+}
+
+/** What `openclaw channels status` lists under the account, with the fix — never a restart for what heals itself. */
+export interface StatusIssue {
+  readonly channel: string
+  readonly accountId: string
+  readonly kind: "auth" | "runtime"
+  readonly message: string
+  readonly fix: string
+}
+
+export const collectStatusIssues = (accounts: ReadonlyArray<Record<string, unknown>>): Array<StatusIssue> =>
+  accounts.flatMap((account): Array<StatusIssue> => {
+    const accountId = typeof account.accountId === "string" ? account.accountId : DEFAULT_ACCOUNT_ID
+    const message = typeof account.lastError === "string" ? account.lastError : undefined
+    if (message === undefined || account.connected === true) return []
+    switch (account.statusState) {
+      case "credentials-rejected":
+        return [{
+          channel: CHANNEL_ID,
+          accountId,
+          kind: "auth",
+          message,
+          fix: `check clientId/clientSecret of channels.${CHANNEL_ID} (account ${accountId}); the connector retries every ~30 s by itself, no restart needed`
+        }]
+      case "unreachable":
+      case "reconnecting":
+        return [{
+          channel: CHANNEL_ID,
+          accountId,
+          kind: "runtime",
+          message: `Reconnecting: ${message}`,
+          fix: `check that the InstaClaw server is reachable at the account's url; the connector reconnects by itself${typeof account.stateReason === "string" ? ` (${account.stateReason})` : ""}`
+        }]
+      default:
+        return []
+    }
+  })
+
+/** What `probeAccount` found: a real upgrade with the account's settings. */
+export interface ProbeResult {
+  readonly ok: boolean
+  readonly error?: string
+  readonly kind?: string
+}
+
+/** Host boundary, `status.probeAccount`: one real upgrade with the account's settings, closed with 1000. */
+export const probeAccount = (params: { readonly cfg: OpenClawConfig; readonly account: InstaClawAccount; readonly timeoutMs: number }): Promise<ProbeResult> => {
+  const resolved = resolveSettings(params.cfg, params.account.accountId).result
+  if (Result.isFailure(resolved)) return Promise.resolve({ ok: false, error: resolved.failure.message, kind: "config" })
+  const settings = { ...resolved.success, connectTimeout: Math.max(1, Math.min(params.timeoutMs, resolved.success.connectTimeout)) }
+  return Effect.runPromise(probe.pipe(
+    Effect.as<ProbeResult>({ ok: true }),
+    Effect.catchTag("ConnectionError", (error) => Effect.succeed<ProbeResult>({ ok: false, error: error.message, kind: error.reason._tag })),
+    Effect.provideService(ConnectorConfig, settings),
+    Effect.provide(WebSocketDialer.layer)
+  ))
+}
 
 /**
  * Host boundary: runs the connector for one account until `ctx.abortSignal` fires, then closes it
@@ -71,15 +151,23 @@ export const startAccount = (ctx: StartAccountContext, hostChannel?: OpenClawAge
   const settings = Result.isSuccess(resolved) ? Option.some(resolved.success) : Option.none<ConnectorSettings>()
   const logger = InstaLogger.layer({
     debug: Option.exists(settings, (s) => s.debug),
-    sink: ctx.log ?? InstaLogger.stderrSink,
+    sink: sinkOf(ctx),
     secrets: Option.toArray(Option.map(settings, (s) => s.clientSecret))
   })
   const program = Result.isFailure(resolved) ? blocked(ctx, resolved.failure.message) : runAccount(ctx, resolved.success, hostChannel)
   const stopped = Effect.flatMap(Clock.currentTimeMillis, (now) =>
     update(ctx, { running: false, connected: false, lifecycle: "stopped", lastStopAt: now }))
-  return Effect.runPromiseExit(program.pipe(Effect.onInterrupt(() => stopped), Effect.provide(logger)), { signal: ctx.abortSignal })
+  return Effect.runPromiseExit(
+    // Two accounts log into one gateway log: every line says which account it is about.
+    program.pipe(Effect.onInterrupt(() => stopped), Effect.annotateLogs({ accountId: ctx.accountId }), Effect.provide(logger)),
+    { signal: ctx.abortSignal }
+  )
     .then(() => undefined)
 }
+
+/** OpenClaw's `ctx.log` stamps every line with its own time. */
+const sinkOf = (ctx: StartAccountContext): InstaLogger.LogSinkShape =>
+  ctx.log === undefined ? InstaLogger.stderrSink : { ...ctx.log, stampsTime: true }
 
 const update = (ctx: StartAccountContext, patch: Record<string, unknown>) =>
   Effect.sync(() => ctx.setStatus({ ...ctx.getStatus(), accountId: ctx.accountId, ...patch }))
@@ -111,7 +199,7 @@ const runAccount = (ctx: StartAccountContext, settings: ConnectorSettings, hostC
       Layer.provide(Layer.succeed(Agent, OpenClawAgent.make({ channel, cfg: ctx.cfg, accountId: ctx.accountId, sessionScope: settings.sessionScope }))),
       Layer.provide(WebSocketDialer.layer),
       Layer.provideMerge(Layer.succeed(ConnectorConfig, settings)),
-      Layer.provide(Layer.succeed(InstaLogger.LogSink, ctx.log ?? InstaLogger.stderrSink))
+      Layer.provide(Layer.succeed(InstaLogger.LogSink, sinkOf(ctx)))
     )
     return yield* serve(ctx).pipe(Effect.provide(connector))
   }).pipe(

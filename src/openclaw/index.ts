@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import type { OpenClawPluginApi } from "openclaw/plugin-sdk/channel-core"
-import { makeChannelPlugin } from "./Channel.ts"
+import { configProblems, makeChannelPlugin } from "./Channel.ts"
 import { channelSchema, manifest, PLUGIN_ID } from "./ChannelSchema.ts"
 import type { HostChannelRuntime } from "./OpenClawAgent.ts"
 
@@ -25,6 +25,11 @@ const plugin = {
     // OpenClaw's real runtime must fit what the agent calls (checked when this compiles).
     const hostChannel: HostChannelRuntime | undefined = api.runtime?.channel
     api.registerChannel({ plugin: makeChannelPlugin(hostChannel) })
+    // OpenClaw does not start an account it finds unconfigured, so nothing else would say why:
+    // warn once, when the gateway loads the plugin for real.
+    if (api.registrationMode === "full" && api.config !== undefined) {
+      for (const problem of configProblems(api.config)) api.logger?.warn(problem)
+    }
   }
 }
 

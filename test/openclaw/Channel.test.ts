@@ -199,6 +199,8 @@ describe("gateway.startAccount", () => {
       assert.strictEqual((yield* waitFor(events, "ClientDisconnected")).code, 1000)
       assert.deepStrictEqual([gateway.status().running, gateway.status().connected, gateway.status().lifecycle], [false, false, "stopped"])
       assert.notInclude(gateway.logs.join("\n"), "demo-secret")
+      // OpenClaw stamps each line itself; ours say which account they are about.
+      assert.include(gateway.logs, "[INFO] [InstaClawConnector] Connection established accountId=default")
     }))
 
   it.live("sessionScope: \"host\" leaves the session to OpenClaw's session.dmScope", () =>
@@ -300,4 +302,74 @@ describe("gateway.startAccount", () => {
       assert.isUndefined(other.pollUnsafe())
       yield* Fiber.interrupt(other)
     }))
+})
+
+describe("status that tells the truth", () => {
+  const base = {
+    state: "reconnecting" as const,
+    reconnectAttempts: 4,
+    nextRetryAt: Date.UTC(2026, 10, 25, 12, 0, 31),
+    lastErrorAt: Date.UTC(2026, 10, 25, 12, 0, 1),
+    lastConnectedAt: undefined,
+    lastDisconnectedAt: undefined,
+    lastInboundAt: undefined,
+    lastOutboundAt: undefined
+  }
+
+  it("a refused credential: the sentence, the attempts, the next retry, and a fix that is not a restart", () => {
+    const snapshot = Channel.toSnapshot("eu", {
+      ...base,
+      lastError: "InstaClaw rejected the credentials (HTTP 401 on upgrade): check clientId/clientSecret",
+      lastErrorKind: "AuthenticationError"
+    })
+    assert.strictEqual(snapshot.lastError, "InstaClaw rejected the credentials (HTTP 401 on upgrade): check clientId/clientSecret")
+    assert.strictEqual(snapshot.reconnectAttempts, 4)
+    assert.strictEqual(snapshot.stateReason, "reconnecting by itself: attempt 4 at 2026-11-25T12:00:31.000Z")
+    assert.deepStrictEqual(snapshot.lastDisconnect, { at: base.lastErrorAt, error: "InstaClaw rejected the credentials (HTTP 401 on upgrade): check clientId/clientSecret" })
+    const issues = Channel.collectStatusIssues([snapshot as Record<string, unknown>])
+    assert.deepStrictEqual(issues.map((issue) => [issue.kind, issue.accountId, issue.message]), [["auth", "eu", snapshot.lastError]])
+    assert.match(issues[0]!.fix, /check clientId\/clientSecret .*no restart needed/)
+  })
+
+  it("a server that is down: a runtime issue that says the connector reconnects by itself", () => {
+    const snapshot = Channel.toSnapshot("default", { ...base, lastError: "Could not open the WebSocket", lastErrorKind: "OpenFailed" })
+    const [issue] = Channel.collectStatusIssues([snapshot as Record<string, unknown>])
+    assert.strictEqual(issue!.kind, "runtime")
+    assert.strictEqual(issue!.message, "Reconnecting: Could not open the WebSocket")
+    assert.include(issue!.fix, "reconnects by itself (reconnecting by itself: attempt 4 at 2026-11-25T12:00:31.000Z)")
+    assert.notMatch(issue!.fix, /restart/)
+  })
+
+  it("connected: no issue, no stale error", () => {
+    const snapshot = Channel.toSnapshot("default", { ...base, state: "connected", lastError: "Could not open the WebSocket", lastErrorKind: "OpenFailed" })
+    assert.strictEqual(snapshot.lastError, null)
+    assert.deepStrictEqual(Channel.collectStatusIssues([snapshot as Record<string, unknown>]), [])
+  })
+
+  it.live("probeAccount checks the credentials with a real upgrade", () =>
+    Effect.gen(function*() {
+      const { events, server } = yield* startServer
+      const good = cfgFor(server.url)
+      const ok = yield* Effect.promise(() => Channel.probeAccount({ cfg: good as never, account: Channel.resolveAccount(good as never), timeoutMs: 5000 }))
+      assert.deepStrictEqual(ok, { ok: true })
+      assert.strictEqual((yield* waitFor(events, "ClientDisconnected")).code, 1000, "the probe closes what it opened")
+      const bad = cfgFor(server.url, { clientSecret: "wrong" })
+      const refused = yield* Effect.promise(() => Channel.probeAccount({ cfg: bad as never, account: Channel.resolveAccount(bad as never), timeoutMs: 5000 }))
+      assert.deepStrictEqual(refused, { ok: false, kind: "AuthenticationError", error: "InstaClaw rejected the credentials (HTTP 401 on upgrade): check clientId/clientSecret" })
+    }))
+
+  it("register warns once about an account whose settings cannot be used", () => {
+    const warnings: Array<string> = []
+    const api = (registrationMode: string) => ({
+      registrationMode,
+      runtime: {},
+      config: { channels: { instaclaw: { clientId: "x", accounts: { eu: { clientSecret: "s" }, off: { enabled: false } } } } },
+      logger: { warn: (line: string) => warnings.push(line), info: () => {}, error: () => {} },
+      registerChannel: () => {}
+    })
+    plugin.register(api("setup-only") as never)
+    assert.deepStrictEqual(warnings, [], "only when the gateway really loads the plugin")
+    plugin.register(api("full") as never)
+    assert.deepStrictEqual(warnings, ["[InstaClawConnector] account default: Missing required configuration: clientSecret must be provided and non-empty"])
+  })
 })
