@@ -31,7 +31,7 @@ export type ViolationReason =
   | "EventAfterCompletion"
   | "SequenceNotIncreasing"
   | "ResponseFailed"
-  | "TooManyInFlight"
+  | "Evicted"
   | "TextTooLarge"
   | "IdleTimeout"
   | "IncompleteText"
@@ -169,9 +169,8 @@ export class InboundAssembler {
       if (!STARTS.has(eventType)) {
         return [violation({ reason: "UnknownResponse", detail: "event for a response that was never started", eventType, responseId, conversationId })]
       }
-      if (this.inFlight.size >= this.limits.maxInFlight) {
-        return [violation({ reason: "TooManyInFlight", detail: `already assembling ${this.inFlight.size} responses`, eventType, responseId, conversationId })]
-      }
+      // A full table evicts its least recently active response: a new message is always accepted.
+      const evicted = this.inFlight.size >= this.limits.maxInFlight ? this.evictStalest(now) : undefined
       state = {
         responseId,
         conversationId,
@@ -185,7 +184,30 @@ export class InboundAssembler {
         lastActivity: now
       }
       this.inFlight.set(responseId, state)
+      if (evicted !== undefined) return [evicted, ...this.continue(state, envelope, now)]
     }
+    return this.continue(state, envelope, now)
+  }
+
+  /** Drops the response with the oldest activity; says which, once. */
+  private evictStalest(now: number): AssemblerOutput {
+    let stalest: Assembling | undefined
+    for (const candidate of this.inFlight.values()) {
+      if (stalest === undefined || candidate.lastActivity < stalest.lastActivity) stalest = candidate
+    }
+    this.inFlight.delete(stalest!.responseId)
+    return violation({
+      reason: "Evicted",
+      detail: `maxInFlightResponses (${this.limits.maxInFlight}) reached: dropped the least recently active response, idle for ${now - stalest!.lastActivity} ms`,
+      responseId: stalest!.responseId,
+      conversationId: stalest!.conversationId
+    })
+  }
+
+  private continue(state: Assembling, envelope: MessageEnvelope, now: number): Array<AssemblerOutput> {
+    const event = envelope.data as KnownEvent
+    const eventType = event.type
+    const { responseId, conversationId } = state
 
     const sequence = event.sequence_number
     if (sequence !== undefined) {

@@ -15,17 +15,25 @@ import { Result, Schema, SchemaIssue } from "effect"
 
 const Rest = [Schema.Record(Schema.String, Schema.Unknown)] as const
 
+/**
+ * The longest id accepted (docs/PROTOCOL.md §4): every id the connector may remember is bounded,
+ * so dedupe memory is bounded in bytes whatever the server sends. A longer one makes the frame
+ * malformed (its error names the field, never the value).
+ */
+export const MAX_ID_LENGTH = 256
+const Id = Schema.String.check(Schema.isMaxLength(MAX_ID_LENGTH))
+
 /** Fields every event may carry: the Open Responses sequence number and InstaClaw's routing ids. */
 const eventFields = {
   sequence_number: Schema.optionalKey(Schema.Int),
-  event_id: Schema.optionalKey(Schema.String),
-  response_id: Schema.optionalKey(Schema.String)
+  event_id: Schema.optionalKey(Id),
+  response_id: Schema.optionalKey(Id)
 }
 
 /** The `response` snapshot. Only the keys a receiver reads are typed; all others are kept. */
 export const ResponseSnapshot = Schema.StructWithRest(
   Schema.Struct({
-    id: Schema.optionalKey(Schema.String),
+    id: Schema.optionalKey(Id),
     status: Schema.optionalKey(Schema.String),
     error: Schema.optionalKey(Schema.NullOr(Schema.Struct({ code: Schema.String, message: Schema.String })))
   }),
@@ -44,7 +52,7 @@ export type ContentPart = typeof ContentPart.Type
 export const OutputItem = Schema.StructWithRest(
   Schema.Struct({
     type: Schema.String,
-    id: Schema.optionalKey(Schema.String),
+    id: Schema.optionalKey(Id),
     status: Schema.optionalKey(Schema.String),
     role: Schema.optionalKey(Schema.String),
     content: Schema.optionalKey(Schema.Array(ContentPart))
@@ -71,7 +79,7 @@ const itemEvent = <const T extends string>(type: T) =>
   )
 
 const locationFields = {
-  item_id: Schema.optionalKey(Schema.String),
+  item_id: Schema.optionalKey(Id),
   output_index: Schema.optionalKey(Schema.Int),
   content_index: Schema.optionalKey(Schema.Int)
 }
@@ -148,10 +156,10 @@ export const isKnownEvent = (event: StreamingEvent): event is KnownEvent => know
 // ---------------------------------------------------------------------------------------------
 
 export const Headers = Schema.Struct({
-  messageId: Schema.String,
+  messageId: Id,
   timestamp: Schema.Finite,
-  conversationId: Schema.optionalKey(Schema.String),
-  senderId: Schema.optionalKey(Schema.String),
+  conversationId: Schema.optionalKey(Id),
+  senderId: Schema.optionalKey(Id),
   senderName: Schema.optionalKey(Schema.String)
 })
 export type Headers = typeof Headers.Type

@@ -278,11 +278,20 @@ describe("Protocol inbound assembler", () => {
     }
   })
 
-  it("refuses a response beyond the in-flight bound", () => {
+  it("at the in-flight bound, evicts the least recently active response and accepts the new one", () => {
     const assembler = new Protocol.InboundAssembler(limits)
-    const out = ["a", "b", "c", "d"].flatMap((id) => assembler.push(start(id), 0))
-    assert.deepStrictEqual(reasons(out), ["TooManyInFlight"])
+    const out = [
+      ...assembler.push(start("a"), 0),
+      ...assembler.push(start("b"), 10),
+      ...assembler.push(start("c"), 20),
+      ...assembler.push(delta("a", 1, "still typing"), 30),
+      ...assembler.push(start("d"), 40)
+    ]
+    assert.deepStrictEqual(reasons(out), ["Evicted"])
+    const evicted = out.find((o) => o._tag === "Violation")!
+    assert.strictEqual(evicted._tag === "Violation" && evicted.violation.responseId, "b", "b was idle longest")
     assert.strictEqual(assembler.inFlightCount, 3)
+    assert.deepStrictEqual(messages([delta("d", 1, "new"), completed("d", 2)].flatMap((e) => assembler.push(e, 50))).map((m) => m.text), ["new"])
   })
 
   it("discards a response whose text exceeds the size bound", () => {
@@ -328,7 +337,8 @@ describe("Protocol inbound assembler", () => {
   it.effect("the service makes assemblers with the configured bounds", () =>
     Effect.gen(function*() {
       const assembler = yield* Protocol.make({ limits: { ...limits, maxInFlight: 1 } }).makeAssembler
-      assert.deepStrictEqual(reasons([start("a"), start("b")].flatMap((e) => assembler.push(e, 0))), ["TooManyInFlight"])
+      assert.deepStrictEqual(reasons([start("a"), start("b")].flatMap((e) => assembler.push(e, 0))), ["Evicted"])
+      assert.strictEqual(assembler.inFlightCount, 1)
     }))
 })
 

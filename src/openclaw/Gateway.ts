@@ -51,7 +51,7 @@ type Snapshot = Parameters<NonNullable<NonNullable<ChannelPlugin["gateway"]>["st
  * the connector is reconnecting, each failed attempt is that latest disconnect: it says the
  * plugin is at work, and `collectStatusIssues` says what the operator can do.
  */
-export const toSnapshot = (accountId: string, status: ConnectorStatus): Partial<Snapshot> => ({
+export const toSnapshot = (accountId: string, status: ConnectorStatus): Partial<Snapshot> & { readonly nextRetryAt?: number } => ({
   accountId,
   running: status.state !== "disconnected",
   connected: status.state === "connected",
@@ -69,9 +69,8 @@ export const toSnapshot = (accountId: string, status: ConnectorStatus): Partial<
     ? {}
     : { lastDisconnect: { at: status.lastErrorAt, error: status.lastError } }),
   statusState: status.state === "connected" || status.lastErrorKind === undefined ? status.state : errorStates[status.lastErrorKind] ?? status.state,
-  ...(status.state === "reconnecting" && status.nextRetryAt !== undefined
-    ? { stateReason: `reconnecting by itself: attempt ${status.reconnectAttempts} at ${new Date(status.nextRetryAt).toISOString()}` }
-    : {}),
+  // OpenClaw rebuilds `stateReason` of a running account itself; a field of our own survives.
+  ...(status.state === "reconnecting" && status.nextRetryAt !== undefined ? { nextRetryAt: status.nextRetryAt } : {}),
   lastInboundAt: status.lastInboundAt ?? null,
   lastOutboundAt: status.lastOutboundAt ?? null
 })
@@ -114,12 +113,17 @@ export const collectStatusIssues = (accounts: ReadonlyArray<Record<string, unkno
           accountId,
           kind: "runtime",
           message: `Reconnecting: ${message}`,
-          fix: `check that the InstaClaw server is reachable at the account's url; the connector reconnects by itself${typeof account.stateReason === "string" ? ` (${account.stateReason})` : ""}`
+          fix: `check that the InstaClaw server is reachable at the account's url; the connector reconnects by itself${nextAttempt(account)}`
         }]
       default:
         return []
     }
   })
+
+const nextAttempt = (account: Record<string, unknown>): string =>
+  typeof account.nextRetryAt === "number"
+    ? ` (attempt ${typeof account.reconnectAttempts === "number" ? account.reconnectAttempts : "?"} at ${new Date(account.nextRetryAt).toISOString()})`
+    : ""
 
 /** What `probeAccount` found: a real upgrade with the account's settings. */
 export interface ProbeResult {

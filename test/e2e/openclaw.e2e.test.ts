@@ -8,7 +8,7 @@ import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import type { ServerEvent } from "../../src/server/ReferenceServer.ts"
 import { FULL_SEQUENCE } from "../support/frames.ts"
 import { validateEvent } from "../support/openResponsesSchema.ts"
-import { type Gateway, startFakeModel, startGateway, startReferenceServer } from "./support.ts"
+import { freePort, type Gateway, startFakeModel, startGateway, startReferenceServer } from "./support.ts"
 
 const ORDER = FULL_SEQUENCE
 
@@ -25,7 +25,17 @@ beforeAll(async () => {
   model = await startFakeModel()
   instaclaw = await startReferenceServer()
   second = await startReferenceServer({ clientId: "e2e-app-2", clientSecret: "e2e-secret-2b7e" })
-  gateway = await startGateway({ modelPort: model.port, instaclawUrl: instaclaw.server.url, secondUrl: second.server.url })
+  gateway = await startGateway({
+    modelPort: model.port,
+    instaclawUrl: instaclaw.server.url,
+    secondUrl: second.server.url,
+    moreAccounts: {
+      // The right server, the wrong secret: it answers 401.
+      wrong: { clientId: "e2e-app", clientSecret: "not-the-secret-91", url: instaclaw.server.url },
+      // Nothing listens there.
+      down: { clientId: "e2e-app", clientSecret: "e2e-secret-5d2c", url: `ws://127.0.0.1:${await freePort()}/user-ws/` }
+    }
+  })
   await Promise.race([
     Promise.all([instaclaw.waitFor(is("ClientConnected")), second.waitFor(is("ClientConnected"))]),
     gateway.exited.then((code) => {
@@ -108,6 +118,39 @@ describe("insta-claw-connector inside a real OpenClaw gateway", () => {
     const status = await gateway.cli(["channels", "status"])
     assert.match(status.output, /InstaClaw default: enabled, configured, running, connected/, `code ${status.code}: ${status.output}`)
     assert.notInclude(status.output, "e2e-secret-5d2c")
+  })
+
+  it("status tells the truth while the server refuses the credentials and while it is down, and never advises a restart", async () => {
+    const status = await gateway.cli(["channels", "status", "--json"])
+    const accounts: Array<Record<string, any>> = JSON.parse(status.output.slice(status.output.indexOf("{"))).channelAccounts.instaclaw
+    const wrong = accounts.find((account) => account.accountId === "wrong")!
+    assert.strictEqual(wrong.lastError, "InstaClaw rejected the credentials (HTTP 401 on upgrade): check clientId/clientSecret", JSON.stringify(wrong))
+    assert.isAtLeast(wrong.reconnectAttempts, 1)
+    assert.isAbove(wrong.nextRetryAt, Date.now() - 1000, JSON.stringify(wrong))
+    const down = accounts.find((account) => account.accountId === "down")!
+    assert.strictEqual(down.lastError, "Could not open the WebSocket", JSON.stringify(down))
+    assert.isAtLeast(down.reconnectAttempts, 1)
+
+    const text = await gateway.cli(["channels", "status"])
+    assert.include(text.output, "check clientId/clientSecret of channels.instaclaw (account wrong)", text.output)
+    assert.include(text.output, "Reconnecting: Could not open the WebSocket", text.output)
+    assert.notMatch(text.output, /restart the channel or gateway/, text.output)
+    assert.notInclude(text.output, "not-the-secret-91")
+  })
+
+  it("`channels status --probe` checks the credentials with a real upgrade", async () => {
+    const probed = await gateway.cli(["channels", "status", "--probe", "--json"])
+    const accounts: Array<Record<string, any>> = JSON.parse(probed.output.slice(probed.output.indexOf("{"))).channelAccounts.instaclaw
+    assert.deepStrictEqual(accounts.find((account) => account.accountId === "default")!.probe, { ok: true }, probed.output)
+    assert.strictEqual(accounts.find((account) => account.accountId === "wrong")!.probe.kind, "AuthenticationError", probed.output)
+  })
+
+  it("`message send` to a disconnected account fails with the plugin's sentence, before the CLI's own timeout", async () => {
+    // The CLI's own start-up is slow here; its 10 s wait for the gateway starts after it.
+    const sent = await gateway.cli(["message", "send", "--channel", "instaclaw", "--account", "down", "--target", "conv_x", "--message", "hello?"])
+    assert.notStrictEqual(sent.code, 0)
+    assert.include(sent.output, "WebSocket is not connected", sent.output)
+    assert.notInclude(sent.output, "outcome is unknown", "the plugin answered before the CLI gave up")
   })
 
   it("`openclaw message send --channel instaclaw` delivers to the reference server", async () => {

@@ -123,6 +123,8 @@ export const startGateway = async (options: {
   readonly instaclawUrl: string
   /** A second account, `second`, on its own server. */
   readonly secondUrl: string
+  /** More accounts by id (e.g. one with a wrong secret, one whose server is down). */
+  readonly moreAccounts?: Record<string, Record<string, unknown>>
 }): Promise<Gateway> => {
   const dir = mkdtempSync(join(tmpdir(), "instaclaw-e2e-"))
   const port = await freePort()
@@ -139,7 +141,7 @@ export const startGateway = async (options: {
         url: options.instaclawUrl,
         systemPrompt: "SYSPROMPT-7Q: answer briefly.",
         streaming: { block: { enabled: true } },
-        accounts: { second: { clientId: "e2e-app-2", clientSecret: "e2e-secret-2b7e", url: options.secondUrl } }
+        accounts: { second: { clientId: "e2e-app-2", clientSecret: "e2e-secret-2b7e", url: options.secondUrl }, ...options.moreAccounts }
       }
     },
     models: {

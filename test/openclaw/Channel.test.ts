@@ -324,7 +324,7 @@ describe("status that tells the truth", () => {
     })
     assert.strictEqual(snapshot.lastError, "InstaClaw rejected the credentials (HTTP 401 on upgrade): check clientId/clientSecret")
     assert.strictEqual(snapshot.reconnectAttempts, 4)
-    assert.strictEqual(snapshot.stateReason, "reconnecting by itself: attempt 4 at 2026-11-25T12:00:31.000Z")
+    assert.strictEqual(snapshot.nextRetryAt, base.nextRetryAt)
     assert.deepStrictEqual(snapshot.lastDisconnect, { at: base.lastErrorAt, error: "InstaClaw rejected the credentials (HTTP 401 on upgrade): check clientId/clientSecret" })
     const issues = Channel.collectStatusIssues([snapshot as Record<string, unknown>])
     assert.deepStrictEqual(issues.map((issue) => [issue.kind, issue.accountId, issue.message]), [["auth", "eu", snapshot.lastError]])
@@ -336,7 +336,7 @@ describe("status that tells the truth", () => {
     const [issue] = Channel.collectStatusIssues([snapshot as Record<string, unknown>])
     assert.strictEqual(issue!.kind, "runtime")
     assert.strictEqual(issue!.message, "Reconnecting: Could not open the WebSocket")
-    assert.include(issue!.fix, "reconnects by itself (reconnecting by itself: attempt 4 at 2026-11-25T12:00:31.000Z)")
+    assert.include(issue!.fix, "reconnects by itself (attempt 4 at 2026-11-25T12:00:31.000Z)")
     assert.notMatch(issue!.fix, /restart/)
   })
 
