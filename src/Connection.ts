@@ -15,6 +15,7 @@
  * @since 0.1.0
  */
 import {
+  Cause,
   Clock,
   Context,
   Duration,
@@ -34,7 +35,7 @@ import {
 import { ConnectorConfig, type ConnectorSettings } from "./Config.ts"
 import { ConnectionError, type ConnectionErrorReason, notConnected, ReconnectAttemptsExhausted } from "./ConnectionError.ts"
 import { type Link, openLink, serveLink } from "./connection/Link.ts"
-import { ReconnectPolicy, type ReconnectStep, resettingOnOpen } from "./connection/Reconnect.ts"
+import { type ReconnectInput, ReconnectPolicy, type ReconnectStep, resettingOnOpen } from "./connection/Reconnect.ts"
 import * as Metrics from "./Metrics.ts"
 import type { OutboundFrame } from "./ReplyEncoder.ts"
 import { type DialOptions, WebSocketDialer } from "./WebSocketDialer.ts"
@@ -192,11 +193,13 @@ const make = Effect.gen(function*() {
   const onFailure = (failure: ConnectionError) =>
     Effect.gen(function*() {
       const { reason } = failure
-      const now = yield* Clock.currentTimeMillis
-      yield* setState("reconnecting", { lastError: reason, lastErrorAt: now, ...(failure.opened ? { lastDisconnectedAt: now } : {}) })
       if (reason._tag === "HeartbeatTimeout") yield* Metric.update(Metrics.heartbeatTimeouts, 1)
       if (reason._tag === "AuthenticationError") yield* Effect.logError(reason.message)
-      else yield* Effect.logWarning(`Connection lost: ${reason.message}`)
+      // "Lost" only for a link that was open.
+      else yield* Effect.logWarning(`${failure.opened ? "Connection lost" : "Could not connect"}: ${reason.message}`)
+      if ("cause" in reason && reason.cause !== undefined) yield* Effect.logDebug("The failure's cause:", Cause.die(reason.cause))
+      const now = yield* Clock.currentTimeMillis
+      yield* setState("reconnecting", { lastError: reason, lastErrorAt: now, ...(failure.opened ? { lastDisconnectedAt: now } : {}) })
     })
 
   const logAttempt = ({ output }: { readonly output: ReconnectStep }) =>
@@ -223,7 +226,13 @@ const make = Effect.gen(function*() {
     // its context. A link's context is captured by its socket, and a failure's stack frames
     // hold that context — fed whole errors, every failure kept the previous one (and its
     // socket) alive forever; the 1000-cycle leak test found it. The schedule gets a summary.
-    Effect.mapError((failure) => ({ reason: failure.reason._tag, opened: failure.opened })),
+    Effect.mapError((failure): ReconnectInput => ({
+      reason: failure.reason._tag,
+      opened: failure.opened,
+      ...(failure.reason._tag === "OpenFailed" && failure.reason.retryAfterMillis !== undefined
+        ? { retryAfterMillis: failure.reason.retryAfterMillis }
+        : {})
+    })),
     Effect.retry(resettingOnOpen(policy, config.maxReconnectAttempts).pipe(Schedule.tap(logAttempt))),
     Effect.catch(() => giveUp),
     Effect.ensuring(setState("disconnected", { nextRetryAt: undefined }))

@@ -32,21 +32,43 @@ export class OpenTimeout extends Schema.TaggedError<OpenTimeout>()("OpenTimeout"
   }
 }
 
-/** The socket could not be opened: refused, unreachable, or an upgrade answered with another status. */
+/**
+ * The socket could not be opened: the OS refused or could not reach the host (`code`, e.g.
+ * `ECONNREFUSED`, `ENOTFOUND`, a TLS error), or the upgrade was answered with another HTTP status.
+ * `cause` is the original error, for its stack in debug logs.
+ */
 export class OpenFailed extends Schema.TaggedError<OpenFailed>()("OpenFailed", {
-  status: Schema.optionalKey(Schema.Number)
+  status: Schema.optionalKey(Schema.Number),
+  statusText: Schema.optionalKey(Schema.String),
+  /** From a 429/503 upgrade's `Retry-After`; the reconnect waits at least this (up to its cap). */
+  retryAfterMillis: Schema.optionalKey(Schema.Number),
+  code: Schema.optionalKey(Schema.String),
+  detail: Schema.optionalKey(Schema.String),
+  cause: Schema.optionalKey(Schema.Defect())
 }) {
   override get message() {
-    return this.status === undefined ? "Could not open the WebSocket" : `Upgrade refused with HTTP ${this.status}`
+    if (this.status !== undefined) {
+      const retry = this.retryAfterMillis === undefined ? "" : ` (Retry-After ${Math.round(this.retryAfterMillis / 1000)} s)`
+      return `Upgrade refused with HTTP ${this.status}${this.statusText ? ` ${this.statusText}` : ""}${retry}`
+    }
+    if (this.code !== undefined || this.detail !== undefined) {
+      return `Could not open the WebSocket: ${[this.code, this.detail].filter((part) => part !== undefined).join(": ")}`
+    }
+    return "Could not open the WebSocket"
   }
 }
 
-/** An open link closed (the server closed it, or the socket died). */
+/** An open link closed: the server closed it (`code`, `closeReason`), or the socket died (`detail`, e.g. ECONNRESET). */
 export class Closed extends Schema.TaggedError<Closed>()("Closed", {
-  code: Schema.optionalKey(Schema.Number)
+  code: Schema.optionalKey(Schema.Number),
+  closeReason: Schema.optionalKey(Schema.String),
+  detail: Schema.optionalKey(Schema.String),
+  cause: Schema.optionalKey(Schema.Defect())
 }) {
   override get message() {
-    return this.code === undefined ? "The socket closed" : `The socket closed with code ${this.code}`
+    const how = this.code === undefined ? "The socket closed" : `The socket closed with code ${this.code}`
+    const why = [this.closeReason, this.detail].filter((part) => part !== undefined && part !== "")
+    return why.length === 0 ? how : `${how}: ${why.join("; ")}`
   }
 }
 

@@ -4,19 +4,17 @@
  * through queues and state changes, never by sleeping.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Exit, Fiber, Layer, Option, Queue, Scope, Stream } from "effect"
+import { Effect, Exit, Fiber, Option, Queue, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { spawn } from "node:child_process"
 import * as net from "node:net"
 import { fileURLToPath } from "node:url"
 import { WebSocket } from "ws"
-import { type ConnectorInput, ConnectorConfig } from "../src/Config.ts"
-import { Connection, WebSocketDialer } from "../src/Connection.ts"
-import { dialWs } from "../src/internal/ws.ts"
-import * as InstaLogger from "../src/Logger.ts"
+import type { ConnectorInput } from "../src/Config.ts"
+import type { Connection } from "../src/Connection.ts"
 import * as Protocol from "../src/Protocol.ts"
 import { forceGc } from "./support/gc.ts"
-import { captureSink } from "./support/logs.ts"
+import { openConnectionWith } from "./support/connection.ts"
 import { wsServer } from "./support/wsServer.ts"
 
 const SECRET = "loopback-secret-4f9a"
@@ -30,21 +28,8 @@ class TrackedWebSocket extends WebSocket {
   }
 }
 
-/** Opens a Connection in its own scope, so a test can close it and watch the close code. */
 const openConnection = (url: string, config: ConnectorInput = {}, options: { readonly keepLogs?: boolean } = {}) =>
-  Effect.gen(function*() {
-    const logs = captureSink()
-    const discard = { info: () => {}, warn: () => {}, error: () => {} }
-    const layer = Connection.layerNoDeps.pipe(
-      Layer.provide(Layer.succeed(WebSocketDialer, { dial: (u, o) => dialWs(u, o, TrackedWebSocket) })),
-      Layer.provide(ConnectorConfig.layerFromInput({ clientId: "app", clientSecret: SECRET, url, ...config })),
-      Layer.provideMerge(InstaLogger.layer({ debug: true, sink: options.keepLogs === false ? discard : logs.sink }))
-    )
-    const scope = yield* Scope.make()
-    yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
-    const context = yield* Layer.buildWithScope(layer, scope)
-    return { connection: Context.get(context, Connection), logs, close: Scope.close(scope, Exit.void) }
-  })
+  openConnectionWith(url, { clientId: "app", clientSecret: SECRET, ...config }, { ...options, WebSocketClass: TrackedWebSocket })
 
 const awaitState = (connection: Connection["Service"], wanted: string) =>
   connection.stateChanges.pipe(Stream.filter((s) => s === wanted), Stream.runHead)

@@ -3,11 +3,12 @@
  * the reference server on 127.0.0.1. Every process started here is waited for.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Queue } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { ReferenceServer } from "../src/server/ReferenceServer.ts"
 import { waitFor } from "./support/harness.ts"
+import { wsServer } from "./support/wsServer.ts"
 
 const cli = fileURLToPath(new URL("../src/cli.ts", import.meta.url))
 
@@ -99,5 +100,17 @@ describe("insta-claw CLI", () => {
       assert.notInclude(connect.output(), "demo-secret")
       serve.child.kill("SIGINT")
       assert.strictEqual(yield* Effect.promise(() => serve.exited), 0)
+    }), { timeout: 30_000 })
+
+  it.live("connect: a frame over the limit, sent in 1 KB fragments, ends with 1009 reaching the server", () =>
+    Effect.gen(function*() {
+      const server = yield* wsServer()
+      const connect = yield* run(["connect"], { INSTACLAW_WS_URL: server.url, INSTACLAW_CLIENT_ID: "cli", INSTACLAW_CLIENT_SECRET: "cli-secret-77" })
+      const peer = yield* Queue.take(server.connections)
+      for (let i = 0; i < 1100; i++) peer.socket.send("x".repeat(1024), { fin: i === 1099 })
+      assert.strictEqual(yield* Effect.promise(() => peer.closed), 1009)
+      connect.child.kill("SIGTERM")
+      yield* Effect.promise(() => connect.exited)
+      assert.include(connect.output(), "A frame exceeded maxFrameBytes; closed with 1009")
     }), { timeout: 30_000 })
 })

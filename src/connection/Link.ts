@@ -157,7 +157,7 @@ const reasonOf = (reason: Socket.SocketError["reason"], options: Pick<LinkOption
   if (reason._tag === "SocketCloseError") {
     if (AUTH_CLOSE_CODES.has(reason.code)) return new AuthenticationError({ closeCode: reason.code })
     if (reason.code === 1009) return new FrameTooLarge()
-    return new Closed({ code: reason.code })
+    return new Closed({ code: reason.code, ...(reason.closeReason ? { closeReason: reason.closeReason } : {}) })
   }
   if (reason._tag === "SocketOpenError") {
     return reason.kind === "Timeout" ? new OpenTimeout({ timeoutMillis: options.connectTimeout }) : new OpenFailed({})
@@ -165,14 +165,19 @@ const reasonOf = (reason: Socket.SocketError["reason"], options: Pick<LinkOption
   return new Closed({})
 }
 
-/** Closes with 1000 and waits briefly for the server's close frame, then destroys the socket. */
+/**
+ * Closes with 1000 and waits briefly for the server's close frame, then destroys the socket.
+ *
+ * Gotchas: a socket already `CLOSING` (ws refused a frame over the limit and queued its 1009) gets
+ * the same moment: destroyed at once, its close frame could die unsent and the server see 1006.
+ */
 const closeGracefully = (handle: WebSocketHandle): Effect.Effect<void> => {
   if (handle.readyState === WebSocket.CLOSED) return Effect.void
-  if (handle.readyState !== WebSocket.OPEN) return Effect.sync(() => handle.terminate())
+  if (handle.readyState === WebSocket.CONNECTING) return Effect.sync(() => handle.terminate())
   return Effect.callback<void>((resume) => {
     const onClose = () => resume(Effect.void)
     handle.addEventListener("close", onClose, { once: true })
-    handle.close(1000, "closing")
+    if (handle.readyState === WebSocket.OPEN) handle.close(1000, "closing")
     return Effect.sync(() => handle.removeEventListener("close", onClose))
   }).pipe(
     Effect.timeoutOrElse({ duration: CLOSE_GRACE, orElse: () => Effect.sync(() => handle.terminate()) })

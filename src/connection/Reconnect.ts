@@ -20,6 +20,8 @@ export interface ReconnectInput {
   readonly reason: ConnectionErrorReason["_tag"]
   /** The link had opened before it failed. */
   readonly opened: boolean
+  /** A refused upgrade's `Retry-After`, in milliseconds. */
+  readonly retryAfterMillis?: number | undefined
 }
 
 /** One reconnect decision: which attempt (0-based since the last open) and the delay before it. */
@@ -34,13 +36,20 @@ export interface BackoffOptions {
   readonly jitter?: Duration.Input | undefined
 }
 
-/** `min(base · 2^n, cap) + uniform(0, jitter)`; a refused credential waits `cap + jitter`. Defaults 1 s, 30 s, 1 s. */
+/**
+ * `min(base · 2^n, cap) + uniform(0, jitter)`; a refused credential waits `cap + jitter`; a
+ * `Retry-After` (429/503) is honoured up to `cap`. Defaults 1 s, 30 s, 1 s.
+ */
 export const defaultReconnect = (options: BackoffOptions = {}): Schedule.Schedule<Duration.Duration, ReconnectInput> => {
   const cap = Duration.fromInputUnsafe(options.cap ?? "30 seconds")
   const jitter = Duration.toMillis(Duration.fromInputUnsafe(options.jitter ?? "1 second"))
   return Schedule.exponential(options.base ?? "1 second").pipe(
     Schedule.modifyDelay(({ duration, input }: Schedule.Metadata<Duration.Duration, ReconnectInput>) =>
-      Effect.succeed(input.reason === "AuthenticationError" ? cap : Duration.min(duration, cap))
+      Effect.succeed(
+        input.reason === "AuthenticationError"
+          ? cap
+          : Duration.min(Duration.max(duration, Duration.millis(input.retryAfterMillis ?? 0)), cap)
+      )
     ),
     Schedule.addDelay(() => Effect.map(Random.nextIntBetween(0, jitter, { halfOpen: true }), Duration.millis))
   )

@@ -6,7 +6,7 @@
  * this module is internal, so the parameter is not part of the public API.
  */
 import WebSocket from "ws"
-import { AuthenticationError, type ConnectionErrorReason, FrameTooLarge, OpenFailed } from "../ConnectionError.ts"
+import { AuthenticationError, Closed, type ConnectionErrorReason, FrameTooLarge, OpenFailed } from "../ConnectionError.ts"
 import type { DialOptions, WebSocketHandle } from "../WebSocketHandle.ts"
 
 export const dialWs = (
@@ -18,16 +18,32 @@ export const dialWs = (
   // frame and hold writes in a queue of its own.
   const ws = new WebSocketClass(url, { headers: { ...options.headers }, maxPayload: options.maxPayload, perMessageDeflate: false })
   let endReason: ConnectionErrorReason | undefined
+  let opened = false
+  ws.on("open", () => {
+    opened = true
+  })
   // A refused upgrade: note why, then abort the handshake.
   ws.on("unexpected-response", (_request, response) => {
     const status = response.statusCode ?? 0
-    endReason = status === 401 || status === 403 ? new AuthenticationError({ status }) : new OpenFailed({ status })
+    const retryAfterMillis = status === 429 || status === 503 ? retryAfter(response.headers["retry-after"]) : undefined
+    endReason = status === 401 || status === 403
+      ? new AuthenticationError({ status })
+      : new OpenFailed({
+        status,
+        ...(response.statusMessage ? { statusText: response.statusMessage } : {}),
+        ...(retryAfterMillis === undefined ? {} : { retryAfterMillis })
+      })
     ws.terminate()
   })
-  // Errors reach the reader through its own listener. This one notes a frame over `maxPayload`:
-  // ws reports it as an error before its close frame (1009) is even written.
+  // Errors reach the reader through its own listener; this one keeps their cause. ws reports a
+  // frame over `maxPayload` as an error before its close frame (1009) is even written.
   ws.on("error", (error: Error & { readonly code?: string }) => {
     if (error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") endReason = new FrameTooLarge()
+    if (endReason !== undefined) return
+    const detail = error.message
+    endReason = opened
+      ? new Closed({ code: 1006, detail, cause: error })
+      : new OpenFailed({ ...(error.code === undefined ? {} : { code: error.code }), detail, cause: error })
   })
   return {
     get readyState() {
@@ -48,4 +64,14 @@ export const dialWs = (
     },
     endReason: () => endReason
   }
+}
+
+/** `Retry-After` as milliseconds: delay-seconds or an HTTP date. */
+const retryAfter = (header: string | Array<string> | undefined): number | undefined => {
+  const value = Array.isArray(header) ? header[0] : header
+  if (value === undefined || value.trim() === "") return undefined
+  const seconds = Number(value)
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000)
+  const date = Date.parse(value)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now())
 }

@@ -17,7 +17,12 @@ export interface ServerConnection {
   readonly closed: Promise<number>
 }
 
-export const wsServer = (options: { readonly autoPong?: boolean; readonly rejectWith?: number } = {}) =>
+export const wsServer = (options: {
+  readonly autoPong?: boolean
+  readonly rejectWith?: number
+  readonly rejectMessage?: string
+  readonly rejectHeaders?: Record<string, string>
+} = {}) =>
   Effect.acquireRelease(
     Effect.callback<{ server: WebSocketServer; connections: Queue.Queue<ServerConnection>; upgrades: Array<IncomingMessage["headers"]>; url: string }>((resume) => {
       const connections = Effect.runSync(Queue.unbounded<ServerConnection>())
@@ -29,7 +34,7 @@ export const wsServer = (options: { readonly autoPong?: boolean; readonly reject
         verifyClient: (info, done) => {
           upgrades.push(info.req.headers)
           if (options.rejectWith === undefined) done(true)
-          else done(false, options.rejectWith, "Unauthorized")
+          else done(false, options.rejectWith, options.rejectMessage ?? "Unauthorized", options.rejectHeaders)
         }
       })
       server.on("connection", (socket, request) => {
