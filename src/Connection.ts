@@ -35,6 +35,7 @@ import {
 import { ConnectorConfig, type ConnectorSettings } from "./Config.ts"
 import { ConnectionError, type ConnectionErrorReason, notConnected, ReconnectAttemptsExhausted } from "./ConnectionError.ts"
 import { type Link, openLink, serveLink } from "./connection/Link.ts"
+import { makeLogLimiter } from "./internal/logLimiter.ts"
 import { type ReconnectInput, ReconnectPolicy, type ReconnectStep, resettingOnOpen } from "./connection/Reconnect.ts"
 import * as Metrics from "./Metrics.ts"
 import type { OutboundFrame } from "./ReplyEncoder.ts"
@@ -104,6 +105,9 @@ export class Connection extends Context.Service<Connection, {
   )
 }
 
+/** Repeated lines of one kind: this many in full per interval, then a count. */
+export const FLOOD_LIMITS = { burst: 5, interval: "10 seconds" } as const
+
 /** The upgrade's authentication headers and the frame limit. */
 const dialOptions = (config: ConnectorSettings): DialOptions => ({
   headers: { "x-app-key": config.clientId, "x-app-secret": Redacted.value(config.clientSecret) },
@@ -154,13 +158,18 @@ const make = Effect.gen(function*() {
     })
 
 
+  // A hostile server's flood of bad frames stays a few lines and a count (`internal/logLimiter.ts`).
+  const limiter = yield* makeLogLimiter(FLOOD_LIMITS)
   const receive = (frame: string | Uint8Array) =>
     Effect.gen(function*() {
       if (typeof frame !== "string") {
-        return yield* Effect.logError(`Skipped a binary frame of ${frame.byteLength} bytes: the protocol allows text frames only`)
+        return yield* limiter.log(
+          "BinaryFrame",
+          Effect.logError(`Skipped a binary frame of ${frame.byteLength} bytes: the protocol allows text frames only`)
+        )
       }
       const decoded = Wire.decodeFrame(frame)
-      if (Result.isFailure(decoded)) return yield* Effect.logError(`Skipped a frame: ${decoded.failure.message}`)
+      if (Result.isFailure(decoded)) return yield* limiter.log("MalformedFrame", Effect.logError(`Skipped a frame: ${decoded.failure.message}`))
       const envelope = decoded.success
       if (!Wire.isMessageEnvelope(envelope)) {
         return yield* Effect.logDebug(`Ignored an envelope of type ${JSON.stringify(envelope.type)}`)

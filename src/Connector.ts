@@ -31,7 +31,8 @@ import {
 } from "effect"
 import { Agent, AgentError } from "./Agent.ts"
 import { ConnectorConfig } from "./Config.ts"
-import { Connection, type ConnectionError, type ConnectionErrorReason, type ConnectionState, type ConnectionStatus } from "./Connection.ts"
+import { Connection, type ConnectionError, FLOOD_LIMITS, type ConnectionErrorReason, type ConnectionState, type ConnectionStatus } from "./Connection.ts"
+import { makeLogLimiter } from "./internal/logLimiter.ts"
 import * as Metrics from "./Metrics.ts"
 import { type AssemblerOutput, type EmptyMessageError, genericFailure, type InboundMessage, Protocol, type ReplyFailure } from "./Protocol.ts"
 import { scrub } from "./Logger.ts"
@@ -192,6 +193,7 @@ const make = Effect.gen(function*() {
       yield* FiberSet.run(handlers, drain(message.conversationId))
     })
 
+  const limiter = yield* makeLogLimiter(FLOOD_LIMITS)
   const report = (output: AssemblerOutput) => {
     switch (output._tag) {
       case "Message":
@@ -203,13 +205,13 @@ const make = Effect.gen(function*() {
         const { violation } = output
         return Effect.andThen(
           Metric.update(Metrics.protocolViolations, 1),
-          Effect.logWarning(`Protocol violation ${violation.reason}: ${violation.detail}`).pipe(
+          limiter.log(violation.reason, Effect.logWarning(`Protocol violation ${violation.reason}: ${violation.detail}`).pipe(
             Effect.annotateLogs({
               ...(violation.conversationId === undefined ? {} : { conversationId: violation.conversationId }),
               ...(violation.responseId === undefined ? {} : { responseId: violation.responseId }),
               ...(violation.eventType === undefined ? {} : { eventType: violation.eventType })
             })
-          )
+          ))
         )
       }
       case "Duplicate":

@@ -359,4 +359,29 @@ describe("Connection under TestClock", () => {
         assert.strictEqual(s.next, result.dialTimes[i + 1], "the next dial happens when announced")
       }
     }))
+
+  it.effect("a flood of malformed frames: the first five in full, then one summary line per interval", () =>
+    Effect.gen(function*() {
+      const { logs, result } = yield* withConnection(
+        (s) => s.open(),
+        (connection, dial) =>
+          Effect.gen(function*() {
+            const socket = yield* dialed(dial)
+            yield* awaitState(connection, "connected")
+            for (let i = 0; i < 11_000; i++) socket.receive(i % 2 === 0 ? "not json" : new Uint8Array(3))
+            socket.receive(JSON.stringify({ type: "message", headers: { messageId: "ok", timestamp: 1, conversationId: "c" }, data: JSON.stringify({ type: "response.in_progress", response_id: "r" }) }))
+            const delivered = yield* connection.inbound.pipe(Stream.runHead)
+            yield* TestClock.adjust("10 seconds")
+            return { delivered, status: yield* connection.state }
+          })
+      )
+      assert.strictEqual(Option.getOrThrow(result.delivered).headers.messageId, "ok", "the connection lives on")
+      assert.strictEqual(result.status, "connected")
+      const errors = logs.lines.filter((l) => l.method === "error")
+      assert.strictEqual(errors.length, 10, "five of each kind")
+      assert.deepStrictEqual(
+        logs.lines.filter((l) => l.line.includes("Left out")).map((l) => l.line.replace(/^\[[^\]]+\] /, "")),
+        ["[WARN] [InstaClawConnector] Left out 10990 repeated lines in the last 10s: MalformedFrame ×5495, BinaryFrame ×5495"]
+      )
+    }))
 })

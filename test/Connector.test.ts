@@ -158,6 +158,32 @@ describe("Connector with the reference server", () => {
       assert.strictEqual((yield* waitFor(events, "ReplyCompleted")).text, "next", "nothing in between: no double reply")
     }))
 
+  it.effect("1500 abandoned responses never block new messages; the evictions stay a few lines", () =>
+    Effect.gen(function*() {
+      const { events, server } = yield* startServer()
+      const { connector, logs } = yield* startConnector(server.url, Agent.echo)
+      yield* connected(connector)
+      for (let i = 0; i < 1500; i++) {
+        yield* server.sendRaw(JSON.stringify({
+          type: "message",
+          headers: { messageId: `msg_abandoned_${i}`, timestamp: 1, conversationId: `abandoned_${i}` },
+          data: JSON.stringify({ type: "response.in_progress", sequence_number: 0, response_id: `resp_abandoned_${i}` })
+        }))
+      }
+      const texts: Array<string> = []
+      for (let i = 0; i < 20; i++) {
+        yield* server.sendUserMessage({ conversationId: `fresh_${i}`, text: `new message ${i}` })
+        texts.push((yield* waitFor(events, "ReplyCompleted", (e) => e.conversationId === `fresh_${i}`)).text)
+      }
+      assert.deepStrictEqual(texts, Array.from({ length: 20 }, (_, i) => `new message ${i}`))
+      const evicted = logs.lines.filter((l) => l.line.includes("Protocol violation Evicted"))
+      assert.strictEqual(evicted.length, 5, "the first few in full")
+      assert.match(evicted[0]!.line, /responseId=resp_abandoned_0\b/, "the stalest goes first, named once")
+      yield* TestClock.adjust("10 seconds")
+      // 500 evictions for the abandoned ones, one more for the first new message.
+      assert.match(logs.text(), /Left out 496 repeated lines in the last 10s: Evicted ×496/)
+    }))
+
   it.effect("a redelivered message (the same frames again, after a reconnect) is answered once", () =>
     Effect.gen(function*() {
       const { events, server } = yield* startServer()
