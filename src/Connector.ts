@@ -32,6 +32,7 @@ import {
 import { Agent, AgentError } from "./Agent.ts"
 import { ConnectorConfig } from "./Config.ts"
 import { Connection, type ConnectionError, FLOOD_LIMITS, type ConnectionErrorReason, type ConnectionState, type ConnectionStatus } from "./Connection.ts"
+import { DedupeStore } from "./DedupeStore.ts"
 import { makeLogLimiter } from "./internal/logLimiter.ts"
 import * as Metrics from "./Metrics.ts"
 import { type AssemblerOutput, type EmptyMessageError, genericFailure, type InboundMessage, Protocol, type ReplyFailure } from "./Protocol.ts"
@@ -101,6 +102,9 @@ const make = Effect.gen(function*() {
   const protocol = yield* Protocol
   const agent = yield* Agent
   const assembler = yield* protocol.makeAssembler
+  // Responses answered before a restart stay answered (`DedupeStore`, in memory by default).
+  const store = yield* DedupeStore
+  assembler.restore(yield* store.load)
   const secret = Redacted.value(config.clientSecret)
 
   const status = yield* SubscriptionRef.make<ConnectorStatus>({
@@ -197,9 +201,9 @@ const make = Effect.gen(function*() {
   const report = (output: AssemblerOutput) => {
     switch (output._tag) {
       case "Message":
-        return Effect.andThen(
-          updateStatus((current) => ({ ...current, lastInboundAt: output.message.receivedAt })),
-          enqueue(output.message)
+        return updateStatus((current) => ({ ...current, lastInboundAt: output.message.receivedAt })).pipe(
+          Effect.andThen(store.remember(output.message.responseId)),
+          Effect.andThen(enqueue(output.message))
         )
       case "Violation": {
         const { violation } = output

@@ -125,12 +125,20 @@ export class InboundAssembler {
   private readonly inFlight = new Map<string, Assembling>()
   private readonly seenMessageIds: RecentSet
   private readonly finished: RecentSet
+  /** Responses answered before a restart (`restore`): their events are redeliveries, not violations. */
+  private readonly restored: RecentSet
   private readonly limits: AssemblerLimits
 
   constructor(limits: AssemblerLimits) {
     this.limits = limits
     this.seenMessageIds = new RecentSet(limits.remembered ?? 10_000)
     this.finished = new RecentSet(limits.remembered ?? 10_000)
+    this.restored = new RecentSet(limits.remembered ?? 10_000)
+  }
+
+  /** Remembers responses completed by an earlier run (from a `DedupeStore`), oldest first. */
+  restore(responseIds: Iterable<string>): void {
+    for (const id of responseIds) this.restored.add(id)
   }
 
   /** Responses being assembled now. Never more than `maxInFlight`. */
@@ -138,9 +146,9 @@ export class InboundAssembler {
     return this.inFlight.size
   }
 
-  /** Ids remembered for dedupe. Never more than twice `remembered`. */
+  /** Ids remembered for dedupe. Never more than three times `remembered`. */
   get rememberedCount(): number {
-    return this.seenMessageIds.size + this.finished.size
+    return this.seenMessageIds.size + this.finished.size + this.restored.size
   }
 
   /** Feeds one envelope; returns what it completed, refused or ignored. */
@@ -160,6 +168,7 @@ export class InboundAssembler {
     if (responseId === undefined) {
       return [violation({ reason: "MissingResponseId", detail: "event without response_id or response.id", eventType, conversationId })]
     }
+    if (this.restored.has(responseId)) return [{ _tag: "Duplicate", messageId: headers.messageId }]
     if (this.finished.has(responseId)) {
       return [violation({ reason: "EventAfterCompletion", detail: "event for a response that already ended", eventType, responseId, conversationId })]
     }

@@ -18,6 +18,7 @@ import type { Agent } from "./Agent.ts"
 import { type ConfigError, ConnectorConfig, type ConnectorInput } from "./Config.ts"
 import { Connection, ReconnectPolicy, type ReconnectInput, WebSocketDialer } from "./Connection.ts"
 import { Connector } from "./Connector.ts"
+import * as DedupeStore from "./DedupeStore.ts"
 import * as InstaLogger from "./Logger.ts"
 import { Protocol } from "./Protocol.ts"
 
@@ -39,6 +40,11 @@ export interface LayerOptions {
    * the protocol's backoff). It starts over after every successful open.
    */
   readonly reconnect?: Schedule.Schedule<unknown, ReconnectInput> | undefined
+  /**
+   * A file where answered response ids outlive the process (`DedupeStore.layerFile`), so a
+   * server's redelivery after a restart is answered once. Default: memory only.
+   */
+  readonly dedupeFile?: string | undefined
 }
 
 /** The whole connector from options (with `INSTACLAW_*` environment overrides). */
@@ -46,7 +52,8 @@ export const layer = (options: ConnectorInput, extra: LayerOptions = {}): Layer.
   layerWithConfig.pipe(
     Layer.provide(WebSocketDialer.layer),
     Layer.provideMerge(ConnectorConfig.layer(options)),
-    Layer.provide(extra.reconnect === undefined ? Layer.empty : Layer.succeed(ReconnectPolicy, extra.reconnect))
+    Layer.provide(extra.reconnect === undefined ? Layer.empty : Layer.succeed(ReconnectPolicy, extra.reconnect)),
+    Layer.provide(extra.dedupeFile === undefined ? Layer.empty : DedupeStore.layerFile(extra.dedupeFile))
   )
 
 /** The whole connector configured from the environment alone. */

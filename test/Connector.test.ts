@@ -3,6 +3,7 @@ import { Clock, Duration, Effect, Fiber, Metric, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { Agent, AgentError, echoReply } from "../src/Agent.ts"
 import * as Metrics from "../src/Metrics.ts"
+import { forceGc } from "./support/gc.ts"
 import { collect, startConnector, startServer, waitFor } from "./support/harness.ts"
 
 /** An agent whose reply to "slow …" takes `seconds` of (test) time; others answer at once. */
@@ -182,6 +183,28 @@ describe("Connector with the reference server", () => {
       yield* TestClock.adjust("10 seconds")
       // 500 evictions for the abandoned ones, one more for the first new message.
       assert.match(logs.text(), /Left out 496 repeated lines in the last 10s: Evicted ×496/)
+    }))
+
+  it.effect("150 envelopes with 0.9 MB ids: refused with a clear line, none remembered, the link lives on", () =>
+    Effect.gen(function*() {
+      const { events, server } = yield* startServer()
+      const { connector, logs } = yield* startConnector(server.url, Agent.echo)
+      yield* connected(connector)
+      forceGc()
+      const before = process.memoryUsage().heapUsed
+      for (let i = 0; i < 150; i++) {
+        yield* server.sendRaw(JSON.stringify({
+          type: "message",
+          headers: { messageId: `${i}-${"m".repeat(900_000)}`, timestamp: 1, conversationId: "c" },
+          data: JSON.stringify({ type: "response.in_progress", response_id: `r${i}` })
+        }))
+      }
+      yield* server.sendUserMessage({ conversationId: "after", text: "still answered" })
+      assert.strictEqual((yield* waitFor(events, "ReplyCompleted")).text, "still answered")
+      forceGc()
+      assert.isBelow((process.memoryUsage().heapUsed - before) / 1024 / 1024, 10, "nothing of 135 MB of ids is held")
+      assert.include(logs.text(), "Skipped a frame: Malformed frame: Expected a value with a length of at most 256\n  at [\"headers\"][\"messageId\"]")
+      assert.notInclude(logs.text(), "mmmmmmmmmm", "the line names the field, never its value")
     }))
 
   it.effect("a redelivered message (the same frames again, after a reconnect) is answered once", () =>

@@ -15,8 +15,11 @@ export { configProblems, DEFAULT_ACCOUNT_ID, type InstaClawAccount, listAccountI
 export { CHANNEL_ID } from "./ChannelSchema.ts"
 export { collectStatusIssues, probeAccount, sendText, startAccount, type StartAccountContext, toSnapshot } from "./Gateway.ts"
 
-/** The channel plugin. `hostChannel` is OpenClaw's `api.runtime.channel`, kept by the entry. */
-export const makeChannelPlugin = (hostChannel?: HostChannelRuntime): ChannelPlugin<InstaClawAccount> => ({
+/**
+ * The channel plugin. `hostChannel` is OpenClaw's `api.runtime.channel`, kept by the entry;
+ * `stateDir` the plugin's folder in OpenClaw's state directory (answered ids live there).
+ */
+export const makeChannelPlugin = (hostChannel?: HostChannelRuntime, stateDir?: () => string): ChannelPlugin<InstaClawAccount> => ({
   id: CHANNEL_ID,
   meta: {
     id: CHANNEL_ID,
@@ -67,7 +70,7 @@ export const makeChannelPlugin = (hostChannel?: HostChannelRuntime): ChannelPlug
     })
   },
   gateway: {
-    startAccount: (ctx) => startAccount(ctx as unknown as StartAccountContext, hostChannel)
+    startAccount: (ctx) => startAccount(ctx as unknown as StartAccountContext, hostChannel, stateDir)
   },
   outbound: {
     deliveryMode: "gateway",

@@ -14,12 +14,14 @@
  *
  * @since 0.1.0
  */
+import { join } from "node:path"
 import { Cause, Clock, type Context, Effect, Layer, Option, Result, Schema, Stream } from "effect"
 import type { ChannelPlugin, OpenClawConfig } from "openclaw/plugin-sdk/channel-core"
 import { Agent } from "../Agent.ts"
 import { ConnectorConfig, type ConnectorSettings } from "../Config.ts"
 import { Connection, notConnected, probe, WebSocketDialer } from "../Connection.ts"
 import { Connector, type ConnectorStatus } from "../Connector.ts"
+import * as DedupeStore from "../DedupeStore.ts"
 import * as InstaClaw from "../InstaClaw.ts"
 import * as InstaLogger from "../Logger.ts"
 import { EmptyMessageError } from "../Protocol.ts"
@@ -150,7 +152,11 @@ export const probeAccount = (params: { readonly cfg: OpenClawConfig; readonly ac
  * cleanly. `hostChannel` is OpenClaw's `runtime.channel`, when `ctx.channelRuntime` lacks it.
  * Never rejects.
  */
-export const startAccount = (ctx: StartAccountContext, hostChannel?: OpenClawAgent.HostChannelRuntime): Promise<void> => {
+export const startAccount = (
+  ctx: StartAccountContext,
+  hostChannel?: OpenClawAgent.HostChannelRuntime,
+  stateDir?: () => string
+): Promise<void> => {
   const resolved = resolveSettings(ctx.cfg, ctx.accountId).result
   const settings = Result.isSuccess(resolved) ? Option.some(resolved.success) : Option.none<ConnectorSettings>()
   const logger = InstaLogger.layer({
@@ -158,7 +164,7 @@ export const startAccount = (ctx: StartAccountContext, hostChannel?: OpenClawAge
     sink: sinkOf(ctx),
     secrets: Option.toArray(Option.map(settings, (s) => s.clientSecret))
   })
-  const program = Result.isFailure(resolved) ? blocked(ctx, resolved.failure.message) : runAccount(ctx, resolved.success, hostChannel)
+  const program = Result.isFailure(resolved) ? blocked(ctx, resolved.failure.message) : runAccount(ctx, resolved.success, hostChannel, stateDir)
   const stopped = Effect.flatMap(Clock.currentTimeMillis, (now) =>
     update(ctx, { running: false, connected: false, lifecycle: "stopped", lastStopAt: now }))
   return Effect.runPromiseExit(
@@ -168,6 +174,9 @@ export const startAccount = (ctx: StartAccountContext, hostChannel?: OpenClawAge
   )
     .then(() => undefined)
 }
+
+/** An account id as part of a file name. */
+const fileSafe = (accountId: string) => accountId.replace(/[^A-Za-z0-9_-]/g, "_")
 
 /** OpenClaw's `ctx.log` stamps every line with its own time. */
 const sinkOf = (ctx: StartAccountContext): InstaLogger.LogSinkShape =>
@@ -189,7 +198,12 @@ const messageOf = (cause: Cause.Cause<unknown>): string => {
   return error instanceof Error ? error.message : String(error)
 }
 
-const runAccount = (ctx: StartAccountContext, settings: ConnectorSettings, hostChannel?: OpenClawAgent.HostChannelRuntime) =>
+const runAccount = (
+  ctx: StartAccountContext,
+  settings: ConnectorSettings,
+  hostChannel?: OpenClawAgent.HostChannelRuntime,
+  stateDir?: () => string
+) =>
   Effect.gen(function*() {
     yield* update(ctx, { running: true, connected: false, lifecycle: "starting", lastStartAt: yield* Clock.currentTimeMillis, lastError: null })
     const channel = (ctx.channelRuntime as OpenClawAgent.HostChannelRuntime | undefined) ?? hostChannel
@@ -203,7 +217,8 @@ const runAccount = (ctx: StartAccountContext, settings: ConnectorSettings, hostC
       Layer.provide(Layer.succeed(Agent, OpenClawAgent.make({ channel, cfg: ctx.cfg, accountId: ctx.accountId, sessionScope: settings.sessionScope }))),
       Layer.provide(WebSocketDialer.layer),
       Layer.provideMerge(Layer.succeed(ConnectorConfig, settings)),
-      Layer.provide(Layer.succeed(InstaLogger.LogSink, sinkOf(ctx)))
+      Layer.provide(Layer.succeed(InstaLogger.LogSink, sinkOf(ctx))),
+      Layer.provide(stateDir === undefined ? Layer.empty : DedupeStore.layerFile(join(stateDir(), `answered-${fileSafe(ctx.accountId)}.txt`)))
     )
     return yield* serve(ctx).pipe(Effect.provide(connector))
   }).pipe(

@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import { join } from "node:path"
 import type { OpenClawPluginApi } from "openclaw/plugin-sdk/channel-core"
 import { configProblems, makeChannelPlugin } from "./Channel.ts"
 import { channelSchema, manifest, PLUGIN_ID } from "./ChannelSchema.ts"
@@ -24,7 +25,11 @@ const plugin = {
   register(api: OpenClawPluginApi) {
     // OpenClaw's real runtime must fit what the agent calls (checked when this compiles).
     const hostChannel: HostChannelRuntime | undefined = api.runtime?.channel
-    api.registerChannel({ plugin: makeChannelPlugin(hostChannel) })
+    // Answered ids survive a gateway restart in the plugin's own corner of the state directory.
+    const stateDir = api.runtime?.state?.resolveStateDir === undefined
+      ? undefined
+      : () => join(api.runtime.state.resolveStateDir(), "plugins", PLUGIN_ID)
+    api.registerChannel({ plugin: makeChannelPlugin(hostChannel, stateDir) })
     // OpenClaw does not start an account it finds unconfigured, so nothing else would say why:
     // warn once, when the gateway loads the plugin for real.
     if (api.registrationMode === "full" && api.config !== undefined) {

@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Fiber, Layer, Option, Result } from "effect"
-import { readFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import * as Accounts from "../../src/openclaw/Accounts.ts"
 import * as Channel from "../../src/openclaw/Channel.ts"
 import { channelSchema, manifest as generatedManifest, uiHints } from "../../src/openclaw/ChannelSchema.ts"
@@ -201,6 +203,26 @@ describe("gateway.startAccount", () => {
       assert.notInclude(gateway.logs.join("\n"), "demo-secret")
       // OpenClaw stamps each line itself; ours say which account they are about.
       assert.include(gateway.logs, "[INFO] [InstaClawConnector] Connection established accountId=default")
+    }))
+
+  it.live("answered ids are kept in the plugin's state directory, one file per account", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "instaclaw-state-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+      const { events, server } = yield* startServer
+      const cfg = cfgFor(server.url)
+      const host = fakeRuntime(async ({ deliver }) => void (await deliver({ text: "ok" }, { kind: "final" })))
+      const gateway = fakeGatewayContext(Channel.resolveAccount(cfg as never), cfg)
+      const run = yield* Effect.acquireRelease(
+        Effect.sync(() => Channel.startAccount(gateway.ctx, host.channel, () => dir)),
+        (running) => Effect.promise(() => (gateway.abort.abort(), running))
+      )
+      yield* waitFor(events, "ClientConnected")
+      const { responseId } = yield* server.sendUserMessage({ conversationId: "conv_s", text: "remember me" })
+      yield* waitFor(events, "ReplyCompleted")
+      gateway.abort.abort()
+      yield* Effect.promise(() => run)
+      assert.strictEqual(readFileSync(join(dir, "answered-default.txt"), "utf8"), `${responseId}\n`)
     }))
 
   it.live("sessionScope: \"host\" leaves the session to OpenClaw's session.dmScope", () =>

@@ -19,12 +19,12 @@ export const startServer = (options: ReferenceServerOptions = {}) =>
     return { server, events }
   })
 
-export const startConnector = (url: string, agent: Layer.Layer<Agent>, config: ConnectorInput = {}) =>
+export const startConnector = (url: string, agent: Layer.Layer<Agent>, config: ConnectorInput = {}, extra: InstaClaw.LayerOptions = {}) =>
   Effect.gen(function*() {
     const logs = captureSink()
     const scope = yield* Scope.make()
     yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
-    const layer = InstaClaw.layer({ clientId: "demo", clientSecret: "demo-secret", url, ...config }).pipe(
+    const layer = InstaClaw.layer({ clientId: "demo", clientSecret: "demo-secret", url, ...config }, extra).pipe(
       Layer.provide(agent),
       Layer.provide(Layer.succeed(LogSink, logs.sink))
     )
