@@ -106,4 +106,16 @@ describe("connection failures say why", () => {
       assert.strictEqual(yield* Effect.promise(() => peer.closed), 1009)
       assert.strictEqual((yield* awaitFailure(connection))._tag, "FrameTooLarge")
     }))
+
+  it.effect("a link reset by the peer: ECONNRESET in the line", () =>
+    Effect.gen(function*() {
+      const server = yield* wsServer()
+      const { connection, logs } = yield* openConnectionWith(server.url, credentials)
+      const peer = yield* Queue.take(server.connections)
+      yield* connection.stateChanges.pipe(Stream.filter((s) => s === "connected"), Stream.runHead)
+      ;(peer.socket as unknown as { _socket: net.Socket })._socket.resetAndDestroy()
+      const reason = yield* awaitFailure(connection)
+      assert.strictEqual(reason.message, "The socket closed with code 1006: read ECONNRESET")
+      assert.include(logs.text(), "[WARN] [InstaClawConnector] Connection lost: The socket closed with code 1006: read ECONNRESET")
+    }))
 })

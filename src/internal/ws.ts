@@ -22,6 +22,13 @@ export const dialWs = (
   ws.on("open", () => {
     opened = true
   })
+  // After the upgrade ws handles errors of the TCP socket itself and only reports a 1006 close;
+  // listening on the socket keeps their cause (ECONNRESET, EPIPE, …).
+  ws.on("upgrade", (response) => {
+    response.socket.on("error", (error: Error & { readonly code?: string }) => {
+      endReason ??= new Closed({ code: 1006, detail: error.message, cause: error })
+    })
+  })
   // A refused upgrade: note why, then abort the handshake.
   ws.on("unexpected-response", (_request, response) => {
     const status = response.statusCode ?? 0
