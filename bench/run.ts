@@ -6,11 +6,14 @@
  *
  * Sizes scale with BENCH_SCALE (default 1; CI-sized runs use e.g. 0.05).
  */
-import { Effect, Stream } from "effect"
-import { mkdirSync, writeFileSync } from "node:fs"
+import { Effect, Layer, Stream } from "effect"
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { performance } from "node:perf_hooks"
 import WebSocket from "ws"
 import { Agent } from "../src/Agent.ts"
+import * as DedupeStore from "../src/DedupeStore.ts"
 import * as Protocol from "../src/Protocol.ts"
 import { connectorHarness, gc, heapMiB, median, percentile, rssMiB, serverHarness } from "./support.ts"
 
@@ -345,6 +348,35 @@ const scale = async (messages: number) => {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 7. Dedupe across restarts: round trips with answered ids written to a file, against memory only
+// ---------------------------------------------------------------------------------------------
+
+const dedupe = async (messages: number) => {
+  const dir = mkdtempSync(join(tmpdir(), "instaclaw-bench-dedupe-"))
+  const harness = await serverHarness()
+  const rate = async (extra: Layer.Layer<never>) => {
+    const { close } = await connectorHarness(harness.server.url, Agent.echo, {}, undefined, extra)
+    const start = performance.now()
+    await roundTrips(harness, messages, 10)
+    const perSecond = messages / ((performance.now() - start) / 1000)
+    await close()
+    return perSecond
+  }
+  const memoryRates: Array<number> = []
+  const fileRates: Array<number> = []
+  for (let run = 0; run < RUNS; run++) {
+    memoryRates.push(await rate(Layer.empty))
+    fileRates.push(await rate(DedupeStore.layerFile(join(dir, `answered-${run}.txt`))))
+  }
+  await harness.close()
+  rmSync(dir, { recursive: true, force: true })
+  const c = median(fileRates)
+  const b = median(memoryRates)
+  results.dedupe = { messages, fileRoundTripsPerSecond: c, memoryRoundTripsPerSecond: b, ratio: c / b }
+  row("dedupe store: round trips/s, file vs memory", fmt(c), fmt(b), `${(c / b).toFixed(2)}×`)
+}
+
+// ---------------------------------------------------------------------------------------------
 
 const main = async () => {
   console.log(`insta-claw-connector benchmark — ${RUNS} runs per figure, scale ${SCALE}, ${process.version}\n`)
@@ -355,6 +387,7 @@ const main = async () => {
   if (phase("memory")) await memory(n(100_000), n(10_000))
   if (phase("recovery")) await recovery(Math.max(2, Math.round(5 * Math.min(1, SCALE * 4))))
   if (phase("scale")) await scale(n(3000))
+  if (phase("dedupe")) await dedupe(n(3000))
 
   const widths = [0, 1, 2, 3].map((i) => Math.max(...[["figure", "connector", "baseline", "ratio"], ...rows].map((r) => r[i]!.length)))
   const line = (r: ReadonlyArray<string>) => r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ")

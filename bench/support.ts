@@ -49,8 +49,15 @@ export const serverHarness = async (options: ReferenceServerOptions = {}) => {
 }
 
 /** A connector in its own scope, against `url`, with a given agent. */
-export const connectorHarness = async (url: string, agent: Layer.Layer<Agent>, input: ConnectorInput = {}, sink: LogSinkShape = quietSink) => {
+export const connectorHarness = async (
+  url: string,
+  agent: Layer.Layer<Agent>,
+  input: ConnectorInput = {},
+  sink: LogSinkShape = quietSink,
+  extra: Layer.Layer<never> = Layer.empty
+) => {
   const layer = InstaClaw.layerWithConfig.pipe(
+    Layer.provide(extra),
     Layer.provide(agent),
     Layer.provide(WebSocketDialer.layer),
     Layer.provideMerge(ConnectorConfig.layerFromInput({ clientId: "demo", clientSecret: "demo-secret", url, ...input })),
