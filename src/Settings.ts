@@ -179,6 +179,18 @@ export const settings = {
     allowed: "a positive whole number"
   }),
   shutdownGracePeriod: millis(5_000, "Time in-flight replies get on shutdown"),
+  dmPolicy: setting(Schema.Literals(["open", "allowlist", "pairing", "disabled"]), {
+    default: "open",
+    description: "Who may talk to the agent: open (every InstaClaw user), allowlist (allowFrom only), pairing (new senders get a code to approve), disabled",
+    allowed: "\"open\", \"allowlist\", \"pairing\" or \"disabled\"",
+    ui: { label: "Direct message policy", help: "InstaClaw authenticates its users; keep open unless only some may use the agent" }
+  }),
+  allowFrom: setting(Schema.Array(Schema.String.check(Schema.isMaxLength(256))), {
+    default: ["*"],
+    description: "InstaClaw senderIds allowed to talk to the agent; \"*\" means everyone",
+    allowed: "a list of senderIds (or [\"*\"])",
+    ui: { label: "Allowed senders", help: "InstaClaw senderIds, or * for everyone" }
+  }),
   sessionScope: setting(Schema.Literals(["conversation", "host"]), {
     default: "conversation",
     description:

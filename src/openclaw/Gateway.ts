@@ -214,7 +214,14 @@ const runAccount = (
     yield* Accounts.claim(ctx.accountId, update(ctx, { stateReason: "waiting for the previous connection of this account to close" }))
 
     const connector = InstaClaw.layerWithConfig.pipe(
-      Layer.provide(Layer.succeed(Agent, OpenClawAgent.make({ channel, cfg: ctx.cfg, accountId: ctx.accountId, sessionScope: settings.sessionScope }))),
+      Layer.provide(Layer.succeed(Agent, OpenClawAgent.make({
+        channel,
+        cfg: ctx.cfg,
+        accountId: ctx.accountId,
+        sessionScope: settings.sessionScope,
+        dmPolicy: settings.dmPolicy,
+        allowFrom: settings.allowFrom
+      }))),
       Layer.provide(WebSocketDialer.layer),
       Layer.provideMerge(Layer.succeed(ConnectorConfig, settings)),
       Layer.provide(Layer.succeed(InstaLogger.LogSink, sinkOf(ctx))),

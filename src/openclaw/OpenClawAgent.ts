@@ -17,6 +17,7 @@
  */
 import { Clock, Effect, Queue, Stream } from "effect"
 import { Agent, AgentError, type AgentRequest } from "../Agent.ts"
+import { decideAccess, type DmPolicy, type HostPairing } from "./Access.ts"
 
 import { CHANNEL_ID } from "./ChannelSchema.ts"
 
@@ -39,6 +40,7 @@ export interface HostChannelRuntime {
       readonly dmScope?: "main" | "per-peer" | "per-channel-peer" | "per-account-channel-peer"
     }) => { readonly sessionKey: string; readonly agentId: string }
   }
+  readonly pairing?: HostPairing | undefined
   readonly reply: {
     readonly finalizeInboundContext: (ctx: any) => any
     readonly dispatchReplyWithBufferedBlockDispatcher: (params: {
@@ -59,7 +61,13 @@ export interface OpenClawHost {
   readonly accountId: string
   /** `conversation` (default): one agent session per account and conversation; `host`: OpenClaw's `session.dmScope`. */
   readonly sessionScope?: "conversation" | "host" | undefined
+  /** Who may talk to the agent (`Access.ts`); default open to every InstaClaw user. */
+  readonly dmPolicy?: DmPolicy | undefined
+  readonly allowFrom?: ReadonlyArray<string> | undefined
 }
+
+/** What a sender the access policy refuses is told (in `response.failed`). */
+export const accessDeniedMessage = "This assistant is not available to you."
 
 /** What the end user sees when OpenClaw could not run the agent at all. */
 export const dispatchFailedMessage = "The assistant could not answer right now. Please try again."
@@ -106,6 +114,27 @@ export const make = (host: OpenClawHost): Agent["Service"] =>
           // The host calls `deliver` back from its own promises: run what it triggers in this
           // fiber's context (the account's logger among it).
           const runInAccount = Effect.runPromiseWith(yield* Effect.context<never>())
+          const access = yield* decideAccess({
+            accountId: host.accountId,
+            senderId: request.senderId,
+            senderName: request.senderName,
+            conversationId: request.conversationId,
+            text: request.text,
+            dmPolicy: host.dmPolicy ?? "open",
+            allowFrom: host.allowFrom ?? ["*"],
+            pairing: host.channel.pairing
+          })
+          if (access._tag === "Refuse") {
+            yield* Effect.logWarning(`Refused a message from sender ${request.senderId} (${access.reason})`).pipe(
+              Effect.annotateLogs({ conversationId: request.conversationId })
+            )
+            return yield* new AgentError({ message: accessDeniedMessage, code: "access_denied" })
+          }
+          if (access._tag === "Pair") {
+            yield* Effect.logInfo(`Sender ${request.senderId} asked to pair; approve with: openclaw pairing approve ${CHANNEL_ID} <code>`)
+            yield* Queue.offer(queue, access.reply)
+            return yield* Queue.end(queue)
+          }
           const route = host.channel.routing.resolveAgentRoute({
             cfg: host.cfg,
             channel: CHANNEL_ID,
@@ -129,7 +158,8 @@ export const make = (host: OpenClawHost): Agent["Service"] =>
             Surface: CHANNEL_ID,
             MessageSid: request.messageId,
             Timestamp: now,
-            CommandAuthorized: false,
+            // Commands (/stop, …) as the access policy says, like OpenClaw's own channels.
+            CommandAuthorized: access.commandAuthorized,
             OriginatingChannel: CHANNEL_ID,
             OriginatingTo: request.conversationId,
             ...(request.systemPrompt === undefined ? {} : { GroupSystemPrompt: request.systemPrompt })

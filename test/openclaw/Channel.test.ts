@@ -395,3 +395,69 @@ describe("status that tells the truth", () => {
     assert.deepStrictEqual(warnings, ["[InstaClawConnector] account default: Missing required configuration: clientSecret must be provided and non-empty"])
   })
 })
+
+describe("who may talk to the agent", () => {
+  /** Runs an account with `access` settings; `say` sends a message and returns the server's answer. */
+  const withAccount = <A>(access: Record<string, unknown>, body: (say: (senderId: string, text: string) => Effect.Effect<ServerAnswer>, host: ReturnType<typeof fakeRuntime>, logs: () => string) => Effect.Effect<A>) =>
+    Effect.gen(function*() {
+      const { events, server } = yield* startServer
+      const cfg = cfgFor(server.url, access)
+      const host = fakeRuntime(async ({ ctx, deliver }) => void (await deliver({ text: `agent: ${ctx.Body}` }, { kind: "final" })))
+      const gateway = fakeGatewayContext(Channel.resolveAccount(cfg as never), cfg)
+      yield* runAccount(gateway, host.channel)
+      yield* waitFor(events, "ClientConnected")
+      let n = 0
+      const say = (senderId: string, text: string) =>
+        Effect.gen(function*() {
+          const conversationId = `conv_${senderId}_${n++}`
+          yield* Effect.orDie(server.sendUserMessage({ conversationId, text, senderId }))
+          const answer = yield* waitFor(events, "ReplyCompleted", (e) => e.conversationId === conversationId).pipe(
+            Effect.map((e): ServerAnswer => ({ text: e.text })),
+            Effect.raceFirst(waitFor(events, "ReplyFailed", (e) => e.conversationId === conversationId).pipe(
+              Effect.map((e): ServerAnswer => ({ failed: e.code, message: e.message }))
+            ))
+          )
+          return answer
+        })
+      return yield* body(say, host, () => gateway.logs.join("\n"))
+    }).pipe(Effect.scoped)
+
+  it.live("allowlist: a listed sender reaches the agent; another gets access_denied, and nothing reaches the model", () =>
+    withAccount({ dmPolicy: "allowlist", allowFrom: ["user_ok"] }, (say, host, logs) =>
+      Effect.gen(function*() {
+        assert.deepStrictEqual(yield* say("user_ok", "hello"), { text: "agent: hello" })
+        assert.deepStrictEqual(yield* say("user_no", "let me in"), { failed: "access_denied", message: "This assistant is not available to you." })
+        assert.deepStrictEqual(host.contexts.map((c) => c.Body), ["hello"], "the refused text never reached the host")
+        assert.match(logs(), /\[WARN\] \[InstaClawConnector\] Refused a message from sender user_no \(dm_policy_not_allowlisted\)/)
+      })))
+
+  it.live("pairing: a new sender gets a code; once the operator approves, the next message goes through", () =>
+    withAccount({ dmPolicy: "pairing", allowFrom: [] }, (say, host) =>
+      Effect.gen(function*() {
+        const first = yield* say("user_new", "hi")
+        assert.include(first.text, "PAIR1")
+        assert.include(first.text, "Your InstaClaw user id: user_new")
+        assert.deepStrictEqual(host.contexts, [], "nothing reached the agent")
+        host.approved.add("user_new")
+        assert.deepStrictEqual(yield* say("user_new", "now?"), { text: "agent: now?" })
+      })))
+
+  it.live("disabled: nobody; open: everybody, and commands are authorized", () =>
+    Effect.gen(function*() {
+      yield* withAccount({ dmPolicy: "disabled" }, (say) =>
+        Effect.gen(function*() {
+          assert.strictEqual((yield* say("anyone", "hi")).failed, "access_denied")
+        }))
+      yield* withAccount({}, (say, host) =>
+        Effect.gen(function*() {
+          assert.deepStrictEqual(yield* say("anyone", "/stop"), { text: "agent: /stop" })
+          assert.strictEqual(host.contexts[0]!.CommandAuthorized, true)
+        }))
+    }))
+})
+
+interface ServerAnswer {
+  readonly text?: string
+  readonly failed?: string
+  readonly message?: string
+}

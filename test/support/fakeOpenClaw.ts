@@ -15,7 +15,20 @@ export interface Dispatch {
 export const fakeRuntime = (answer: (dispatch: Dispatch) => Promise<void>) => {
   const routes: Array<unknown> = []
   const contexts: Array<Record<string, unknown>> = []
+  /** The pairing store: approved senders, and pending requests by sender. */
+  const approved = new Set<string>()
+  const requests = new Map<string, string>()
   const channel: HostChannelRuntime = {
+    pairing: {
+      readAllowFromStore: async () => [...approved],
+      upsertPairingRequest: async ({ id }) => {
+        const existing = requests.get(id)
+        if (existing !== undefined) return { code: existing, created: false }
+        const code = `PAIR${requests.size + 1}`
+        requests.set(id, code)
+        return { code, created: true }
+      }
+    },
     routing: {
       resolveAgentRoute: (params) => {
         routes.push(params)
@@ -31,7 +44,7 @@ export const fakeRuntime = (answer: (dispatch: Dispatch) => Promise<void>) => {
       }
     }
   }
-  return { channel, routes, contexts }
+  return { channel, routes, contexts, approved, requests }
 }
 
 /** A gateway context for one account, with its status history. */

@@ -1,0 +1,92 @@
+/**
+ * Who may talk to the agent through InstaClaw, decided the way OpenClaw's own channels decide it:
+ * the SDK's ingress resolver (`resolveStableChannelMessageIngress`) with the account's
+ * `dmPolicy` and `allowFrom`, keyed by the InstaClaw `senderId`, and the SDK's pairing challenge.
+ *
+ * - `open` with `allowFrom: ["*"]` (the default): every InstaClaw user — the service has
+ *   authenticated them already;
+ * - `allowlist`: only the `senderId`s listed;
+ * - `pairing`: a new sender gets a code to send to the operator (`openclaw pairing approve
+ *   instaclaw <code>`), then is let in;
+ * - `disabled`: nobody.
+ *
+ * The same decision says whether the sender's commands (`/stop`, …) are authorized.
+ *
+ * @since 0.1.0
+ */
+import { Effect } from "effect"
+import { resolveStableChannelMessageIngress } from "openclaw/plugin-sdk/channel-ingress-runtime"
+import { createChannelPairingChallengeIssuer } from "openclaw/plugin-sdk/channel-pairing"
+import { hasControlCommand } from "openclaw/plugin-sdk/command-detection"
+import { CHANNEL_ID } from "./ChannelSchema.ts"
+
+export type DmPolicy = "open" | "allowlist" | "pairing" | "disabled"
+
+/** The reply to a sender whose pairing request already waits for the operator. */
+export const pendingPairingReply = "Your request to talk to this assistant is waiting for the operator's approval."
+
+/** The part of OpenClaw's `runtime.channel.pairing` access uses. */
+export interface HostPairing {
+  readonly readAllowFromStore: (params: { readonly channel: string; readonly accountId: string }) => Promise<Array<string>>
+  readonly upsertPairingRequest: (params: {
+    readonly channel: string
+    readonly id: string
+    readonly accountId: string
+    readonly meta?: Record<string, string | undefined>
+  }) => Promise<{ readonly code: string; readonly created: boolean }>
+}
+
+export type AccessDecision =
+  | { readonly _tag: "Allow"; readonly commandAuthorized: boolean }
+  | { readonly _tag: "Refuse"; readonly reason: string }
+  /** `reply` tells the sender how to get in; nothing reaches the agent. */
+  | { readonly _tag: "Pair"; readonly reply: string }
+
+export const decideAccess = (params: {
+  readonly accountId: string
+  readonly senderId: string
+  readonly senderName?: string | undefined
+  readonly conversationId: string
+  readonly text: string
+  readonly dmPolicy: DmPolicy
+  readonly allowFrom: ReadonlyArray<string>
+  readonly pairing?: HostPairing | undefined
+}): Effect.Effect<AccessDecision> =>
+  Effect.promise(async (): Promise<AccessDecision> => {
+    const { pairing } = params
+    const ingress = await resolveStableChannelMessageIngress({
+      channelId: CHANNEL_ID,
+      accountId: params.accountId,
+      subject: { stableId: params.senderId },
+      conversation: { kind: "direct", id: params.conversationId },
+      dmPolicy: params.dmPolicy,
+      groupPolicy: "disabled",
+      allowFrom: [...params.allowFrom],
+      event: { kind: "message", authMode: "inbound", mayPair: params.dmPolicy === "pairing" },
+      command: { allowTextCommands: true, hasControlCommand: hasControlCommand(params.text) },
+      ...(pairing === undefined
+        ? {}
+        : { readStoreAllowFrom: ({ accountId }: { readonly accountId: string }) => pairing.readAllowFromStore({ channel: CHANNEL_ID, accountId }) })
+    })
+    if (ingress.ingress.decision === "allow") return { _tag: "Allow", commandAuthorized: ingress.commandAccess.authorized }
+    if (ingress.ingress.decision === "pairing" && pairing !== undefined) {
+      let reply = pendingPairingReply
+      const challenge = createChannelPairingChallengeIssuer({
+        channel: CHANNEL_ID,
+        accountId: params.accountId,
+        upsertPairingRequest: ({ id, meta }) =>
+          pairing.upsertPairingRequest({ channel: CHANNEL_ID, id, accountId: params.accountId, ...(meta === undefined ? {} : { meta }) })
+      })
+      await challenge({
+        senderId: params.senderId,
+        senderIdLine: `Your InstaClaw user id: ${params.senderId}`,
+        meta: { name: params.senderName },
+        // Only a new request gets the code; a repeated one keeps the reply below.
+        sendPairingReply: async (text) => {
+          reply = text
+        }
+      })
+      return { _tag: "Pair", reply }
+    }
+    return { _tag: "Refuse", reason: ingress.ingress.reasonCode }
+  })
