@@ -5,9 +5,9 @@
  *
  * @since 0.1.0
  */
-import type { ChannelPlugin } from "openclaw/plugin-sdk/channel-core"
+import type { ChannelPlugin, OpenClawConfig } from "openclaw/plugin-sdk/channel-core"
 import { DEFAULT_ACCOUNT_ID, type InstaClawAccount, listAccountIds, normalizeTarget, resolveAccount } from "./Account.ts"
-import { CHANNEL_ID, channelSchema, uiHints } from "./ChannelSchema.ts"
+import { CHANNEL_ID, channelSchema, LIVE_KEYS, uiHints } from "./ChannelSchema.ts"
 import { collectStatusIssues, probeAccount, sendText, startAccount, type StartAccountContext } from "./Gateway.ts"
 import type { HostChannelRuntime } from "./OpenClawAgent.ts"
 
@@ -19,7 +19,11 @@ export { collectStatusIssues, probeAccount, sendText, startAccount, type StartAc
  * The channel plugin. `hostChannel` is OpenClaw's `api.runtime.channel`, kept by the entry;
  * `stateDir` the plugin's folder in OpenClaw's state directory (answered ids live there).
  */
-export const makeChannelPlugin = (hostChannel?: HostChannelRuntime, stateDir?: () => string): ChannelPlugin<InstaClawAccount> => ({
+export const makeChannelPlugin = (
+  hostChannel?: HostChannelRuntime,
+  stateDir?: () => string,
+  liveConfig?: () => OpenClawConfig
+): ChannelPlugin<InstaClawAccount> => ({
   id: CHANNEL_ID,
   meta: {
     id: CHANNEL_ID,
@@ -29,7 +33,13 @@ export const makeChannelPlugin = (hostChannel?: HostChannelRuntime, stateDir?: (
     blurb: "Direct chats from an InstaClaw service over one authenticated WebSocket, replies streamed as Open Responses events."
   },
   capabilities: { chatTypes: ["direct"], blockStreaming: true },
-  reload: { configPrefixes: [`channels.${CHANNEL_ID}`] },
+  // Keys applied live (read from the current config at each message) need no restart; the
+  // rest restart the channel, or only the changed named account.
+  reload: {
+    configPrefixes: [`channels.${CHANNEL_ID}`],
+    noopPrefixes: LIVE_KEYS.flatMap((key) => [`channels.${CHANNEL_ID}.${key}`, `channels.${CHANNEL_ID}.accounts.*.${key}`]),
+    accountScopedRestart: true
+  },
   configSchema: { schema: channelSchema as never, uiHints },
   config: {
     listAccountIds,
@@ -70,7 +80,7 @@ export const makeChannelPlugin = (hostChannel?: HostChannelRuntime, stateDir?: (
     })
   },
   gateway: {
-    startAccount: (ctx) => startAccount(ctx as unknown as StartAccountContext, hostChannel, stateDir)
+    startAccount: (ctx) => startAccount(ctx as unknown as StartAccountContext, { hostChannel, stateDir, liveConfig })
   },
   outbound: {
     deliveryMode: "gateway",

@@ -149,14 +149,19 @@ export const probeAccount = (params: { readonly cfg: OpenClawConfig; readonly ac
 
 /**
  * Host boundary: runs the connector for one account until `ctx.abortSignal` fires, then closes it
- * cleanly. `hostChannel` is OpenClaw's `runtime.channel`, when `ctx.channelRuntime` lacks it.
- * Never rejects.
+ * cleanly. Never rejects.
  */
-export const startAccount = (
-  ctx: StartAccountContext,
-  hostChannel?: OpenClawAgent.HostChannelRuntime,
-  stateDir?: () => string
-): Promise<void> => {
+/** What the plugin entry kept of OpenClaw's runtime. */
+export interface HostServices {
+  /** OpenClaw's `runtime.channel`, when `ctx.channelRuntime` lacks it. */
+  readonly hostChannel?: OpenClawAgent.HostChannelRuntime | undefined
+  /** The plugin's folder in OpenClaw's state directory. */
+  readonly stateDir?: (() => string) | undefined
+  /** The current config, for settings applied live. */
+  readonly liveConfig?: (() => OpenClawConfig) | undefined
+}
+
+export const startAccount = (ctx: StartAccountContext, host: HostServices = {}): Promise<void> => {
   const resolved = resolveSettings(ctx.cfg, ctx.accountId).result
   const settings = Result.isSuccess(resolved) ? Option.some(resolved.success) : Option.none<ConnectorSettings>()
   const logger = InstaLogger.layer({
@@ -164,7 +169,7 @@ export const startAccount = (
     sink: sinkOf(ctx),
     secrets: Option.toArray(Option.map(settings, (s) => s.clientSecret))
   })
-  const program = Result.isFailure(resolved) ? blocked(ctx, resolved.failure.message) : runAccount(ctx, resolved.success, hostChannel, stateDir)
+  const program = Result.isFailure(resolved) ? blocked(ctx, resolved.failure.message) : runAccount(ctx, resolved.success, host)
   const stopped = Effect.flatMap(Clock.currentTimeMillis, (now) =>
     update(ctx, { running: false, connected: false, lifecycle: "stopped", lastStopAt: now }))
   return Effect.runPromiseExit(
@@ -198,12 +203,7 @@ const messageOf = (cause: Cause.Cause<unknown>): string => {
   return error instanceof Error ? error.message : String(error)
 }
 
-const runAccount = (
-  ctx: StartAccountContext,
-  settings: ConnectorSettings,
-  hostChannel?: OpenClawAgent.HostChannelRuntime,
-  stateDir?: () => string
-) =>
+const runAccount = (ctx: StartAccountContext, settings: ConnectorSettings, { hostChannel, liveConfig, stateDir }: HostServices) =>
   Effect.gen(function*() {
     yield* update(ctx, { running: true, connected: false, lifecycle: "starting", lastStartAt: yield* Clock.currentTimeMillis, lastError: null })
     const channel = (ctx.channelRuntime as OpenClawAgent.HostChannelRuntime | undefined) ?? hostChannel
@@ -220,7 +220,13 @@ const runAccount = (
         accountId: ctx.accountId,
         sessionScope: settings.sessionScope,
         dmPolicy: settings.dmPolicy,
-        allowFrom: settings.allowFrom
+        allowFrom: settings.allowFrom,
+        // Live settings: the current config's, when the host gives it and it is valid.
+        live: () => {
+          if (liveConfig === undefined) return undefined
+          const current = resolveSettings(liveConfig(), ctx.accountId).result
+          return Result.isSuccess(current) ? { cfg: liveConfig(), settings: current.success } : undefined
+        }
       }))),
       Layer.provide(WebSocketDialer.layer),
       Layer.provideMerge(Layer.succeed(ConnectorConfig, settings)),

@@ -64,6 +64,19 @@ export interface OpenClawHost {
   /** Who may talk to the agent (`Access.ts`); default open to every InstaClaw user. */
   readonly dmPolicy?: DmPolicy | undefined
   readonly allowFrom?: ReadonlyArray<string> | undefined
+  /**
+   * The current config and this account's settings in it, read at each message: systemPrompt,
+   * access and session routing then follow `openclaw config set` without a restart.
+   */
+  readonly live?: (() => { readonly cfg: unknown; readonly settings: LiveSettings } | undefined) | undefined
+}
+
+/** The settings the agent reads at each message. */
+export interface LiveSettings {
+  readonly systemPrompt: string | undefined
+  readonly dmPolicy: DmPolicy
+  readonly allowFrom: ReadonlyArray<string>
+  readonly sessionScope: "conversation" | "host"
 }
 
 /** What a sender the access policy refuses is told (in `response.failed`). */
@@ -114,14 +127,22 @@ export const make = (host: OpenClawHost): Agent["Service"] =>
           // The host calls `deliver` back from its own promises: run what it triggers in this
           // fiber's context (the account's logger among it).
           const runInAccount = Effect.runPromiseWith(yield* Effect.context<never>())
+          const live = host.live?.()
+          const cfg = live?.cfg ?? host.cfg
+          const settings: LiveSettings = live?.settings ?? {
+            systemPrompt: request.systemPrompt,
+            dmPolicy: host.dmPolicy ?? "open",
+            allowFrom: host.allowFrom ?? ["*"],
+            sessionScope: host.sessionScope ?? "conversation"
+          }
           const access = yield* decideAccess({
             accountId: host.accountId,
             senderId: request.senderId,
             senderName: request.senderName,
             conversationId: request.conversationId,
             text: request.text,
-            dmPolicy: host.dmPolicy ?? "open",
-            allowFrom: host.allowFrom ?? ["*"],
+            dmPolicy: settings.dmPolicy,
+            allowFrom: settings.allowFrom,
             pairing: host.channel.pairing
           })
           if (access._tag === "Refuse") {
@@ -136,11 +157,11 @@ export const make = (host: OpenClawHost): Agent["Service"] =>
             return yield* Queue.end(queue)
           }
           const route = host.channel.routing.resolveAgentRoute({
-            cfg: host.cfg,
+            cfg,
             channel: CHANNEL_ID,
             accountId: host.accountId,
             peer: { kind: "direct", id: request.conversationId },
-            ...(host.sessionScope === "host" ? {} : { dmScope: "per-account-channel-peer" as const })
+            ...(settings.sessionScope === "host" ? {} : { dmScope: "per-account-channel-peer" as const })
           })
           const context = host.channel.reply.finalizeInboundContext({
             Body: request.text,
@@ -162,7 +183,7 @@ export const make = (host: OpenClawHost): Agent["Service"] =>
             CommandAuthorized: access.commandAuthorized,
             OriginatingChannel: CHANNEL_ID,
             OriginatingTo: request.conversationId,
-            ...(request.systemPrompt === undefined ? {} : { GroupSystemPrompt: request.systemPrompt })
+            ...(settings.systemPrompt === undefined ? {} : { GroupSystemPrompt: settings.systemPrompt })
           })
           const deliveries = new DeliveryAssembler()
           let hostError: string | undefined
@@ -170,7 +191,7 @@ export const make = (host: OpenClawHost): Agent["Service"] =>
             try: () =>
               host.channel.reply.dispatchReplyWithBufferedBlockDispatcher({
                 ctx: context,
-                cfg: host.cfg,
+                cfg,
                 dispatcherOptions: {
                   deliver: async (payload, info) => {
                     if (payload.isError === true) {

@@ -7,7 +7,7 @@
  * @since 0.1.0
  */
 import { join } from "node:path"
-import type { OpenClawPluginApi } from "openclaw/plugin-sdk/channel-core"
+import type { OpenClawConfig, OpenClawPluginApi } from "openclaw/plugin-sdk/channel-core"
 import { configProblems, makeChannelPlugin } from "./Channel.ts"
 import { channelSchema, manifest, PLUGIN_ID } from "./ChannelSchema.ts"
 import type { HostChannelRuntime } from "./OpenClawAgent.ts"
@@ -29,7 +29,9 @@ const plugin = {
     const stateDir = api.runtime?.state?.resolveStateDir === undefined
       ? undefined
       : () => join(api.runtime.state.resolveStateDir(), "plugins", PLUGIN_ID)
-    api.registerChannel({ plugin: makeChannelPlugin(hostChannel, stateDir) })
+    // Settings applied live are read from the current config at use time.
+    const liveConfig = api.runtime?.config?.current === undefined ? undefined : () => api.runtime.config.current() as OpenClawConfig
+    api.registerChannel({ plugin: makeChannelPlugin(hostChannel, stateDir, liveConfig) })
     // OpenClaw does not start an account it finds unconfigured, so nothing else would say why:
     // warn once, when the gateway loads the plugin for real.
     if (api.registrationMode === "full" && api.config !== undefined) {

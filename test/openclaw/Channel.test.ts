@@ -7,7 +7,8 @@ import * as Accounts from "../../src/openclaw/Accounts.ts"
 import * as Channel from "../../src/openclaw/Channel.ts"
 import { channelSchema, manifest as generatedManifest, uiHints } from "../../src/openclaw/ChannelSchema.ts"
 import { settings } from "../../src/Settings.ts"
-import { DeliveryAssembler } from "../../src/openclaw/OpenClawAgent.ts"
+import type { HostServices } from "../../src/openclaw/Gateway.ts"
+import { DeliveryAssembler, type HostChannelRuntime } from "../../src/openclaw/OpenClawAgent.ts"
 import plugin from "../../src/openclaw/index.ts"
 import * as library from "../../src/index.ts"
 import { ReferenceServer } from "../../src/server/ReferenceServer.ts"
@@ -24,9 +25,9 @@ const startServer = Effect.gen(function*() {
 })
 
 /** Starts an account; the test's scope aborts it and waits, even when an assertion failed. */
-const runAccount = (gateway: ReturnType<typeof fakeGatewayContext>, channel: Parameters<typeof Channel.startAccount>[1]) =>
+const runAccount = (gateway: ReturnType<typeof fakeGatewayContext>, channel: HostChannelRuntime, extra: Omit<HostServices, "hostChannel"> = {}) =>
   Effect.acquireRelease(
-    Effect.sync(() => Channel.startAccount(gateway.ctx, channel)),
+    Effect.sync(() => Channel.startAccount(gateway.ctx, { hostChannel: channel, ...extra })),
     (run) => Effect.promise(() => {
       gateway.abort.abort()
       return run
@@ -214,7 +215,7 @@ describe("gateway.startAccount", () => {
       const host = fakeRuntime(async ({ deliver }) => void (await deliver({ text: "ok" }, { kind: "final" })))
       const gateway = fakeGatewayContext(Channel.resolveAccount(cfg as never), cfg)
       const run = yield* Effect.acquireRelease(
-        Effect.sync(() => Channel.startAccount(gateway.ctx, host.channel, () => dir)),
+        Effect.sync(() => Channel.startAccount(gateway.ctx, { hostChannel: host.channel, stateDir: () => dir })),
         (running) => Effect.promise(() => (gateway.abort.abort(), running))
       )
       yield* waitFor(events, "ClientConnected")
@@ -461,3 +462,38 @@ interface ServerAnswer {
   readonly failed?: string
   readonly message?: string
 }
+
+describe("live config", () => {
+  it("the live keys need no restart: noop reload prefixes, for the section and every account", () => {
+    const reload = Channel.makeChannelPlugin().reload!
+    assert.includeMembers([...reload.noopPrefixes!], [
+      "channels.instaclaw.systemPrompt",
+      "channels.instaclaw.accounts.*.systemPrompt",
+      "channels.instaclaw.dmPolicy",
+      "channels.instaclaw.allowFrom",
+      "channels.instaclaw.sessionScope"
+    ])
+    assert.deepStrictEqual(reload.configPrefixes, ["channels.instaclaw"])
+  })
+
+  it.live("systemPrompt, access and session routing follow the current config at the next message", () =>
+    Effect.gen(function*() {
+      const { events, server } = yield* startServer
+      let current = cfgFor(server.url, { systemPrompt: "FIRST-PROMPT" })
+      const host = fakeRuntime(async ({ ctx, deliver }) => void (await deliver({ text: `agent: ${ctx.Body}` }, { kind: "final" })))
+      const gateway = fakeGatewayContext(Channel.resolveAccount(current as never), current)
+      yield* runAccount(gateway, host.channel, { liveConfig: () => current as never })
+      yield* waitFor(events, "ClientConnected")
+      yield* server.sendUserMessage({ conversationId: "conv_l", text: "one", senderId: "user_l" })
+      yield* waitFor(events, "ReplyCompleted")
+      current = cfgFor(server.url, { systemPrompt: "SECOND-PROMPT", sessionScope: "host" })
+      yield* server.sendUserMessage({ conversationId: "conv_l", text: "two", senderId: "user_l" })
+      yield* waitFor(events, "ReplyCompleted")
+      current = cfgFor(server.url, { dmPolicy: "allowlist", allowFrom: ["someone_else"] })
+      yield* server.sendUserMessage({ conversationId: "conv_l", text: "three", senderId: "user_l" })
+      assert.strictEqual((yield* waitFor(events, "ReplyFailed")).code, "access_denied")
+      assert.deepStrictEqual(host.contexts.map((c) => c.GroupSystemPrompt), ["FIRST-PROMPT", "SECOND-PROMPT"])
+      assert.deepStrictEqual(host.routes.map((r) => (r as { dmScope?: string }).dmScope), ["per-account-channel-peer", undefined])
+      assert.strictEqual(yield* server.clientCount, 1, "no reconnect for any of it")
+    }))
+})
