@@ -5,7 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { TestClock } from "effect/testing"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Agent } from "../src/Agent.ts"
@@ -36,7 +36,8 @@ describe("DedupeStore.layerFile", () => {
       yield* first.store.remember("resp_b")
       assert.throws(() => readFileSync(path, "utf8"), /ENOENT/, "nothing written yet: remember only buffers")
       yield* TestClock.adjust("1 second")
-      while (!readFileSync(path, "utf8").includes("resp_b")) yield* Effect.promise(() => new Promise((r) => setImmediate(r)))
+      const written = () => existsSync(path) && readFileSync(path, "utf8").includes("resp_b")
+      while (!written()) yield* Effect.promise(() => new Promise((r) => setImmediate(r)))
       yield* first.store.remember("resp_c")
       yield* first.close
       const second = yield* openStore(path)
