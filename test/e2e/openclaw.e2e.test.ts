@@ -2,7 +2,7 @@
  * The plugin inside a real OpenClaw gateway: a fake OpenAI-compatible model on 127.0.0.1 plays
  * the LLM, the reference server plays InstaClaw. Every process started here is stopped.
  */
-import { readdirSync } from "node:fs"
+import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import type { ServerEvent } from "../../src/server/ReferenceServer.ts"
@@ -114,6 +114,44 @@ describe("insta-claw-connector inside a real OpenClaw gateway", () => {
     }
   })
 
+  it("an allowlisted sender reaches the agent; another gets access_denied and never reaches the model", async () => {
+    const from = second.events.length
+    await second.run(second.server.sendUserMessage({ conversationId: "conv_mallory", text: "MARK-MALLORY let me in", senderId: "user_mallory" }))
+    const refused = await second.waitFor(is("ReplyFailed", (e) => e.conversationId === "conv_mallory"), from)
+    assert.deepStrictEqual([refused.code, refused.message], ["access_denied", "This assistant is not available to you."])
+    assert.isFalse(model.requests.some((body) => body.includes("MARK-MALLORY")), "the refused text never reached the model")
+    // user_charlie is on the allowlist: the isolation test above had its replies.
+    assert.isTrue(model.requests.some((body) => body.includes("MARK-CHARLIEONE")))
+  })
+
+  it("`openclaw security audit` finds nothing about this channel or plugin under the README's config", async () => {
+    const audit = await gateway.cli(["security", "audit", "--json"])
+    const report = JSON.parse(audit.output.slice(audit.output.indexOf("{")))
+    const findings: Array<Record<string, unknown>> = report.findings ?? []
+    const ours = findings.filter((finding) => /instaclaw|insta-claw|plugins\./i.test(JSON.stringify(finding)))
+    // The one the README explains: a channel for many users is reachable by many users.
+    assert.deepStrictEqual(ours.map((finding) => finding.checkId), ["security.trust_model.multi_user_heuristic"], JSON.stringify(ours, null, 2))
+  })
+
+  it("`openclaw config set` of systemPrompt applies at the next message, without a reconnect", async () => {
+    const disconnectsBefore = instaclaw.events.filter(is("ClientDisconnected")).length
+    const set = await gateway.cli(["config", "set", "channels.instaclaw.systemPrompt", "SYSPROMPT-LIVE-9: be brief."])
+    assert.strictEqual(set.code, 0, set.output)
+    // The gateway notices the file change on its own; the next message must carry the new prompt.
+    let request: string | undefined
+    for (let attempt = 0; attempt < 20 && request === undefined; attempt++) {
+      const from = instaclaw.events.length
+      const marker = `MARK-LIVE${attempt}`
+      await instaclaw.run(instaclaw.server.sendUserMessage({ conversationId: `conv_live_${attempt}`, text: `${marker} hello`, senderId: "user_live" }))
+      await instaclaw.waitFor(is("ReplyCompleted", (e) => e.conversationId === `conv_live_${attempt}`), from)
+      request = model.requests.find((body) => body.includes(marker) && body.includes("SYSPROMPT-LIVE-9"))
+      if (request === undefined) await new Promise((resolve) => setTimeout(resolve, 500))
+    }
+    assert.isDefined(request, "the new systemPrompt reached the model")
+    assert.strictEqual(instaclaw.events.filter(is("ClientDisconnected")).length, disconnectsBefore, "no reconnect")
+    assert.notMatch(readFileSync(gateway.logFile, "utf8"), /forced retirement/)
+  })
+
   it("`openclaw channels status` reports the account connected", async () => {
     const status = await gateway.cli(["channels", "status"])
     assert.match(status.output, /InstaClaw default: enabled, configured, running, connected/, `code ${status.code}: ${status.output}`)
@@ -128,12 +166,12 @@ describe("insta-claw-connector inside a real OpenClaw gateway", () => {
     assert.isAtLeast(wrong.reconnectAttempts, 1)
     assert.isAbove(wrong.nextRetryAt, Date.now() - 1000, JSON.stringify(wrong))
     const down = accounts.find((account) => account.accountId === "down")!
-    assert.strictEqual(down.lastError, "Could not open the WebSocket", JSON.stringify(down))
+    assert.match(down.lastError, /^Could not open the WebSocket: ECONNREFUSED/, JSON.stringify(down))
     assert.isAtLeast(down.reconnectAttempts, 1)
 
     const text = await gateway.cli(["channels", "status"])
     assert.include(text.output, "check clientId/clientSecret of channels.instaclaw (account wrong)", text.output)
-    assert.include(text.output, "Reconnecting: Could not open the WebSocket", text.output)
+    assert.include(text.output, "Reconnecting: Could not open the WebSocket: ECONNREFUSED", text.output)
     assert.notMatch(text.output, /restart the channel or gateway/, text.output)
     assert.notInclude(text.output, "not-the-secret-91")
   })
@@ -159,6 +197,19 @@ describe("insta-claw-connector inside a real OpenClaw gateway", () => {
     assert.strictEqual(sent.code, 0, sent.output)
     const done = await instaclaw.waitFor(is("ReplyCompleted", (e) => e.conversationId === "conv_cli"), from)
     assert.strictEqual(done.text, "Hello from the OpenClaw CLI")
+  })
+
+  it("`openclaw plugins reload` closes the socket with 1000 and connects again quickly, with no forced retirement", async () => {
+    const from = instaclaw.events.length
+    const started = Date.now()
+    const reload = await gateway.cli(["plugins", "reload", "insta-claw-connector"])
+    assert.strictEqual(reload.code, 0, reload.output)
+    const closed = await instaclaw.waitFor(is("ClientDisconnected"), from)
+    assert.strictEqual(closed.code, 1000)
+    await instaclaw.waitFor(is("ClientConnected"), from)
+    const log = readFileSync(gateway.logFile, "utf8")
+    assert.notMatch(log, /forced retirement/, log.split("\n").filter((line) => /retire|still-running/i.test(line)).join("\n"))
+    console.log(`plugins reload: reconnected ${Date.now() - started} ms after the command started`)
   })
 
   it("SIGTERM to the gateway closes the socket with 1000", async () => {

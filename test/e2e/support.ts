@@ -105,6 +105,8 @@ export const packTarball = (dir: string): string => {
 }
 
 export interface Gateway {
+  /** The gateway's own log file. */
+  readonly logFile: string
   /** What `openclaw plugins install` printed. */
   readonly installOutput: string
   /** The state directory (the plugin is installed under `extensions/`). */
@@ -141,7 +143,11 @@ export const startGateway = async (options: {
         url: options.instaclawUrl,
         systemPrompt: "SYSPROMPT-7Q: answer briefly.",
         streaming: { block: { enabled: true } },
-        accounts: { second: { clientId: "e2e-app-2", clientSecret: "e2e-secret-2b7e", url: options.secondUrl }, ...options.moreAccounts }
+        accounts: {
+          // Only one InstaClaw user may talk to the agent through this account.
+          second: { clientId: "e2e-app-2", clientSecret: "e2e-secret-2b7e", url: options.secondUrl, dmPolicy: "allowlist", allowFrom: ["user_charlie"] },
+          ...options.moreAccounts
+        }
       }
     },
     models: {
@@ -154,8 +160,10 @@ export const startGateway = async (options: {
         }
       }
     },
-    // The README's config: OpenClaw's session.dmScope left at its default (`main`).
-    agents: { defaults: { model: { primary: "fake/echo-1" }, blockStreamingDefault: "on" } }
+    // The README's config: OpenClaw's session.dmScope left at its default (`main`), a restrictive
+    // tool policy for the agent InstaClaw users reach, and the plugins the gateway may load.
+    agents: { defaults: { model: { primary: "fake/echo-1" }, blockStreamingDefault: "on" } },
+    tools: { profile: "messaging", elevated: { enabled: false }, deny: ["automations", "gateway", "plugins"] }
   }
   const configPath = join(dir, "openclaw.json")
   // `channels.instaclaw` is an unknown key until the plugin is installed: install first, into a
@@ -182,7 +190,7 @@ export const startGateway = async (options: {
     execFile(process.execPath, [openclawCli, "plugins", "install", tarball, "--force", "--accept-capabilities"], { cwd: dir, env, timeout: 120_000 }, (error, stdout, stderr) =>
       error === null ? resolve(`${stdout}${stderr}`) : reject(new Error(`openclaw plugins install failed: ${stdout}${stderr}`))))
   const installed = JSON.parse(readFileSync(configPath, "utf8"))
-  writeFileSync(configPath, JSON.stringify({ ...installed, channels }, null, 2))
+  writeFileSync(configPath, JSON.stringify({ ...installed, plugins: { ...installed.plugins, allow: ["insta-claw-connector"] }, channels }, null, 2))
 
   const child = spawn(process.execPath, [openclawCli, "gateway", "run"], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] })
   let output = ""
@@ -195,6 +203,7 @@ export const startGateway = async (options: {
         resolve({ code: error === null ? 0 : (typeof error.code === "number" ? error.code : 1), output: `${stdout}${stderr}` }))
     })
   return {
+    logFile: join(dir, "gateway.log"),
     installOutput,
     stateDir: env.OPENCLAW_STATE_DIR,
     process: child,
