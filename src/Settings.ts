@@ -65,6 +65,13 @@ const WebSocketUrl = Schema.String.check(
   })
 )
 
+/** An OpenClaw secret reference: the secret lives in an environment variable, a file, … */
+const SecretRef = Schema.Struct({
+  source: Schema.Literals(["env", "file", "exec", "store"]),
+  provider: Schema.String,
+  id: Schema.String
+})
+
 // ---------------------------------------------------------------------------------------------
 // The table
 // ---------------------------------------------------------------------------------------------
@@ -110,10 +117,10 @@ export const settings = {
     allowed: "a non-empty string",
     ui: { label: "Client ID", help: "The x-app-key InstaClaw gave you", placeholder: "my-app" }
   }),
-  clientSecret: setting(Schema.String, {
+  clientSecret: setting(Schema.Union([Schema.String, SecretRef]), {
     default: undefined,
     env: "INSTACLAW_CLIENT_SECRET",
-    description: "Sent as x-app-secret; never logged",
+    description: "Sent as x-app-secret; never logged. Inside OpenClaw also a secret reference ({ source: env | file, provider, id })",
     allowed: "a non-empty string",
     ui: { label: "Client secret", help: "The x-app-secret InstaClaw gave you", sensitive: true }
   }),

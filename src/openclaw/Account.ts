@@ -44,18 +44,35 @@ export const listAccountIds = (cfg: OpenClawConfig): Array<string> => [
 export const resolveSettings = (
   cfg: OpenClawConfig,
   accountId?: string | null,
-  env: Readonly<Record<string, string | undefined>> = process.env
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  /** The secret a reference in `clientSecret` resolved to (`Gateway.resolveSecret`). */
+  resolvedSecret?: string
 ) => {
   const id = accountId ?? DEFAULT_ACCOUNT_ID
   const section = sectionOf(cfg)
   const { accounts, streaming: _streaming, name: topName, ...topLevel } = section
   const own = id === DEFAULT_ACCOUNT_ID ? {} : (accounts?.[id] ?? {})
   const { name: ownName, streaming: _ownStreaming, ...ownSettings } = own
-  const input = { ...topLevel, ...ownSettings, ...(id === DEFAULT_ACCOUNT_ID ? overridesFrom(env) : {}) }
+  const input: Record<string, unknown> = { ...topLevel, ...ownSettings, ...(id === DEFAULT_ACCOUNT_ID ? overridesFrom(env) : {}) }
+  // A secret reference counts as given; only the account's start resolves it (asynchronously).
+  const secretRef = isSecretRef(input.clientSecret) ? input.clientSecret : undefined
+  if (secretRef !== undefined) input.clientSecret = resolvedSecret ?? "<secret reference>"
   const result: Result.Result<ConnectorSettings, ConfigError> = decodeSettings(input)
   const name = typeof ownName === "string" ? ownName : typeof topName === "string" ? topName : undefined
-  return { id, name, enabled: isEnabled(input), result }
+  const secretPath = `channels.${CHANNEL_ID}${id !== DEFAULT_ACCOUNT_ID && own.clientSecret !== undefined ? `.accounts.${id}` : ""}.clientSecret`
+  return { id, name, enabled: isEnabled(input), result, secretRef, secretPath }
 }
+
+/** An OpenClaw secret reference: `{ source, provider, id }`. */
+export interface SecretReference {
+  readonly source: string
+  readonly provider: string
+  readonly id: string
+}
+
+const isSecretRef = (value: unknown): value is SecretReference =>
+  typeof value === "object" && value !== null && typeof (value as SecretReference).source === "string" &&
+  typeof (value as SecretReference).id === "string"
 
 /** One account as the host sees it. */
 export const resolveAccount = (cfg: OpenClawConfig, accountId?: string | null): InstaClawAccount => {

@@ -10,6 +10,7 @@ import { DEFAULT_ACCOUNT_ID, type InstaClawAccount, listAccountIds, normalizeTar
 import { CHANNEL_ID, channelSchema, LIVE_KEYS, uiHints } from "./ChannelSchema.ts"
 import { collectStatusIssues, probeAccount, sendText, startAccount, type StartAccountContext } from "./Gateway.ts"
 import type { HostChannelRuntime } from "./OpenClawAgent.ts"
+import { setupContract } from "./Setup.ts"
 
 export { configProblems, DEFAULT_ACCOUNT_ID, type InstaClawAccount, listAccountIds, normalizeTarget, resolveAccount, resolveSettings } from "./Account.ts"
 export { CHANNEL_ID } from "./ChannelSchema.ts"
@@ -41,6 +42,7 @@ export const makeChannelPlugin = (
     accountScopedRestart: true
   },
   configSchema: { schema: channelSchema as never, uiHints },
+  setupContract,
   config: {
     listAccountIds,
     resolveAccount,

@@ -17,6 +17,7 @@
 import { join } from "node:path"
 import { Cause, Clock, type Context, Effect, Layer, Option, Result, Schema, Stream } from "effect"
 import type { ChannelPlugin, OpenClawConfig } from "openclaw/plugin-sdk/channel-core"
+import { resolveConfiguredSecretInputString } from "openclaw/plugin-sdk/config-runtime"
 import { Agent } from "../Agent.ts"
 import { ConnectorConfig, type ConnectorSettings } from "../Config.ts"
 import { Connection, notConnected, probe, WebSocketDialer } from "../Connection.ts"
@@ -135,17 +136,17 @@ export interface ProbeResult {
 }
 
 /** Host boundary, `status.probeAccount`: one real upgrade with the account's settings, closed with 1000. */
-export const probeAccount = (params: { readonly cfg: OpenClawConfig; readonly account: InstaClawAccount; readonly timeoutMs: number }): Promise<ProbeResult> => {
-  const resolved = resolveSettings(params.cfg, params.account.accountId).result
-  if (Result.isFailure(resolved)) return Promise.resolve({ ok: false, error: resolved.failure.message, kind: "config" })
-  const settings = { ...resolved.success, connectTimeout: Math.max(1, Math.min(params.timeoutMs, resolved.success.connectTimeout)) }
-  return Effect.runPromise(probe.pipe(
-    Effect.as<ProbeResult>({ ok: true }),
-    Effect.catchTag("ConnectionError", (error) => Effect.succeed<ProbeResult>({ ok: false, error: error.message, kind: error.reason._tag })),
-    Effect.provideService(ConnectorConfig, settings),
-    Effect.provide(WebSocketDialer.layer)
-  ))
-}
+export const probeAccount = (params: { readonly cfg: OpenClawConfig; readonly account: InstaClawAccount; readonly timeoutMs: number }): Promise<ProbeResult> =>
+  Effect.runPromise(Effect.flatMap(settingsFor(params.cfg, params.account.accountId), (resolved) => {
+    if (Result.isFailure(resolved)) return Effect.succeed<ProbeResult>({ ok: false, error: resolved.failure, kind: "config" })
+    const settings = { ...resolved.success, connectTimeout: Math.max(1, Math.min(params.timeoutMs, resolved.success.connectTimeout)) }
+    return probe.pipe(
+      Effect.as<ProbeResult>({ ok: true }),
+      Effect.catchTag("ConnectionError", (error) => Effect.succeed<ProbeResult>({ ok: false, error: error.message, kind: error.reason._tag })),
+      Effect.provideService(ConnectorConfig, settings),
+      Effect.provide(WebSocketDialer.layer)
+    )
+  }))
 
 /**
  * Host boundary: runs the connector for one account until `ctx.abortSignal` fires, then closes it
@@ -162,19 +163,22 @@ export interface HostServices {
 }
 
 export const startAccount = (ctx: StartAccountContext, host: HostServices = {}): Promise<void> => {
-  const resolved = resolveSettings(ctx.cfg, ctx.accountId).result
-  const settings = Result.isSuccess(resolved) ? Option.some(resolved.success) : Option.none<ConnectorSettings>()
-  const logger = InstaLogger.layer({
-    debug: Option.exists(settings, (s) => s.debug),
-    sink: sinkOf(ctx),
-    secrets: Option.toArray(Option.map(settings, (s) => s.clientSecret))
+  const program = Effect.flatMap(settingsFor(ctx.cfg, ctx.accountId), (resolved) => {
+    const settings = Result.isSuccess(resolved) ? Option.some(resolved.success) : Option.none<ConnectorSettings>()
+    const logger = InstaLogger.layer({
+      debug: Option.exists(settings, (s) => s.debug),
+      sink: sinkOf(ctx),
+      secrets: Option.toArray(Option.map(settings, (s) => s.clientSecret))
+    })
+    return (Result.isFailure(resolved) ? blocked(ctx, resolved.failure) : runAccount(ctx, resolved.success, host)).pipe(
+      Effect.provide(logger)
+    )
   })
-  const program = Result.isFailure(resolved) ? blocked(ctx, resolved.failure.message) : runAccount(ctx, resolved.success, host)
   const stopped = Effect.flatMap(Clock.currentTimeMillis, (now) =>
     update(ctx, { running: false, connected: false, lifecycle: "stopped", lastStopAt: now }))
   return Effect.runPromiseExit(
     // Two accounts log into one gateway log: every line says which account it is about.
-    program.pipe(Effect.onInterrupt(() => stopped), Effect.annotateLogs({ accountId: ctx.accountId }), Effect.provide(logger)),
+    program.pipe(Effect.onInterrupt(() => stopped), Effect.annotateLogs({ accountId: ctx.accountId })),
     { signal: ctx.abortSignal }
   )
     .then(() => undefined)
@@ -186,6 +190,25 @@ const fileSafe = (accountId: string) => accountId.replace(/[^A-Za-z0-9_-]/g, "_"
 /** OpenClaw's `ctx.log` stamps every line with its own time. */
 const sinkOf = (ctx: StartAccountContext): InstaLogger.LogSinkShape =>
   ctx.log === undefined ? InstaLogger.stderrSink : { ...ctx.log, stampsTime: true }
+
+/**
+ * The account's settings, with a secret reference in `clientSecret` (env, file, …) resolved
+ * through OpenClaw's secret providers. Fails with the sentence that says what to fix.
+ */
+export const settingsFor = (cfg: OpenClawConfig, accountId: string): Effect.Effect<Result.Result<ConnectorSettings, string>> =>
+  Effect.gen(function*() {
+    const first = resolveSettings(cfg, accountId)
+    const ref = first.secretRef
+    if (ref === undefined) return Result.mapError(first.result, (error) => error.message)
+    const resolved = yield* Effect.tryPromise(() =>
+      resolveConfiguredSecretInputString({ config: cfg, env: process.env, value: ref, path: first.secretPath })
+    ).pipe(Effect.orElseSucceed(() => ({ value: undefined, unresolvedRefReason: undefined })))
+    if (resolved.value === undefined || resolved.value.trim() === "") {
+      const reason = resolved.unresolvedRefReason === undefined ? "" : ` (${resolved.unresolvedRefReason})`
+      return Result.fail(`Invalid configuration: clientSecret refers to ${ref.source} "${ref.id}", which could not be read${reason}`)
+    }
+    return Result.mapError(resolveSettings(cfg, accountId, process.env, resolved.value).result, (error) => error.message)
+  })
 
 const update = (ctx: StartAccountContext, patch: Record<string, unknown>) =>
   Effect.sync(() => ctx.setStatus({ ...ctx.getStatus(), accountId: ctx.accountId, ...patch }))

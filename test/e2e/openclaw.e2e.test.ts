@@ -152,6 +152,22 @@ describe("insta-claw-connector inside a real OpenClaw gateway", () => {
     assert.notMatch(readFileSync(gateway.logFile, "utf8"), /forced retirement/)
   })
 
+  it("`openclaw channels add` without prompts, with the secret as an env reference: the new account connects", async () => {
+    const from = instaclaw.events.length
+    const added = await gateway.cli([
+      "channels", "add", "--channel", "instaclaw", "--account", "added",
+      "--client-id", "e2e-app", "--client-secret-env", "E2E_ADDED_SECRET", "--url", instaclaw.server.url
+    ])
+    assert.strictEqual(added.code, 0, added.output)
+    const config = await gateway.cli(["config", "get", "channels.instaclaw.accounts.added", "--json"])
+    assert.include(config.output, "E2E_ADDED_SECRET", config.output)
+    assert.notInclude(config.output, "e2e-secret-5d2c", "the config holds the reference, not the secret")
+    await instaclaw.waitFor(is("ClientConnected"), from)
+    const status = await gateway.cli(["channels", "status", "--json"])
+    const accounts: Array<Record<string, any>> = JSON.parse(status.output.slice(status.output.indexOf("{"))).channelAccounts.instaclaw
+    assert.isTrue(accounts.find((account) => account.accountId === "added")?.connected, status.output)
+  })
+
   it("`openclaw channels status` reports the account connected", async () => {
     const status = await gateway.cli(["channels", "status"])
     assert.match(status.output, /InstaClaw default: enabled, configured, running, connected/, `code ${status.code}: ${status.output}`)

@@ -183,7 +183,9 @@ export const startGateway = async (options: {
     OPENCLAW_DISABLE_BONJOUR: "1",
     OPENCLAW_NO_AUTO_UPDATE: "1",
     OPENCLAW_NO_RESPAWN: "1",
-    OPENCLAW_GATEWAY_TOKEN: token
+    OPENCLAW_GATEWAY_TOKEN: token,
+    // For an account whose secret is a reference to the environment (`channels add --client-secret-env`).
+    E2E_ADDED_SECRET: "e2e-secret-5d2c"
   }
   const tarball = packTarball(dir)
   const installOutput = await new Promise<string>((resolve, reject) =>

@@ -1,13 +1,14 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Fiber, Layer, Option, Result } from "effect"
+import { Context, Effect, Fiber, Layer, Option, Redacted, Result } from "effect"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as Accounts from "../../src/openclaw/Accounts.ts"
 import * as Channel from "../../src/openclaw/Channel.ts"
 import { channelSchema, manifest as generatedManifest, uiHints } from "../../src/openclaw/ChannelSchema.ts"
+import { applySetup, setupFieldsManifest, validateSetup } from "../../src/openclaw/Setup.ts"
 import { settings } from "../../src/Settings.ts"
-import type { HostServices } from "../../src/openclaw/Gateway.ts"
+import { type HostServices, settingsFor } from "../../src/openclaw/Gateway.ts"
 import { DeliveryAssembler, type HostChannelRuntime } from "../../src/openclaw/OpenClawAgent.ts"
 import plugin from "../../src/openclaw/index.ts"
 import * as library from "../../src/index.ts"
@@ -50,6 +51,11 @@ describe("plugin entry", () => {
     const described = Object.keys(channelSchema.properties).filter((key) => key !== "accounts")
     assert.includeMembers(described, Object.keys(settings))
     for (const key of Object.keys(settings)) assert.isString((channelSchema.properties as any)[key].description, key)
+  })
+
+  it("package.json lists the setup fields of the setup contract, for `channels add --help`", () => {
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"))
+    assert.deepStrictEqual(pkg.openclaw.channel.setup.fields, JSON.parse(JSON.stringify(setupFieldsManifest)), "run `npm run manifest`")
   })
 
   it("openclaw.plugin.json carries the same channel schema and marks the secret sensitive", () => {
@@ -495,5 +501,39 @@ describe("live config", () => {
       assert.deepStrictEqual(host.contexts.map((c) => c.GroupSystemPrompt), ["FIRST-PROMPT", "SECOND-PROMPT"])
       assert.deepStrictEqual(host.routes.map((r) => (r as { dmScope?: string }).dmScope), ["per-account-channel-peer", undefined])
       assert.strictEqual(yield* server.clientCount, 1, "no reconnect for any of it")
+    }))
+})
+
+describe("setup and secret references", () => {
+  it("channels add: flags become the account's keys; a secret from env or file becomes a reference", () => {
+    const cfg = applySetup({} as never, "default", { clientId: "my-app", clientSecretEnv: "INSTACLAW_SECRET", url: "wss://chat.example/user-ws/" })
+    assert.deepStrictEqual((cfg as any).channels.instaclaw, {
+      clientId: "my-app",
+      clientSecret: { source: "env", provider: "default", id: "INSTACLAW_SECRET" },
+      url: "wss://chat.example/user-ws/"
+    })
+    const withEu = applySetup(cfg, "eu", { clientId: "eu-app", clientSecretFile: "/run/secrets/eu" })
+    assert.deepStrictEqual((withEu as any).channels.instaclaw.accounts.eu, { clientId: "eu-app", clientSecret: { source: "file", provider: "default", id: "/run/secrets/eu" } })
+    assert.strictEqual((withEu as any).channels.instaclaw.clientId, "my-app", "the default account is left alone")
+    assert.isTrue(Channel.resolveAccount(withEu, "eu").configured, "a reference counts as a secret")
+  })
+
+  it("channels add: refused with the startup sentences", () => {
+    assert.strictEqual(validateSetup({} as never, "default", { clientSecret: "s" }), "Missing required configuration: clientId must be provided and non-empty")
+    assert.match(validateSetup({} as never, "default", { clientId: "a", clientSecret: "s", url: "ws://example.com/" })!, /^Invalid configuration: url must be a wss:\/\/ URL/)
+    assert.isNull(validateSetup({} as never, "default", { clientId: "a", clientSecretEnv: "X" }))
+  })
+
+  it.effect("a secret reference is resolved through OpenClaw's providers when the account starts", () =>
+    Effect.gen(function*() {
+      const cfg = { channels: { instaclaw: { clientId: "a", clientSecret: { source: "env", provider: "default", id: "INSTACLAW_TEST_SECRET_7" } } } }
+      process.env.INSTACLAW_TEST_SECRET_7 = "from-the-environment"
+      yield* Effect.addFinalizer(() => Effect.sync(() => delete process.env.INSTACLAW_TEST_SECRET_7))
+      const resolved = yield* settingsFor(cfg as never, "default")
+      assert.strictEqual(Redacted.value(Result.getOrThrow(resolved).clientSecret), "from-the-environment")
+      delete process.env.INSTACLAW_TEST_SECRET_7
+      const missing = yield* settingsFor(cfg as never, "default")
+      assert.isTrue(Result.isFailure(missing))
+      assert.match(Result.isFailure(missing) ? missing.failure : "", /^Invalid configuration: clientSecret refers to env "INSTACLAW_TEST_SECRET_7", which could not be read/)
     }))
 })
