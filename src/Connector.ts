@@ -77,7 +77,7 @@ const fromConnection = (status: ConnectionStatus) => ({
 const MAX_PENDING_MESSAGES = 1000
 
 /** The `response.failed` error when the agent's reply had no text at all. */
-export const emptyReplyFailure: ReplyFailure = { code: "empty_reply", message: "The agent returned an empty reply." }
+export { emptyReplyFailure } from "./Protocol.ts"
 
 export class Connector extends Context.Service<Connector, {
   /**
@@ -127,13 +127,12 @@ const make = Effect.gen(function*() {
     return genericFailure
   }
 
-  const sendFailure = (conversationId: string, failure: ReplyFailure) =>
-    connection.sendResponse(protocol.streamReply({ conversationId, describeFailure: () => failure }, Stream.fail("no reply")))
 
   const answer = Effect.fn("Connector.answer")(function*(message: InboundMessage) {
     yield* Metric.update(Metrics.messagesIn, 1)
     yield* Effect.logDebug(`Answering message ${message.messageId} (${message.text.length} characters)`)
     let agentFailed = false
+    let hadText = false
     const pieces = agent
       .reply({
         conversationId: message.conversationId,
@@ -145,6 +144,11 @@ const make = Effect.gen(function*() {
         responseId: message.responseId
       })
       .pipe(
+        Stream.tap((piece) =>
+          Effect.sync(() => {
+            hadText ||= piece.trim() !== ""
+          })
+        ),
         Stream.tapCause((cause) => {
           agentFailed = true
           return Effect.logError("The agent failed to answer; sending response.failed", cause)
@@ -152,17 +156,12 @@ const make = Effect.gen(function*() {
       )
     const frames = protocol.streamReply({ conversationId: message.conversationId, describeFailure }, pieces)
     const sent = yield* Effect.result(connection.sendResponse(markFirstFrame(frames)))
+    if (!agentFailed && !hadText) yield* Effect.logWarning("The agent returned an empty reply; sent response.failed")
     if (sent._tag === "Success") {
-      yield* Metric.update(agentFailed ? Metrics.repliesFailed : Metrics.messagesOut, 1)
+      yield* Metric.update(agentFailed || !hadText ? Metrics.repliesFailed : Metrics.messagesOut, 1)
       return
     }
     yield* Metric.update(Metrics.repliesFailed, 1)
-    if (sent.failure._tag === "EmptyMessageError") {
-      yield* Effect.logWarning("The agent returned an empty reply; sending response.failed")
-      yield* Effect.catch(sendFailure(message.conversationId, emptyReplyFailure), (error) =>
-        Effect.logError(`Could not send the failure notice: ${error.message}`))
-      return
-    }
     yield* Effect.logError(`Could not send the reply: ${sent.failure.message}`)
   })
 

@@ -48,6 +48,9 @@ export class EmptyMessageError extends Schema.TaggedError<EmptyMessageError>()("
   }
 }
 
+/** The `response.failed` error when the agent's reply had no text at all. */
+export const emptyReplyFailure: ReplyFailure = { code: "empty_reply", message: "The agent returned an empty reply." }
+
 /** The default `response.failed` error: says something went wrong, and nothing more. */
 export const genericFailure: ReplyFailure = { code: "server_error", message: "The agent could not produce a reply." }
 
@@ -62,8 +65,10 @@ export class Protocol extends Context.Service<Protocol, {
   readonly settings: ProtocolSettings
   /**
    * Turns a reply — a whole string or a stream of text pieces — into the frames of one Open
-   * Responses response (§4), emitted as the pieces arrive. A failing source ends the response
-   * with `response.failed`; empty text fails with `EmptyMessageError` before any frame.
+   * Responses response (§4), emitted as the pieces arrive. For a stream, created and in_progress
+   * leave at once; a failing source ends the response with `response.failed`, an empty one with
+   * `response.failed` `empty_reply`. Empty text (a string) fails with `EmptyMessageError` before
+   * any frame.
    */
   readonly streamReply: <E = never, R = never>(
     options: ReplyOptions,
@@ -137,19 +142,19 @@ export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service
       Effect.gen(function*() {
         const encoder = yield* newEncoder(options.conversationId)
         const now = Clock.currentTimeMillis
-        const body = text.pipe(
+        // created and in_progress leave at once, before the agent has a word: the user's
+        // "working on it" (docs/PROTOCOL.md §4). The item and its part follow with the first text.
+        const begin = Stream.fromEffect(Effect.map(now, (millis) => encoder.at(millis).begin()))
+        const pieces = text.pipe(
           Stream.mapEffect((piece) => Effect.map(now, (millis) => encoder.at(millis).text(piece))),
           Stream.catchCause((cause) =>
             Stream.fromEffect(Effect.map(now, (millis) => encoder.at(millis).fail(describeFailure(cause))))
-          ),
-          Stream.concat(Stream.fromEffect(Effect.map(now, (millis) => encoder.at(millis).complete()))),
-          Stream.flatMap((frames) => Stream.fromIterable(frames))
-        )
-        return body.pipe(
-          Stream.concat(
-            Stream.suspend(() => (encoder.started ? Stream.empty : Stream.fail(new EmptyMessageError())))
           )
         )
+        // A reply that never had any text ends as failed: nothing to complete.
+        const end = Stream.fromEffect(Effect.map(now, (millis) =>
+          encoder.started ? encoder.at(millis).complete() : encoder.at(millis).fail(emptyReplyFailure)))
+        return Stream.concat(Stream.concat(begin, pieces), end).pipe(Stream.flatMap((frames) => Stream.fromIterable(frames)))
       })
     )
   }

@@ -123,6 +123,8 @@ export class ReplyEncoder {
   private held = ""
   private full = ""
   private _started = false
+  /** created and in_progress went out (`begin`); the item may not exist yet. */
+  private _begun = false
   private _finished = false
   private nowMillis: number
   private readonly createdAt: number
@@ -184,19 +186,30 @@ export class ReplyEncoder {
     return { type: "message", id: this.itemId, status, role: this.options.role ?? "assistant", content }
   }
 
-  private lifecycleStart(): Array<OutboundFrame> {
+  /** True once `begin` (or the first text) sent created and in_progress. */
+  get begun(): boolean {
+    return this._begun
+  }
+
+  /**
+   * Events 1–2: created and in_progress, before any text exists — the user's "working on it".
+   * The item and its part follow with the first text.
+   */
+  begin(): Array<OutboundFrame> {
+    if (this._begun || this._finished) return []
+    this._begun = true
     return [
       ...this.frame({ type: "response.created", response: this.snapshot("in_progress", [], null) }),
       ...this.frame({ type: "response.in_progress", response: this.snapshot("in_progress", [], null) })
     ]
   }
 
-  /** Events 1–4: created, in_progress, output_item.added, content_part.added. */
+  /** Events 1–4: created, in_progress (unless `begin` sent them), output_item.added, content_part.added. */
   open(): Array<OutboundFrame> {
     if (this._started || this._finished) return []
     this._started = true
     return [
-      ...this.lifecycleStart(),
+      ...this.begin(),
       ...this.frame({ type: "response.output_item.added", output_index: 0, item: this.item("in_progress", []) }),
       ...this.frame({
         type: "response.content_part.added",
@@ -266,7 +279,7 @@ export class ReplyEncoder {
   /** Ends the response with `response.failed`, starting it first if nothing was sent yet. */
   fail(failure: ReplyFailure): Array<OutboundFrame> {
     if (this._finished) return []
-    const frames = this._started ? [] : this.lifecycleStart()
+    const frames = this.begin()
     this._started = true
     this._finished = true
     this.held = ""

@@ -110,8 +110,28 @@ describe("Protocol outbound", () => {
         const error = yield* Effect.flip(collectReply(protocol, text))
         assert.strictEqual(error.message, "Cannot send empty message")
       }
-      const fromStream = yield* Effect.flip(collectReply(protocol, Stream.make(" ", "", "\n")))
-      assert.strictEqual(fromStream._tag, "EmptyMessageError")
+    }))
+
+  it.effect("an agent's stream begins at once; if it never has text, that response ends failed with empty_reply", () =>
+    Effect.gen(function*() {
+      const events = eventsOf(yield* collectReply(protocol, Stream.make(" ", "", "\n")))
+      assert.deepStrictEqual(events.map((e) => e.type), ["response.created", "response.in_progress", "response.failed"])
+      assert.deepStrictEqual(events[2]!.response.error, { code: "empty_reply", message: "The agent returned an empty reply." })
+      assert.deepStrictEqual(events.flatMap((e) => validateEvent(e)), [])
+    }))
+
+  it.effect("created and in_progress leave before the agent's first piece exists", () =>
+    Effect.gen(function*() {
+      const seen: Array<string> = []
+      const slow = Stream.fromEffect(Effect.as(Effect.sleep("2 seconds"), "late answer"))
+      const fiber = yield* Effect.forkChild(Stream.runForEach(protocol.streamReply({ conversationId: "c" }, slow), (frame) =>
+        Effect.sync(() => seen.push(decodeMessage(frame.json).data.type))))
+      yield* TestClock.adjust("1 second")
+      assert.deepStrictEqual(seen, ["response.created", "response.in_progress"], "the typing signal, with no text yet")
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(fiber)
+      assert.deepStrictEqual(seen.slice(2, 5), ["response.output_item.added", "response.content_part.added", "response.output_text.delta"])
+      assert.strictEqual(seen.at(-1), "response.completed")
     }))
 
   it.effect("a failing stream ends the response with response.failed carrying { code, message }", () =>
