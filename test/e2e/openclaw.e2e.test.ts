@@ -3,7 +3,7 @@
  * the LLM, the reference server plays InstaClaw. Every process started here is stopped.
  */
 import { readdirSync, readFileSync } from "node:fs"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import type { ServerEvent } from "../../src/server/ReferenceServer.ts"
 import { FULL_SEQUENCE } from "../support/frames.ts"
@@ -159,9 +159,10 @@ describe("insta-claw-connector inside a real OpenClaw gateway", () => {
       "--client-id", "e2e-app", "--client-secret-env", "E2E_ADDED_SECRET", "--url", instaclaw.server.url
     ])
     assert.strictEqual(added.code, 0, added.output)
-    const config = await gateway.cli(["config", "get", "channels.instaclaw.accounts.added", "--json"])
-    assert.include(config.output, "E2E_ADDED_SECRET", config.output)
-    assert.notInclude(config.output, "e2e-secret-5d2c", "the config holds the reference, not the secret")
+    // `config get` redacts the reference's id; the file shows what was stored.
+    const stored = JSON.parse(readFileSync(join(dirname(gateway.logFile), "openclaw.json"), "utf8")).channels.instaclaw.accounts.added
+    assert.deepStrictEqual(stored.clientSecret, { source: "env", provider: "default", id: "E2E_ADDED_SECRET" })
+    assert.notInclude(JSON.stringify(stored), "e2e-secret-5d2c", "the config holds the reference, not the secret")
     await instaclaw.waitFor(is("ClientConnected"), from)
     const status = await gateway.cli(["channels", "status", "--json"])
     const accounts: Array<Record<string, any>> = JSON.parse(status.output.slice(status.output.indexOf("{"))).channelAccounts.instaclaw
@@ -218,12 +219,13 @@ describe("insta-claw-connector inside a real OpenClaw gateway", () => {
   it("`openclaw plugins reload` closes the socket with 1000 and connects again quickly, with no forced retirement", async () => {
     const from = instaclaw.events.length
     const started = Date.now()
+    const logBefore = readFileSync(gateway.logFile, "utf8").length
     const reload = await gateway.cli(["plugins", "reload", "insta-claw-connector"])
     assert.strictEqual(reload.code, 0, reload.output)
     const closed = await instaclaw.waitFor(is("ClientDisconnected"), from)
     assert.strictEqual(closed.code, 1000)
     await instaclaw.waitFor(is("ClientConnected"), from)
-    const log = readFileSync(gateway.logFile, "utf8")
+    const log = readFileSync(gateway.logFile, "utf8").slice(logBefore)
     assert.notMatch(log, /forced retirement/, log.split("\n").filter((line) => /retire|still-running/i.test(line)).join("\n"))
     console.log(`plugins reload: reconnected ${Date.now() - started} ms after the command started`)
   })
