@@ -46,6 +46,10 @@ export interface HostChannelRuntime {
     readonly dispatchReplyWithBufferedBlockDispatcher: (params: {
       readonly ctx: any
       readonly cfg: any
+      readonly replyOptions?: {
+        readonly onPartialReply?: (payload: { readonly text?: string | undefined }) => Promise<void> | void
+        readonly onAssistantMessageStart?: () => Promise<void> | void
+      }
       readonly dispatcherOptions: {
         readonly deliver: (payload: HostReplyPayload, info: { readonly kind: string }) => Promise<unknown>
         readonly onError?: (error: unknown, info: { readonly kind: string }) => void
@@ -86,13 +90,43 @@ export const accessDeniedMessage = "This assistant is not available to you."
 export const dispatchFailedMessage = "The assistant could not answer right now. Please try again."
 
 /**
- * Turns the host's deliveries into reply pieces. Blocks are paragraphs: later ones are joined
- * with a blank line. A repeated delivery (a known host quirk) and a final that repeats what the
- * blocks already sent are dropped.
+ * Turns what the host reports into reply pieces, each sent once.
+ *
+ * - Partials (`onPartialReply`, one per model chunk, `text` = the assistant message so far) go
+ *   out as they come: the part not yet sent.
+ * - A new assistant message (`onAssistantMessageStart`, e.g. after a tool call) continues the
+ *   same reply after a blank line.
+ * - Deliveries (`deliver`: blocks, then a final) are the fallback when the host gives no
+ *   partials: blocks are paragraphs joined with a blank line. Whatever partials already sent is
+ *   never sent again — a final that repeats the reply, or a repeated delivery (a known host
+ *   quirk), sends nothing.
  */
 export class DeliveryAssembler {
+  /** Everything sent so far. */
   private sent = ""
+  /** What the current assistant message contributed (for partials). */
+  private message = ""
+  private messageStarts = 0
+  /** Partials carried the reply: deliveries repeat it, and may only extend it. */
+  private streamed = false
   private last: string | undefined
+
+  /** A new assistant message begins; its text follows the earlier ones after a blank line. */
+  messageStart(): void {
+    if (this.messageStarts++ > 0 || this.sent !== "") this.message = ""
+  }
+
+  /** The piece to send for a partial whose `text` is the current message so far. */
+  partial(text: string | undefined): string | undefined {
+    if (text === undefined || !text.startsWith(this.message) || text.length === this.message.length) return undefined
+    const fresh = text.slice(this.message.length)
+    const separator = this.message === "" && this.sent !== "" ? "\n\n" : ""
+    if (this.message === "" && fresh.trim() === "") return undefined
+    this.message = text
+    this.streamed = true
+    this.sent += separator + fresh
+    return separator + fresh
+  }
 
   /** The piece to send for one delivery, or `undefined` to send nothing. */
   next(kind: string, text: string | undefined): string | undefined {
@@ -103,14 +137,14 @@ export class DeliveryAssembler {
       this.sent = text
       return text
     }
-    if (kind === "final") {
-      if (text === this.sent || this.sent.endsWith(text)) return undefined
-      if (text.startsWith(this.sent)) {
-        const rest = text.slice(this.sent.length)
-        this.sent = text
-        return rest
-      }
+    // Already sent (by partials or blocks): the whole reply, or its latest part.
+    if (text === this.sent || this.sent.endsWith(text)) return undefined
+    if (text.startsWith(this.sent)) {
+      const rest = text.slice(this.sent.length)
+      this.sent = text
+      return rest
     }
+    if (this.streamed) return undefined
     const piece = `\n\n${text}`
     this.sent += piece
     return piece
@@ -192,6 +226,14 @@ export const make = (host: OpenClawHost): Agent["Service"] =>
               host.channel.reply.dispatchReplyWithBufferedBlockDispatcher({
                 ctx: context,
                 cfg,
+                // Token streaming: each model chunk goes out as it is produced.
+                replyOptions: {
+                  onPartialReply: async (payload) => {
+                    const piece = deliveries.partial(payload.text)
+                    if (piece !== undefined) await runInAccount(Queue.offer(queue, piece))
+                  },
+                  onAssistantMessageStart: () => deliveries.messageStart()
+                },
                 dispatcherOptions: {
                   deliver: async (payload, info) => {
                     if (payload.isError === true) {

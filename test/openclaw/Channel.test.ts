@@ -141,6 +141,18 @@ describe("message targets", () => {
   })
 })
 
+describe("reply assembly from partials", () => {
+  it("sends each partial's new text once; a second assistant message follows a blank line; the final repeats nothing", () => {
+    const a = new DeliveryAssembler()
+    a.messageStart()
+    const pieces = [a.partial("Hel"), a.partial("Hello"), a.partial("Hello"), a.partial("Hello, world.")]
+    a.messageStart() // after a tool call
+    pieces.push(a.partial("Done"), a.partial("Done!"))
+    pieces.push(a.next("block", "Hello, world."), a.next("block", "Done!"), a.next("final", "Hello, world.\n\nDone!"))
+    assert.deepStrictEqual(pieces, ["Hel", "lo", undefined, ", world.", "\n\nDone", "!", undefined, undefined, undefined])
+  })
+})
+
 describe("reply assembly from host deliveries", () => {
   it("joins blocks with a blank line, drops repeats and a final that repeats the blocks", () => {
     const a = new DeliveryAssembler()
@@ -245,6 +257,32 @@ describe("gateway.startAccount", () => {
       assert.deepStrictEqual(host.routes[0], { cfg, channel: "instaclaw", accountId: "default", peer: { kind: "direct", id: "conv_h" } })
       gateway.abort.abort()
       yield* Effect.promise(() => run)
+    }))
+
+  it.live("partials stream out as the model writes them, before the host's dispatch ends", () =>
+    Effect.gen(function*() {
+      const { events, server } = yield* startServer
+      const cfg = cfgFor(server.url)
+      let releaseRun: () => void = () => {}
+      const runHeld = new Promise<void>((resolve) => (releaseRun = resolve))
+      const host = fakeRuntime(async ({ deliver, replyOptions }) => {
+        await replyOptions.onAssistantMessageStart?.()
+        await replyOptions.onPartialReply?.({ text: "Let me " })
+        await replyOptions.onPartialReply?.({ text: "Let me check." })
+        await runHeld // the model is still writing
+        await replyOptions.onAssistantMessageStart?.()
+        await replyOptions.onPartialReply?.({ text: "It is sunny." })
+        await deliver({ text: "Let me check.\n\nIt is sunny." }, { kind: "final" })
+      })
+      const gateway = fakeGatewayContext(Channel.resolveAccount(cfg as never), cfg)
+      yield* runAccount(gateway, host.channel)
+      yield* waitFor(events, "ClientConnected")
+      yield* server.sendUserMessage({ conversationId: "conv_p", text: "weather?" })
+      const early = yield* collect(events, "ReplyDelta", 2)
+      assert.deepStrictEqual(early.map((e) => e.delta), ["Let me ", "check."], "sent while the run is still going")
+      releaseRun()
+      const done = yield* waitFor(events, "ReplyCompleted")
+      assert.strictEqual(done.text, "Let me check.\n\nIt is sunny.", "the final repeated nothing")
     }))
 
   it.live("a dispatch failure, or an error payload, sends response.failed", () =>

@@ -9,6 +9,11 @@ import type { InstaClawAccount, StartAccountContext } from "../../src/openclaw/C
 export interface Dispatch {
   readonly ctx: Record<string, unknown>
   readonly deliver: (payload: HostReplyPayload, info: { readonly kind: string }) => Promise<unknown>
+  /** The reply options the plugin passed: partial replies, assistant message starts. */
+  readonly replyOptions: {
+    readonly onPartialReply?: ((payload: { readonly text?: string | undefined }) => Promise<void> | void) | undefined
+    readonly onAssistantMessageStart?: (() => Promise<void> | void) | undefined
+  }
 }
 
 /** `answer` plays the agent: it gets each dispatch and delivers what it likes. */
@@ -37,9 +42,9 @@ export const fakeRuntime = (answer: (dispatch: Dispatch) => Promise<void>) => {
     },
     reply: {
       finalizeInboundContext: (ctx) => ({ ...ctx, finalized: true }),
-      dispatchReplyWithBufferedBlockDispatcher: async ({ ctx, dispatcherOptions }) => {
+      dispatchReplyWithBufferedBlockDispatcher: async ({ ctx, dispatcherOptions, replyOptions }) => {
         contexts.push(ctx)
-        await answer({ ctx, deliver: dispatcherOptions.deliver })
+        await answer({ ctx, deliver: dispatcherOptions.deliver, replyOptions: replyOptions ?? {} })
         return { queuedFinal: true, counts: {} }
       }
     }
