@@ -88,6 +88,37 @@ describe("insta-claw-connector inside a real OpenClaw gateway", () => {
     assert.include(request!, "SYSPROMPT-7Q", "the configured systemPrompt reached the model")
   })
 
+  it("a reply starts at once and streams as the model writes it", async () => {
+    const from = instaclaw.events.length
+    const sentAt = Date.now()
+    await instaclaw.run(instaclaw.server.sendUserMessage({ conversationId: "conv_slow", text: "MARK-SLOW tell me slowly", senderId: "user_slow" }))
+    // Frames are timed as they reach the server (the recorder runs as they arrive).
+    const arrivals: Array<{ at: number; type: string }> = []
+    const done = await new Promise<Extract<ServerEvent, { _tag: "ReplyCompleted" }>>((resolve) => {
+      let seen = from
+      const tick = setInterval(() => {
+        for (; seen < instaclaw.events.length; seen++) {
+          const event = instaclaw.events[seen]!
+          if (event._tag === "Frame") {
+            const data = JSON.parse(JSON.parse(event.json).data)
+            if (JSON.parse(event.json).headers.conversationId === "conv_slow") arrivals.push({ at: Date.now(), type: data.type })
+          }
+          if (event._tag === "ReplyCompleted" && event.conversationId === "conv_slow") {
+            clearInterval(tick)
+            resolve(event)
+          }
+        }
+      }, 5)
+    })
+    assert.strictEqual(done.text.trim(), model.slow.tokens.join("").trim(), "the model's text, nothing doubled or lost")
+    assert.strictEqual(arrivals[0]!.type, "response.created")
+    assert.isBelow(arrivals[0]!.at - sentAt, 500, "the first frame within 500 ms of the user's message, before the model's first token")
+    const deltas = arrivals.filter((a) => a.type === "response.output_text.delta")
+    assert.isAtLeast(deltas.length, 8)
+    assert.isAtLeast(deltas.at(-1)!.at - deltas[0]!.at, 1500, "spread as the model writes, not all at the end")
+    assert.isBelow(deltas[0]!.at - model.slow.firstTokenAt, 1000, "the first delta within 1 s of the model's first token")
+  })
+
   it("two users in two conversations, and a third on another account, never see each other's text", async () => {
     const talk = async (server: typeof instaclaw, conversationId: string, senderId: string, text: string) => {
       const from = server.events.length

@@ -20,6 +20,8 @@ const openclawCli = join(repo, "node_modules/openclaw/openclaw.mjs")
 /** A fake OpenAI-compatible chat-completions server; replies name the marker found in the request. */
 export const startFakeModel = async () => {
   const requests: Array<string> = []
+  /** When the slow model (a request with MARK-SLOW) sent its first token. */
+  const slow = { firstTokenAt: 0, tokens: [] as Array<string> }
   const server = http.createServer((request, response) => {
     let body = ""
     request.on("data", (chunk) => (body += chunk))
@@ -34,6 +36,22 @@ export const startFakeModel = async () => {
       const reply = `Model reply for ${marker}.\n\nIt streams through OpenClaw to InstaClaw, 你好 😀.`
       const chunk = (delta: Record<string, unknown>, finish: string | null) =>
         `data: ${JSON.stringify({ id: "c1", object: "chat.completion.chunk", created: 1, model: "echo-1", choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`
+      if (parsed.stream === true && marker.startsWith("MARK-SLOW")) {
+        // Thinks for 2 s, then writes 20 tokens 150 ms apart.
+        response.writeHead(200, { "content-type": "text/event-stream" })
+        slow.tokens = Array.from({ length: 20 }, (_, i) => `tok${i} `)
+        const write = (i: number) => {
+          if (i === 0) slow.firstTokenAt = Date.now()
+          if (i === slow.tokens.length) {
+            response.write(chunk({}, "stop"))
+            return response.end("data: [DONE]\n\n")
+          }
+          response.write(chunk({ role: "assistant", content: slow.tokens[i]! }, null))
+          setTimeout(() => write(i + 1), 150)
+        }
+        setTimeout(() => write(0), 2000)
+        return
+      }
       if (parsed.stream === true) {
         response.writeHead(200, { "content-type": "text/event-stream" })
         for (const word of reply.split(/(?<= )/)) response.write(chunk({ role: "assistant", content: word }, null))
@@ -46,7 +64,7 @@ export const startFakeModel = async () => {
   })
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
   const { port } = server.address() as net.AddressInfo
-  return { port, requests, close: () => new Promise<void>((resolve) => server.close(() => resolve())) }
+  return { port, requests, slow, close: () => new Promise<void>((resolve) => server.close(() => resolve())) }
 }
 
 /** The reference server with every event recorded, and a way to wait for one. */
