@@ -31,12 +31,30 @@ export class AgentError extends Schema.TaggedError<AgentError>()("AgentError", {
   cause: Schema.optionalKey(Schema.Defect())
 }) {}
 
+/**
+ * The reply was stopped — by the user's `/stop` or by the host — and is not an error: the
+ * response ends with `response.incomplete`, `incomplete_details.reason` saying why.
+ */
+export class AgentStopped extends Schema.TaggedError<AgentStopped>()("AgentStopped", {
+  reason: Schema.String
+}) {}
+
 export class Agent extends Context.Service<Agent, {
-  /** The reply to one message, piece by piece. It may fail with `AgentError` (or die). */
-  readonly reply: (request: AgentRequest) => Stream.Stream<string, AgentError>
+  /**
+   * The reply to one message, piece by piece. It may fail with `AgentError` (or die), or end
+   * early with `AgentStopped`.
+   */
+  readonly reply: (request: AgentRequest) => Stream.Stream<string, AgentError | AgentStopped>
+  /**
+   * Who keeps the replies of one conversation in order. `"connector"` (the default): the next
+   * message reaches the agent once the previous reply is done. `"agent"`: each message reaches
+   * the agent at once — for agents that queue runs themselves (OpenClaw does, per session) and
+   * must see a `/stop` while a reply is running.
+   */
+  readonly ordering?: "connector" | "agent" | undefined
 }>()("insta-claw/Agent") {
   /** An agent from a function. */
-  static readonly layer = (reply: (request: AgentRequest) => Stream.Stream<string, AgentError>): Layer.Layer<Agent> =>
+  static readonly layer = (reply: (request: AgentRequest) => Stream.Stream<string, AgentError | AgentStopped>): Layer.Layer<Agent> =>
     Layer.succeed(Agent, { reply })
 
   /** Replies with exactly the text received, streamed word by word. */

@@ -29,7 +29,7 @@ import {
   Stream,
   SubscriptionRef
 } from "effect"
-import { Agent, AgentError } from "./Agent.ts"
+import { Agent, AgentError, AgentStopped } from "./Agent.ts"
 import { ConnectorConfig } from "./Config.ts"
 import { Connection, type ConnectionError, FLOOD_LIMITS, type ConnectionErrorReason, type ConnectionState, type ConnectionStatus } from "./Connection.ts"
 import { DedupeStore } from "./DedupeStore.ts"
@@ -118,6 +118,12 @@ const make = Effect.gen(function*() {
   /** Records `lastOutboundAt` as a reply's first frame goes out (once per reply, not per frame). */
   const markFirstFrame = <A, E, R>(frames: Stream.Stream<A, E, R>) => Stream.onFirst(frames, () => markOutbound)
 
+  /** The reason of an `AgentStopped`: the reply ends incomplete rather than failed. */
+  const describeStop = (cause: Cause.Cause<unknown>): string | undefined => {
+    const error = Cause.findErrorOption(cause)
+    return Option.isSome(error) && error.value instanceof AgentStopped ? error.value.reason : undefined
+  }
+
   /** What the end user is told when the agent fails: its own safe message, or a generic one. */
   const describeFailure = (cause: Cause.Cause<unknown>): ReplyFailure => {
     const error = Cause.findErrorOption(cause)
@@ -133,6 +139,7 @@ const make = Effect.gen(function*() {
     yield* Effect.logDebug(`Answering message ${message.messageId} (${message.text.length} characters)`)
     let agentFailed = false
     let hadText = false
+    let stoppedReason: string | undefined
     const pieces = agent
       .reply({
         conversationId: message.conversationId,
@@ -150,13 +157,16 @@ const make = Effect.gen(function*() {
           })
         ),
         Stream.tapCause((cause) => {
+          const stopped = describeStop(cause)
+          stoppedReason = stopped
+          if (stopped !== undefined) return Effect.logInfo(`The reply was stopped (${stopped}); sending response.incomplete`)
           agentFailed = true
           return Effect.logError("The agent failed to answer; sending response.failed", cause)
         })
       )
-    const frames = protocol.streamReply({ conversationId: message.conversationId, describeFailure }, pieces)
+    const frames = protocol.streamReply({ conversationId: message.conversationId, describeFailure, describeStop }, pieces)
     const sent = yield* Effect.result(connection.sendResponse(markFirstFrame(frames)))
-    if (!agentFailed && !hadText) yield* Effect.logWarning("The agent returned an empty reply; sent response.failed")
+    if (!agentFailed && !hadText && stoppedReason === undefined) yield* Effect.logWarning("The agent returned an empty reply; sent response.failed")
     if (sent._tag === "Success") {
       yield* Metric.update(agentFailed || !hadText ? Metrics.repliesFailed : Metrics.messagesOut, 1)
       return
@@ -190,6 +200,14 @@ const make = Effect.gen(function*() {
   const enqueue = (message: InboundMessage) =>
     Effect.gen(function*() {
       yield* pending.take(1)
+      if (agent.ordering === "agent") {
+        // The agent orders each conversation itself: every message reaches it at once.
+        return yield* FiberSet.run(handlers, answer(message).pipe(
+          Effect.annotateLogs({ conversationId: message.conversationId, responseId: message.responseId }),
+          concurrency.withPermits(1),
+          Effect.ensuring(pending.release(1))
+        ))
+      }
       const lane = lanes.get(message.conversationId)
       if (lane !== undefined) return lane.push(message)
       lanes.set(message.conversationId, [message])

@@ -39,6 +39,11 @@ export interface ReplyOptions {
   readonly conversationId: string
   /** Maps a failure of the source to the `{ code, message }` sent in `response.failed`. */
   readonly describeFailure?: ((cause: Cause.Cause<unknown>) => ReplyFailure) | undefined
+  /**
+   * When a failure of the source means "stopped" (a user's `/stop`, a host abort), the reason:
+   * the response then ends with `response.incomplete` instead of `response.failed`.
+   */
+  readonly describeStop?: ((cause: Cause.Cause<unknown>) => string | undefined) | undefined
 }
 
 /** The text was empty or whitespace only; nothing was sent (docs/PROTOCOL.md §5). */
@@ -148,12 +153,15 @@ export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service
         const pieces = text.pipe(
           Stream.mapEffect((piece) => Effect.map(now, (millis) => encoder.at(millis).text(piece))),
           Stream.catchCause((cause) =>
-            Stream.fromEffect(Effect.map(now, (millis) => encoder.at(millis).fail(describeFailure(cause))))
+            Stream.fromEffect(Effect.map(now, (millis) => {
+              const stopped = options.describeStop?.(cause)
+              return stopped === undefined ? encoder.at(millis).fail(describeFailure(cause)) : encoder.at(millis).incomplete(stopped)
+            }))
           )
         )
         // A reply that never had any text ends as failed: nothing to complete.
         const end = Stream.fromEffect(Effect.map(now, (millis) =>
-          encoder.started ? encoder.at(millis).complete() : encoder.at(millis).fail(emptyReplyFailure)))
+          encoder.finished ? [] : encoder.started ? encoder.at(millis).complete() : encoder.at(millis).fail(emptyReplyFailure)))
         return Stream.concat(Stream.concat(begin, pieces), end).pipe(Stream.flatMap((frames) => Stream.fromIterable(frames)))
       })
     )

@@ -47,10 +47,11 @@ export const chunkText = (text: string, size: number): Array<string> => {
 const responseSnapshot = (
   options: { readonly id: string; readonly createdAt: number; readonly model: string; readonly conversationId: string },
   state: {
-    readonly status: "in_progress" | "completed" | "failed"
+    readonly status: "in_progress" | "completed" | "failed" | "incomplete"
     readonly completedAt: number | null
     readonly output: ReadonlyArray<unknown>
     readonly error: ReplyFailure | null
+    readonly incompleteReason?: string | undefined
   }
 ) => ({
   id: options.id,
@@ -58,7 +59,7 @@ const responseSnapshot = (
   created_at: options.createdAt,
   completed_at: state.completedAt,
   status: state.status,
-  incomplete_details: null,
+  incomplete_details: state.incompleteReason === undefined ? null : { reason: state.incompleteReason },
   model: options.model,
   previous_response_id: null,
   instructions: null,
@@ -93,7 +94,8 @@ const MINIMAL: ReadonlySet<string> = new Set([
   "response.output_text.delta",
   "response.content_part.done",
   "response.completed",
-  "response.failed"
+  "response.failed",
+  "response.incomplete"
 ])
 
 export interface ReplyEncoderOptions {
@@ -171,10 +173,15 @@ export class ReplyEncoder {
     return [{ type: event.type, responseId: this.responseId, sequenceNumber, json }]
   }
 
-  private snapshot(status: "in_progress" | "completed" | "failed", output: ReadonlyArray<unknown>, error: ReplyFailure | null) {
+  private snapshot(
+    status: "in_progress" | "completed" | "failed" | "incomplete",
+    output: ReadonlyArray<unknown>,
+    error: ReplyFailure | null,
+    incompleteReason?: string
+  ) {
     return responseSnapshot(
       { id: this.responseId, createdAt: this.createdAt, model: this.options.model, conversationId: this.options.conversationId },
-      { status, completedAt: status === "in_progress" ? null : Math.floor(this.nowMillis / 1000), output, error }
+      { status, completedAt: status === "in_progress" ? null : Math.floor(this.nowMillis / 1000), output, error, incompleteReason }
     )
   }
 
@@ -182,7 +189,7 @@ export class ReplyEncoder {
     return { type: "output_text", text, annotations: [] }
   }
 
-  private item(status: "in_progress" | "completed", content: ReadonlyArray<unknown>) {
+  private item(status: "in_progress" | "completed" | "incomplete", content: ReadonlyArray<unknown>) {
     return { type: "message", id: this.itemId, status, role: this.options.role ?? "assistant", content }
   }
 
@@ -273,6 +280,24 @@ export class ReplyEncoder {
       ...this.frame({ type: "response.content_part.done", item_id: this.itemId, output_index: 0, content_index: 0, part: this.part(text) }),
       ...this.frame({ type: "response.output_item.done", output_index: 0, item }),
       ...this.frame({ type: "response.completed", response: this.snapshot("completed", [item], null) })
+    ]
+  }
+
+  /**
+   * Ends the response with `response.incomplete` (stopped by the user, or cut short): status
+   * `incomplete`, `incomplete_details.reason`, and the output holding the text sent so far.
+   * Nothing of this response follows it.
+   */
+  incomplete(reason: string): Array<OutboundFrame> {
+    if (this._finished) return []
+    const frames = this.begin()
+    const output = this._started ? [this.item("incomplete", [this.part(this.full)])] : []
+    this._started = true
+    this._finished = true
+    this.held = ""
+    return [
+      ...frames,
+      ...this.frame({ type: "response.incomplete", response: this.snapshot("incomplete", output, null, reason) })
     ]
   }
 

@@ -120,6 +120,19 @@ describe("Protocol outbound", () => {
       assert.deepStrictEqual(events.flatMap((e) => validateEvent(e)), [])
     }))
 
+  it.effect("a stopped reply ends with response.incomplete: the reason, the text so far, schema-valid, nothing after", () =>
+    Effect.gen(function*() {
+      const source = Stream.concat(Stream.make("partial answer "), Stream.fail("stop"))
+      const frames = yield* Stream.runCollect(protocol.streamReply({ conversationId: "c", describeStop: () => "stopped by the user" }, source))
+      const events = eventsOf(frames)
+      assert.deepStrictEqual(events.map((e) => e.type).slice(-2), ["response.output_text.delta", "response.incomplete"])
+      const last = events.at(-1)!
+      assert.strictEqual(last.response.status, "incomplete")
+      assert.deepStrictEqual(last.response.incomplete_details, { reason: "stopped by the user" })
+      assert.strictEqual(last.response.output[0].content[0].text, "partial answer ")
+      assert.deepStrictEqual(events.flatMap((e) => validateEvent(e)), [])
+    }))
+
   it.effect("created and in_progress leave before the agent's first piece exists", () =>
     Effect.gen(function*() {
       const seen: Array<string> = []

@@ -15,8 +15,9 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, Queue, Stream } from "effect"
-import { Agent, AgentError, type AgentRequest } from "../Agent.ts"
+import { Cause, Clock, Effect, Queue, Stream } from "effect"
+import { isAbortRequestText } from "openclaw/plugin-sdk/command-primitives-runtime"
+import { Agent, AgentError, type AgentRequest, AgentStopped } from "../Agent.ts"
 import { decideAccess, type DmPolicy, type HostPairing } from "./Access.ts"
 
 import { CHANNEL_ID } from "./ChannelSchema.ts"
@@ -151,11 +152,22 @@ export class DeliveryAssembler {
   }
 }
 
-/** The OpenClaw agent for one account. */
-export const make = (host: OpenClawHost): Agent["Service"] =>
-  Agent.of({
+/** The reason a reply stopped by the user's `/stop` gives in `incomplete_details`. */
+export const stoppedByUser = "stopped by the user"
+
+/**
+ * The OpenClaw agent for one account.
+ *
+ * Messages reach the host as they arrive (`ordering: "agent"`): OpenClaw queues the runs of one
+ * session itself (its `messages.queue` setting), and a `/stop` must reach it while a reply runs.
+ */
+export const make = (host: OpenClawHost): Agent["Service"] => {
+  /** Replies running now, per conversation: each can be stopped. */
+  const running = new Map<string, Set<(reason: string) => void>>()
+  return Agent.of({
+    ordering: "agent",
     reply: (request: AgentRequest) =>
-      Stream.callback<string, AgentError>((queue) =>
+      Stream.callback<string, AgentError | AgentStopped>((queue) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
           // The host calls `deliver` back from its own promises: run what it triggers in this
@@ -190,6 +202,20 @@ export const make = (host: OpenClawHost): Agent["Service"] =>
             yield* Queue.offer(queue, access.reply)
             return yield* Queue.end(queue)
           }
+          // A user's /stop ends the replies running in this conversation as incomplete, at once;
+          // the host, given the same /stop, aborts the agent's run.
+          if (access.commandAuthorized && isAbortRequestText(request.text)) {
+            for (const stop of running.get(request.conversationId) ?? []) stop(stoppedByUser)
+          }
+          const stop = (reason: string) => Queue.failCauseUnsafe(queue, Cause.fail(new AgentStopped({ reason })))
+          const ownSet = running.get(request.conversationId) ?? new Set()
+          running.set(request.conversationId, ownSet.add(stop))
+          yield* Effect.addFinalizer(() =>
+            Effect.sync(() => {
+              ownSet.delete(stop)
+              if (ownSet.size === 0 && running.get(request.conversationId) === ownSet) running.delete(request.conversationId)
+            })
+          )
           const route = host.channel.routing.resolveAgentRoute({
             cfg,
             channel: CHANNEL_ID,
@@ -255,3 +281,4 @@ export const make = (host: OpenClawHost): Agent["Service"] =>
         })
       )
   })
+}

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Fiber, Layer, Option, Redacted, Result } from "effect"
+import { Context, Effect, Fiber, Layer, Option, PubSub, Redacted, Result } from "effect"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -283,6 +283,42 @@ describe("gateway.startAccount", () => {
       releaseRun()
       const done = yield* waitFor(events, "ReplyCompleted")
       assert.strictEqual(done.text, "Let me check.\n\nIt is sunny.", "the final repeated nothing")
+    }))
+
+  it.live("/stop mid-reply: the running reply ends with response.incomplete at once, and the host gets the /stop", () =>
+    Effect.gen(function*() {
+      const { events, server } = yield* startServer
+      const cfg = cfgFor(server.url)
+      let abortRun: () => void = () => {}
+      const host = fakeRuntime(async ({ ctx, deliver, replyOptions }) => {
+        if (ctx.Body === "/stop") {
+          abortRun() // the host aborts the running run
+          return void (await deliver({ text: "Agent was aborted." }, { kind: "final" }))
+        }
+        await replyOptions.onPartialReply?.({ text: "Working on it" })
+        await new Promise<void>((resolve) => (abortRun = resolve))
+        await replyOptions.onPartialReply?.({ text: "Working on it, more text that must not be sent" })
+      })
+      const gateway = fakeGatewayContext(Channel.resolveAccount(cfg as never), cfg)
+      yield* runAccount(gateway, host.channel)
+      yield* waitFor(events, "ClientConnected")
+      const { responseId: _running } = yield* server.sendUserMessage({ conversationId: "conv_stop", text: "write a long essay" })
+      assert.strictEqual((yield* waitFor(events, "ReplyDelta")).delta, "Working on it")
+      const from = (yield* server.subscribe)
+      yield* server.sendUserMessage({ conversationId: "conv_stop", text: "/stop" })
+      const frames: Array<{ responseId: string; type: string; status?: string; reason?: string }> = []
+      while (!frames.some((f) => f.type === "response.completed")) {
+        const event = yield* PubSub.take(from)
+        if (event._tag !== "Frame") continue
+        const data = JSON.parse(JSON.parse(event.json).data)
+        frames.push({ responseId: data.response_id, type: data.type, status: data.response?.status, reason: data.response?.incomplete_details?.reason })
+      }
+      const incomplete = frames.find((f) => f.type === "response.incomplete")!
+      assert.deepStrictEqual(incomplete, { responseId: incomplete.responseId, type: "response.incomplete", status: "incomplete", reason: "stopped by the user" })
+      const after = frames.slice(frames.indexOf(incomplete) + 1).filter((f) => f.responseId === incomplete.responseId)
+      assert.deepStrictEqual(after, [], "nothing of the stopped reply after response.incomplete")
+      assert.strictEqual((yield* waitFor(events, "ReplyCompleted", (e) => e.conversationId === "conv_stop")).text, "Agent was aborted.")
+      assert.isTrue(host.contexts.find((c) => c.Body === "/stop")!.CommandAuthorized as boolean, "the /stop was authorized and reached the host")
     }))
 
   it.live("a dispatch failure, or an error payload, sends response.failed", () =>
