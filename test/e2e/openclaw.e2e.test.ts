@@ -119,6 +119,29 @@ describe("insta-claw-connector inside a real OpenClaw gateway", () => {
     assert.isBelow(deltas[0]!.at - model.slow.firstTokenAt, 1000, "the first delta within 1 s of the model's first token")
   })
 
+  it("`/stop` mid-reply ends it with response.incomplete within 3 s, nothing of it after", async () => {
+    const from = instaclaw.events.length
+    await instaclaw.run(instaclaw.server.sendUserMessage({ conversationId: "conv_stop", text: "MARK-SLOW please go on and on", senderId: "user_stop" }))
+    await instaclaw.waitFor(is("ReplyDelta", (e) => e.conversationId === "conv_stop"), from)
+    const stopAt = Date.now()
+    await instaclaw.run(instaclaw.server.sendUserMessage({ conversationId: "conv_stop", text: "/stop", senderId: "user_stop" }))
+    const frames = () =>
+      instaclaw.events.slice(from).filter(is("Frame")).map((frame) => JSON.parse(JSON.parse(frame.json).data))
+    let incomplete: any
+    while (incomplete === undefined && Date.now() - stopAt < 10_000) {
+      incomplete = frames().find((event) => event.type === "response.incomplete")
+      if (incomplete === undefined) await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    assert.isDefined(incomplete, "the running reply ended with response.incomplete")
+    assert.isBelow(Date.now() - stopAt, 3000)
+    assert.deepStrictEqual(incomplete.response.incomplete_details, { reason: "stopped by the user" })
+    assert.deepStrictEqual(validateEvent(incomplete), [])
+    await new Promise((resolve) => setTimeout(resolve, 3500)) // the model would have gone on writing
+    const all = frames()
+    const after = all.slice(all.indexOf(all.find((event) => event.type === "response.incomplete"))).filter((event) => event.response_id === incomplete.response_id)
+    assert.deepStrictEqual(after.map((event) => event.type), ["response.incomplete"], "nothing of the stopped reply after it")
+  })
+
   it("two users in two conversations, and a third on another account, never see each other's text", async () => {
     const talk = async (server: typeof instaclaw, conversationId: string, senderId: string, text: string) => {
       const from = server.events.length
