@@ -348,6 +348,61 @@ const scale = async (messages: number) => {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 3b. Start: the first frame after the user's last event, while the agent still thinks; and the
+//     first delta after the agent's first token
+// ---------------------------------------------------------------------------------------------
+
+const start = async (messages: number) => {
+  const harness = await serverHarness()
+  const firstTokenAt = new Map<string, number>()
+  // An agent that thinks 30 ms before its first word, like a model before its first token.
+  const thinking = Agent.layer((request) =>
+    Stream.fromEffect(Effect.sleep("30 millis")).pipe(
+      Stream.flatMap(() => {
+        firstTokenAt.set(request.conversationId, performance.now())
+        return Stream.make("The ", "answer.")
+      })
+    )
+  )
+  const { close } = await connectorHarness(harness.server.url, thinking)
+  const firstFrame: Array<number> = []
+  const firstDelta: Array<number> = []
+  for (let i = 0; i < messages; i++) {
+    const conversationId = `start_${i}`
+    const frame = new Promise<number>((resolve) => {
+      const off = harness.on((event) => {
+        if (event._tag === "Frame" && event.json.includes(`"conversationId":"${conversationId}"`)) {
+          off()
+          resolve(performance.now())
+        }
+      })
+    })
+    const delta = new Promise<number>((resolve) => {
+      const off = harness.on((event) => {
+        if (event._tag === "ReplyDelta" && event.conversationId === conversationId) {
+          off()
+          resolve(performance.now())
+        }
+      })
+    })
+    const completed = harness.count((event) => event._tag === "ReplyCompleted" && event.conversationId === conversationId, 1)
+    await harness.run(harness.server.sendUserMessage({ conversationId, text: "Are you there?" }))
+    const sentAt = performance.now()
+    firstFrame.push((await frame) - sentAt)
+    firstDelta.push((await delta) - firstTokenAt.get(conversationId)!)
+    await completed
+  }
+  await close()
+  await harness.close()
+  const frames = firstFrame.slice(Math.floor(messages / 10))
+  const deltas = firstDelta.slice(Math.floor(messages / 10))
+  const stats = (samples: Array<number>) => ({ p50: percentile(samples, 50), p99: percentile(samples, 99) })
+  results.start = { messages, agentThinksMs: 30, firstFrameMs: stats(frames), firstDeltaAfterFirstTokenMs: stats(deltas) }
+  row("first frame after the user's last event, p50 / p99 (ms; agent still thinking)", `${fmt(percentile(frames, 50), 2)} / ${fmt(percentile(frames, 99), 2)}`, "—", "< 50 ms target")
+  row("first delta after the agent's first token, p50 / p99 (ms)", `${fmt(percentile(deltas, 50), 2)} / ${fmt(percentile(deltas, 99), 2)}`, "—", "—")
+}
+
+// ---------------------------------------------------------------------------------------------
 // 7. Dedupe across restarts: round trips with answered ids written to a file, against memory only
 // ---------------------------------------------------------------------------------------------
 
@@ -384,6 +439,7 @@ const main = async () => {
   if (phase("outbound")) await outbound("long (4 KiB)", "y".repeat(4096), n(200))
   if (phase("inbound")) inbound(n(5000))
   if (phase("latency")) await latency(n(300))
+  if (phase("start")) await start(n(200))
   if (phase("memory")) await memory(n(100_000), n(10_000))
   if (phase("recovery")) await recovery(Math.max(2, Math.round(5 * Math.min(1, SCALE * 4))))
   if (phase("scale")) await scale(n(3000))
