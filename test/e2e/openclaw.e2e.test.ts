@@ -206,6 +206,17 @@ describe("insta-claw-connector inside a real OpenClaw gateway", () => {
     assert.notMatch(readFileSync(gateway.logFile, "utf8"), /forced retirement/)
   })
 
+  it("a setting that needs a new connection (`config set` heartbeatInterval) restarts only that account, without forced retirement", async () => {
+    const from = second.events.length
+    const logBefore = readFileSync(gateway.logFile, "utf8").length
+    const set = await gateway.cli(["config", "set", "channels.instaclaw.accounts.second.heartbeatInterval", "20000"])
+    assert.strictEqual(set.code, 0, set.output)
+    assert.strictEqual((await second.waitFor(is("ClientDisconnected"), from)).code, 1000)
+    await second.waitFor(is("ClientConnected"), from)
+    const log = readFileSync(gateway.logFile, "utf8").slice(logBefore)
+    assert.notMatch(log, /forced retirement/, log.split("\n").filter((line) => /retire|still-running/i.test(line)).join("\n"))
+  })
+
   it("`openclaw channels add` without prompts, with the secret as an env reference: the new account connects", async () => {
     const from = instaclaw.events.length
     const added = await gateway.cli([

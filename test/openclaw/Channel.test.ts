@@ -321,6 +321,20 @@ describe("gateway.startAccount", () => {
       assert.isTrue(host.contexts.find((c) => c.Body === "/stop")!.CommandAuthorized as boolean, "the /stop was authorized and reached the host")
     }))
 
+  it.live("an account stop with no reply streaming settles well within 1 s, closing with 1000", () =>
+    Effect.gen(function*() {
+      const { events, server } = yield* startServer
+      const cfg = cfgFor(server.url)
+      const gateway = fakeGatewayContext(Channel.resolveAccount(cfg as never), cfg)
+      const run = Channel.startAccount(gateway.ctx, { hostChannel: fakeRuntime(async () => {}).channel })
+      yield* Effect.promise(() => gateway.until((s) => s.connected === true))
+      const stoppedAt = performance.now()
+      gateway.abort.abort()
+      yield* Effect.promise(() => run)
+      assert.isBelow(performance.now() - stoppedAt, 1000)
+      assert.strictEqual((yield* waitFor(events, "ClientDisconnected")).code, 1000)
+    }))
+
   it.live("a dispatch failure, or an error payload, sends response.failed", () =>
     Effect.gen(function*() {
       const { events, server } = yield* startServer
