@@ -148,10 +148,6 @@ export const probeAccount = (params: { readonly cfg: OpenClawConfig; readonly ac
     )
   }))
 
-/**
- * Host boundary: runs the connector for one account until `ctx.abortSignal` fires, then closes it
- * cleanly. Never rejects.
- */
 /** What the plugin entry kept of OpenClaw's runtime. */
 export interface HostServices {
   /** OpenClaw's `runtime.channel`, when `ctx.channelRuntime` lacks it. */
@@ -162,6 +158,10 @@ export interface HostServices {
   readonly liveConfig?: (() => OpenClawConfig) | undefined
 }
 
+/**
+ * Host boundary: runs the connector for one account until `ctx.abortSignal` fires, then closes it
+ * cleanly. Never rejects.
+ */
 export const startAccount = (ctx: StartAccountContext, host: HostServices = {}): Promise<void> => {
   const program = Effect.flatMap(settingsFor(ctx.cfg, ctx.accountId), (resolved) => {
     const settings = Result.isSuccess(resolved) ? Option.some(resolved.success) : Option.none<ConnectorSettings>()
@@ -180,8 +180,7 @@ export const startAccount = (ctx: StartAccountContext, host: HostServices = {}):
     // Two accounts log into one gateway log: every line says which account it is about.
     program.pipe(Effect.onInterrupt(() => stopped), Effect.annotateLogs({ accountId: ctx.accountId })),
     { signal: ctx.abortSignal }
-  )
-    .then(() => undefined)
+  ).then(() => undefined)
 }
 
 /** An account id as part of a file name. */
