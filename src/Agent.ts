@@ -1,6 +1,7 @@
 /**
  * The port the connector calls for each completed inbound message: given the message, an
- * `Agent` returns the reply as a `Stream` of text pieces, produced as it thinks.
+ * `Agent` returns the reply as a `Stream` of text pieces, produced as it thinks — and, if it
+ * likes, reasoning and tool steps (`ReplyProgress`), sent with the `progressEvents` setting.
  *
  * Implementations: `Agent.echo` (the demo and tests), the OpenClaw agent (the plugin), and any
  * of your own — `Agent.layer((request) => Stream…)`.
@@ -8,6 +9,10 @@
  * @since 0.1.0
  */
 import { Context, Duration, Effect, Layer, Schema, Stream } from "effect"
+import type { ReplyPiece } from "./ReplyEncoder.ts"
+
+/** A piece of a reply: text, or (with the `progressEvents` setting) a reasoning or tool step. */
+export type { ReplyPiece, ReplyProgress } from "./ReplyEncoder.ts"
 
 /** One completed user message, as the agent sees it. */
 export interface AgentRequest {
@@ -44,7 +49,7 @@ export class Agent extends Context.Service<Agent, {
    * The reply to one message, piece by piece. It may fail with `AgentError` (or die), or end
    * early with `AgentStopped`.
    */
-  readonly reply: (request: AgentRequest) => Stream.Stream<string, AgentError | AgentStopped>
+  readonly reply: (request: AgentRequest) => Stream.Stream<ReplyPiece, AgentError | AgentStopped>
   /**
    * Who keeps the replies of one conversation in order. `"connector"` (the default): the next
    * message reaches the agent once the previous reply is done. `"agent"`: each message reaches
@@ -54,7 +59,7 @@ export class Agent extends Context.Service<Agent, {
   readonly ordering?: "connector" | "agent" | undefined
 }>()("insta-claw/Agent") {
   /** An agent from a function. */
-  static readonly layer = (reply: (request: AgentRequest) => Stream.Stream<string, AgentError | AgentStopped>): Layer.Layer<Agent> =>
+  static readonly layer = (reply: (request: AgentRequest) => Stream.Stream<ReplyPiece, AgentError | AgentStopped>): Layer.Layer<Agent> =>
     Layer.succeed(Agent, { reply })
 
   /** Replies with exactly the text received, streamed word by word. */

@@ -153,7 +153,7 @@ const make = Effect.gen(function*() {
       .pipe(
         Stream.tap((piece) =>
           Effect.sync(() => {
-            hadText ||= piece.trim() !== ""
+            hadText ||= typeof piece === "string" && piece.trim() !== ""
           })
         ),
         Stream.tapCause((cause) => {

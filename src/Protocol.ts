@@ -12,7 +12,7 @@
 import { Cause, Clock, Context, Effect, Layer, Random, Schema, Stream } from "effect"
 import { ConnectorConfig } from "./Config.ts"
 import { type AssemblerLimits, InboundAssembler } from "./InboundAssembler.ts"
-import { type OutboundFrame, ReplyEncoder, type ReplyFailure } from "./ReplyEncoder.ts"
+import { type OutboundFrame, ReplyEncoder, type ReplyFailure, type ReplyPiece } from "./ReplyEncoder.ts"
 import { defaults, type EventProfile } from "./Settings.ts"
 
 // The protocol's parts, each a public module of its own, under one namespace.
@@ -60,6 +60,8 @@ export const emptyReplyFailure: ReplyFailure = { code: "empty_reply", message: "
 export const genericFailure: ReplyFailure = { code: "server_error", message: "The agent could not produce a reply." }
 
 export interface ProtocolSettings {
+  /** Stream the agent's reasoning and tool steps as reasoning / function_call items (full profile only). */
+  readonly progressEvents: boolean
   readonly deltaSize: number
   readonly eventProfile: EventProfile
   readonly model: string
@@ -77,7 +79,7 @@ export class Protocol extends Context.Service<Protocol, {
    */
   readonly streamReply: <E = never, R = never>(
     options: ReplyOptions,
-    text: string | Stream.Stream<string, E, R>
+    text: string | Stream.Stream<ReplyPiece, E, R>
   ) => Stream.Stream<OutboundFrame, EmptyMessageError, R>
   /** A fresh inbound assembler with the configured bounds. */
   readonly makeAssembler: Effect.Effect<InboundAssembler>
@@ -88,6 +90,7 @@ export class Protocol extends Context.Service<Protocol, {
     Effect.gen(function*() {
       const config = yield* ConnectorConfig
       return make({
+        progressEvents: config.progressEvents,
         deltaSize: config.deltaSize,
         eventProfile: config.eventProfile,
         model: config.model,
@@ -113,6 +116,7 @@ export const defaultLimits: AssemblerLimits = {
 /** Builds the service value. */
 export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service"] => {
   const settings: ProtocolSettings = {
+    progressEvents: partial.progressEvents ?? defaults.progressEvents,
     deltaSize: partial.deltaSize ?? defaults.deltaSize,
     eventProfile: partial.eventProfile ?? defaults.eventProfile,
     model: partial.model ?? defaults.model,
@@ -133,7 +137,10 @@ export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service
       })
     })
 
-  const streamReply = <E = never, R = never>(options: ReplyOptions, text: string | Stream.Stream<string, E, R>) => {
+  // Reasoning and tool steps only where the full event profile can carry them.
+  const progress = settings.progressEvents && settings.eventProfile === "full"
+
+  const streamReply = <E = never, R = never>(options: ReplyOptions, text: string | Stream.Stream<ReplyPiece, E, R>) => {
     const describeFailure = options.describeFailure ?? (() => genericFailure)
     if (typeof text === "string") {
       if (text.trim() === "") return Stream.fail(new EmptyMessageError())
@@ -151,7 +158,14 @@ export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service
         // "working on it" (docs/PROTOCOL.md §4). The item and its part follow with the first text.
         const begin = Stream.fromEffect(Effect.map(now, (millis) => encoder.at(millis).begin()))
         const pieces = text.pipe(
-          Stream.mapEffect((piece) => Effect.map(now, (millis) => encoder.at(millis).text(piece))),
+          Stream.mapEffect((piece) =>
+            Effect.map(now, (millis) => {
+              const at = encoder.at(millis)
+              if (typeof piece === "string") return at.text(piece)
+              if (!progress) return []
+              return piece._tag === "Reasoning" ? at.reasoning(piece.delta) : at.toolCall(piece)
+            })
+          ),
           Stream.catchCause((cause) =>
             Stream.fromEffect(Effect.map(now, (millis) => {
               const stopped = options.describeStop?.(cause)

@@ -8,7 +8,16 @@
  *
  * @since 0.1.0
  */
+import { responseSnapshot } from "./internal/responseSnapshot.ts"
 import type { EventProfile } from "./Settings.ts"
+
+/** Progress an agent may report besides its text, sent only with the `progressEvents` setting. */
+export type ReplyProgress =
+  | { readonly _tag: "Reasoning"; readonly delta: string }
+  | { readonly _tag: "ToolCall"; readonly name: string; readonly arguments: string; readonly callId: string }
+
+/** One piece of a reply: text, or progress. */
+export type ReplyPiece = string | ReplyProgress
 
 /** One frame ready for the socket, with the fields senders and tests look at. */
 export interface OutboundFrame {
@@ -42,50 +51,6 @@ export const chunkText = (text: string, size: number): Array<string> => {
   }
   return chunks
 }
-
-/** Everything the response object needs besides what changes between snapshots. */
-const responseSnapshot = (
-  options: { readonly id: string; readonly createdAt: number; readonly model: string; readonly conversationId: string },
-  state: {
-    readonly status: "in_progress" | "completed" | "failed" | "incomplete"
-    readonly completedAt: number | null
-    readonly output: ReadonlyArray<unknown>
-    readonly error: ReplyFailure | null
-    readonly incompleteReason?: string | undefined
-  }
-) => ({
-  id: options.id,
-  object: "response",
-  created_at: options.createdAt,
-  completed_at: state.completedAt,
-  status: state.status,
-  incomplete_details: state.incompleteReason === undefined ? null : { reason: state.incompleteReason },
-  model: options.model,
-  previous_response_id: null,
-  instructions: null,
-  output: state.output,
-  error: state.error,
-  tools: [],
-  tool_choice: "auto",
-  truncation: "disabled",
-  parallel_tool_calls: false,
-  text: { format: { type: "text" } },
-  top_p: 1,
-  presence_penalty: 0,
-  frequency_penalty: 0,
-  top_logprobs: 0,
-  temperature: 1,
-  reasoning: null,
-  usage: null,
-  max_output_tokens: null,
-  max_tool_calls: null,
-  store: false,
-  background: false,
-  service_tier: "default",
-  metadata: { conversation_id: options.conversationId },
-  safety_identifier: null,
-  prompt_cache_key: null
-})
 
 /** Event types the minimal profile sends (docs/PROTOCOL.md §4). */
 const MINIMAL: ReadonlySet<string> = new Set([
@@ -125,6 +90,13 @@ export class ReplyEncoder {
   private held = ""
   private full = ""
   private _started = false
+  /** output_index of the message item: after any reasoning and tool call items. */
+  private messageIndex = 0
+  private nextIndex = 0
+  /** Reasoning and tool call items already done, for the final `output`. */
+  private readonly progressItems: Array<unknown> = []
+  /** The reasoning item being streamed, if one is. */
+  private reasoningItem: { readonly id: string; readonly index: number; text: string } | undefined
   /** created and in_progress went out (`begin`); the item may not exist yet. */
   private _begun = false
   private _finished = false
@@ -211,17 +183,70 @@ export class ReplyEncoder {
     ]
   }
 
+  /**
+   * Reasoning text, as a `reasoning` item streamed before the message item (opt-in setting
+   * `progressEvents`). Only before the reply's first text: after it, reasoning is dropped.
+   */
+  reasoning(delta: string): Array<OutboundFrame> {
+    if (this._started || this._finished || delta.length === 0) return []
+    const frames = this.begin()
+    if (this.reasoningItem === undefined) {
+      this.reasoningItem = { id: `rs_${this.options.token}_${this.nextIndex}`, index: this.nextIndex++, text: "" }
+      frames.push(...this.frame({
+        type: "response.output_item.added",
+        output_index: this.reasoningItem.index,
+        item: { type: "reasoning", id: this.reasoningItem.id, summary: [], content: [] }
+      }))
+    }
+    const { id, index } = this.reasoningItem
+    this.reasoningItem.text += delta
+    frames.push(...this.frame({ type: "response.reasoning.delta", item_id: id, output_index: index, content_index: 0, delta }))
+    return frames
+  }
+
+  /** A tool call, as a `function_call` item before the message item (opt-in, like `reasoning`). */
+  toolCall(call: { readonly name: string; readonly arguments: string; readonly callId: string }): Array<OutboundFrame> {
+    if (this._started || this._finished) return []
+    const frames = [...this.begin(), ...this.endReasoning()]
+    const index = this.nextIndex++
+    const item = { type: "function_call", id: `fc_${this.options.token}_${index}`, call_id: call.callId, name: call.name, arguments: "" }
+    frames.push(
+      ...this.frame({ type: "response.output_item.added", output_index: index, item: { ...item, status: "in_progress" } }),
+      ...this.frame({ type: "response.function_call_arguments.delta", item_id: item.id, output_index: index, delta: call.arguments }),
+      ...this.frame({ type: "response.function_call_arguments.done", item_id: item.id, output_index: index, arguments: call.arguments }),
+      ...this.frame({ type: "response.output_item.done", output_index: index, item: { ...item, arguments: call.arguments, status: "completed" } })
+    )
+    this.progressItems.push({ ...item, arguments: call.arguments, status: "completed" })
+    return frames
+  }
+
+  /** Closes the reasoning item being streamed, if one is. */
+  private endReasoning(): Array<OutboundFrame> {
+    const reasoning = this.reasoningItem
+    if (reasoning === undefined) return []
+    this.reasoningItem = undefined
+    const item = { type: "reasoning", id: reasoning.id, summary: [], content: [{ type: "reasoning_text", text: reasoning.text }] }
+    this.progressItems.push(item)
+    return [
+      ...this.frame({ type: "response.reasoning.done", item_id: reasoning.id, output_index: reasoning.index, content_index: 0, text: reasoning.text }),
+      ...this.frame({ type: "response.output_item.done", output_index: reasoning.index, item })
+    ]
+  }
+
   /** Events 1–4: created, in_progress (unless `begin` sent them), output_item.added, content_part.added. */
   open(): Array<OutboundFrame> {
     if (this._started || this._finished) return []
     this._started = true
+    const progress = this.endReasoning()
+    this.messageIndex = this.nextIndex++
     return [
       ...this.begin(),
-      ...this.frame({ type: "response.output_item.added", output_index: 0, item: this.item("in_progress", []) }),
+      ...progress,
+      ...this.frame({ type: "response.output_item.added", output_index: this.messageIndex, item: this.item("in_progress", []) }),
       ...this.frame({
         type: "response.content_part.added",
         item_id: this.itemId,
-        output_index: 0,
+        output_index: this.messageIndex,
         content_index: 0,
         part: this.part("")
       })
@@ -253,7 +278,7 @@ export class ReplyEncoder {
         ...this.frame({
           type: "response.output_text.delta",
           item_id: this.itemId,
-          output_index: 0,
+          output_index: this.messageIndex,
           content_index: 0,
           delta,
           logprobs: []
@@ -276,10 +301,10 @@ export class ReplyEncoder {
     const item = this.item("completed", [this.part(text)])
     return [
       ...frames,
-      ...this.frame({ type: "response.output_text.done", item_id: this.itemId, output_index: 0, content_index: 0, text, logprobs: [] }),
-      ...this.frame({ type: "response.content_part.done", item_id: this.itemId, output_index: 0, content_index: 0, part: this.part(text) }),
-      ...this.frame({ type: "response.output_item.done", output_index: 0, item }),
-      ...this.frame({ type: "response.completed", response: this.snapshot("completed", [item], null) })
+      ...this.frame({ type: "response.output_text.done", item_id: this.itemId, output_index: this.messageIndex, content_index: 0, text, logprobs: [] }),
+      ...this.frame({ type: "response.content_part.done", item_id: this.itemId, output_index: this.messageIndex, content_index: 0, part: this.part(text) }),
+      ...this.frame({ type: "response.output_item.done", output_index: this.messageIndex, item }),
+      ...this.frame({ type: "response.completed", response: this.snapshot("completed", [...this.progressItems, item], null) })
     ]
   }
 
@@ -291,7 +316,7 @@ export class ReplyEncoder {
   incomplete(reason: string): Array<OutboundFrame> {
     if (this._finished) return []
     const frames = this.begin()
-    const output = this._started ? [this.item("incomplete", [this.part(this.full)])] : []
+    const output = [...this.progressItems, ...(this._started ? [this.item("incomplete", [this.part(this.full)])] : [])]
     this._started = true
     this._finished = true
     this.held = ""

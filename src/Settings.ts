@@ -205,6 +205,12 @@ export const settings = {
     allowed: "\"conversation\" or \"host\"",
     ui: { label: "Session per conversation", help: "Keep \"conversation\" unless one person owns every conversation", advanced: true }
   }),
+  progressEvents: setting(Flag, {
+    default: false,
+    description: "Stream the agent's reasoning and tool steps as Open Responses reasoning / function_call items (full profile)",
+    allowed: "true or false",
+    ui: { label: "Reasoning and tool progress", advanced: true }
+  }),
   model: setting(Schema.NonEmptyString, { default: "openclaw", description: "The model field of outbound responses", allowed: "a non-empty string" })
 } as const
 
@@ -216,6 +222,7 @@ export type SettingValues = { readonly [K in SettingName]: Settings[K] extends S
 
 /** The defaults, for layers that take settings without a config (e.g. `Protocol.layerWith`). */
 export const defaults = {
+  progressEvents: settings.progressEvents.default,
   deltaSize: settings.deltaSize.default,
   eventProfile: settings.eventProfile.default,
   model: settings.model.default,

@@ -133,6 +133,56 @@ describe("Protocol outbound", () => {
       assert.deepStrictEqual(events.flatMap((e) => validateEvent(e)), [])
     }))
 
+  it.effect("progressEvents: reasoning and a tool call stream as their own items before the message, schema-valid", () =>
+    Effect.gen(function*() {
+      const withProgress = Protocol.make({ progressEvents: true })
+      const source = Stream.make<ReadonlyArray<Protocol.ReplyPiece>>(
+        { _tag: "Reasoning", delta: "The user wants " },
+        { _tag: "Reasoning", delta: "the weather." },
+        { _tag: "ToolCall", name: "weather", arguments: "{\"city\":\"Oslo\"}", callId: "call_1" },
+        "It is ",
+        "sunny."
+      )
+      const frames = yield* Stream.runCollect(withProgress.streamReply({ conversationId: "c" }, source))
+      const events = eventsOf(frames)
+      assert.deepStrictEqual(events.map((e) => [e.type, e.output_index ?? null]), [
+        ["response.created", null],
+        ["response.in_progress", null],
+        ["response.output_item.added", 0],
+        ["response.reasoning.delta", 0],
+        ["response.reasoning.delta", 0],
+        ["response.reasoning.done", 0],
+        ["response.output_item.done", 0],
+        ["response.output_item.added", 1],
+        ["response.function_call_arguments.delta", 1],
+        ["response.function_call_arguments.done", 1],
+        ["response.output_item.done", 1],
+        ["response.output_item.added", 2],
+        ["response.content_part.added", 2],
+        ["response.output_text.delta", 2],
+        ["response.output_text.delta", 2],
+        ["response.output_text.done", 2],
+        ["response.content_part.done", 2],
+        ["response.output_item.done", 2],
+        ["response.completed", null]
+      ])
+      assert.deepStrictEqual(events.map((e) => e.sequence_number), events.map((_, i) => i))
+      assert.deepStrictEqual(events.at(-1)!.response.output.map((item: { type: string }) => item.type), ["reasoning", "function_call", "message"])
+      assert.deepStrictEqual(events.flatMap((e) => validateEvent(e)), [])
+      // A receiver that reads only text gets the message's text, nothing of the steps.
+      const assembler = new Protocol.InboundAssembler(Protocol.defaultLimits)
+      const received = frames.flatMap((frame) => assembler.push(decodeMessage(frame.json), 0))
+      assert.deepStrictEqual(received.flatMap((o) => (o._tag === "Message" ? [o.message.text] : [])), ["It is sunny."])
+    }))
+
+  it.effect("without progressEvents (the default) the steps are not sent", () =>
+    Effect.gen(function*() {
+      const source = Stream.make<ReadonlyArray<Protocol.ReplyPiece>>({ _tag: "Reasoning", delta: "thinking" }, { _tag: "ToolCall", name: "t", arguments: "{}", callId: "c1" }, "Hi")
+      const events = eventsOf(yield* Stream.runCollect(protocol.streamReply({ conversationId: "c" }, source)))
+      assert.deepStrictEqual(shape(events.map((e) => e.type)), FULL)
+      assert.strictEqual(events.find((e) => e.type === "response.output_item.added")!.output_index, 0)
+    }))
+
   it.effect("created and in_progress leave before the agent's first piece exists", () =>
     Effect.gen(function*() {
       const seen: Array<string> = []
@@ -380,6 +430,7 @@ describe("Protocol.layer", () => {
     Effect.gen(function*() {
       const protocol = yield* Protocol.Protocol
       assert.deepStrictEqual(protocol.settings, {
+        progressEvents: false,
         deltaSize: 7,
         eventProfile: "minimal",
         model: "my-agent",

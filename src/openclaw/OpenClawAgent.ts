@@ -17,7 +17,7 @@
  */
 import { Cause, Clock, Effect, Queue, Stream } from "effect"
 import { isAbortRequestText } from "openclaw/plugin-sdk/command-primitives-runtime"
-import { Agent, AgentError, type AgentRequest, AgentStopped } from "../Agent.ts"
+import { Agent, AgentError, type AgentRequest, AgentStopped, type ReplyPiece } from "../Agent.ts"
 import { decideAccess, type DmPolicy, type HostPairing } from "./Access.ts"
 
 import { CHANNEL_ID } from "./ChannelSchema.ts"
@@ -50,6 +50,13 @@ export interface HostChannelRuntime {
       readonly replyOptions?: {
         readonly onPartialReply?: (payload: { readonly text?: string | undefined }) => Promise<void> | void
         readonly onAssistantMessageStart?: () => Promise<void> | void
+        readonly onReasoningStream?: (payload: { readonly text?: string | undefined }) => Promise<void> | void
+        readonly onToolStart?: (payload: {
+          readonly name?: string | undefined
+          readonly toolCallId?: string | undefined
+          readonly itemId?: string | undefined
+          readonly args?: Record<string, unknown> | undefined
+        }) => Promise<void> | void
       }
       readonly dispatcherOptions: {
         readonly deliver: (payload: HostReplyPayload, info: { readonly kind: string }) => Promise<unknown>
@@ -152,6 +159,17 @@ export class DeliveryAssembler {
   }
 }
 
+/** The host reports reasoning as the text so far, or in chunks: the part not yet sent. */
+class ReasoningText {
+  private sent = ""
+  next(text: string | undefined): string | undefined {
+    if (text === undefined || text === "" || text === this.sent) return undefined
+    const delta = text.startsWith(this.sent) ? text.slice(this.sent.length) : text
+    this.sent = text.startsWith(this.sent) ? text : this.sent + text
+    return delta
+  }
+}
+
 /** The reason a reply stopped by the user's `/stop` gives in `incomplete_details`. */
 export const stoppedByUser = "stopped by the user"
 
@@ -167,7 +185,7 @@ export const make = (host: OpenClawHost): Agent["Service"] => {
   return Agent.of({
     ordering: "agent",
     reply: (request: AgentRequest) =>
-      Stream.callback<string, AgentError | AgentStopped>((queue) =>
+      Stream.callback<ReplyPiece, AgentError | AgentStopped>((queue) =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
           // The host calls `deliver` back from its own promises: run what it triggers in this
@@ -246,6 +264,8 @@ export const make = (host: OpenClawHost): Agent["Service"] => {
             ...(settings.systemPrompt === undefined ? {} : { GroupSystemPrompt: settings.systemPrompt })
           })
           const deliveries = new DeliveryAssembler()
+          const reasoning = new ReasoningText()
+          let toolCalls = 0
           let hostError: string | undefined
           yield* Effect.tryPromise({
             try: () =>
@@ -258,7 +278,21 @@ export const make = (host: OpenClawHost): Agent["Service"] => {
                     const piece = deliveries.partial(payload.text)
                     if (piece !== undefined) await runInAccount(Queue.offer(queue, piece))
                   },
-                  onAssistantMessageStart: () => deliveries.messageStart()
+                  onAssistantMessageStart: () => deliveries.messageStart(),
+                  // Reasoning and tool steps: sent only with the progressEvents setting.
+                  onReasoningStream: async (payload) => {
+                    const delta = reasoning.next(payload.text)
+                    if (delta !== undefined) await runInAccount(Queue.offer(queue, { _tag: "Reasoning", delta }))
+                  },
+                  onToolStart: async (payload) => {
+                    const callId = payload.toolCallId ?? payload.itemId ?? `call_${request.responseId}_${toolCalls++}`
+                    await runInAccount(Queue.offer(queue, {
+                      _tag: "ToolCall",
+                      name: payload.name ?? "tool",
+                      arguments: JSON.stringify(payload.args ?? {}),
+                      callId
+                    }))
+                  }
                 },
                 dispatcherOptions: {
                   deliver: async (payload, info) => {

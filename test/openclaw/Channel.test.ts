@@ -335,6 +335,42 @@ describe("gateway.startAccount", () => {
       assert.strictEqual((yield* waitFor(events, "ClientDisconnected")).code, 1000)
     }))
 
+  it.live("progressEvents: the host's reasoning and tool steps go out as reasoning / function_call items; off by default", () =>
+    Effect.gen(function*() {
+      const { events, server } = yield* startServer
+      const host = fakeRuntime(async ({ deliver, replyOptions }) => {
+        await replyOptions.onReasoningStream?.({ text: "Thinking about " })
+        await replyOptions.onReasoningStream?.({ text: "Thinking about the weather" })
+        await replyOptions.onToolStart?.({ name: "weather", toolCallId: "call_7", args: { city: "Oslo" } })
+        await deliver({ text: "Sunny." }, { kind: "final" })
+      })
+      const typesFor = (extra: Record<string, unknown>, conversationId: string) =>
+        Effect.gen(function*() {
+          const cfg = cfgFor(server.url, extra)
+          const gateway = fakeGatewayContext(Channel.resolveAccount(cfg as never), cfg)
+          yield* runAccount(gateway, host.channel)
+          yield* waitFor(events, "ClientConnected")
+          const seen = yield* server.subscribe
+          yield* server.sendUserMessage({ conversationId, text: "weather?" })
+          const types: Array<string> = []
+          while (true) {
+            const event = yield* PubSub.take(seen)
+            if (event._tag === "Frame" && event.json.includes(`"conversationId":"${conversationId}"`)) {
+              const data = JSON.parse(JSON.parse(event.json).data)
+              types.push(data.type === "response.output_item.added" ? `added:${data.item.type}` : data.type)
+            }
+            if (event._tag === "ReplyCompleted" && event.conversationId === conversationId) return { types, text: event.text }
+          }
+        }).pipe(Effect.scoped)
+      const on = yield* typesFor({ progressEvents: true }, "conv_progress_on")
+      assert.strictEqual(on.text, "Sunny.")
+      assert.includeMembers(on.types, ["added:reasoning", "response.reasoning.delta", "response.reasoning.done", "added:function_call", "response.function_call_arguments.done", "added:message"])
+      assert.isBelow(on.types.indexOf("added:function_call"), on.types.indexOf("added:message"))
+      const off = yield* typesFor({}, "conv_progress_off")
+      assert.strictEqual(off.text, "Sunny.")
+      assert.deepStrictEqual(off.types.filter((t) => /reasoning|function_call/.test(t)), [])
+    }))
+
   it.live("a dispatch failure, or an error payload, sends response.failed", () =>
     Effect.gen(function*() {
       const { events, server } = yield* startServer

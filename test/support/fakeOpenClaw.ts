@@ -13,6 +13,8 @@ export interface Dispatch {
   readonly replyOptions: {
     readonly onPartialReply?: ((payload: { readonly text?: string | undefined }) => Promise<void> | void) | undefined
     readonly onAssistantMessageStart?: (() => Promise<void> | void) | undefined
+    readonly onReasoningStream?: ((payload: { readonly text?: string | undefined }) => Promise<void> | void) | undefined
+    readonly onToolStart?: ((payload: { readonly name?: string; readonly toolCallId?: string; readonly args?: Record<string, unknown> }) => Promise<void> | void) | undefined
   }
 }
 
