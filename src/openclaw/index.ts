@@ -2,7 +2,9 @@
  * The OpenClaw plugin entry: registers the InstaClaw channel. Importing it has no side effects;
  * OpenClaw calls `register(api)` in whichever registration mode it needs.
  *
- * It imports OpenClaw's SDK for types only, so this package never needs `openclaw` at run time.
+ * The glue uses the SDK's helpers (access, pairing, setup, secret references) from the OpenClaw it
+ * runs in — `openclaw` is an optional peer dependency, linked by `openclaw plugins install`. The
+ * library entry (`insta-claw-connector`) never imports it.
  *
  * @since 0.1.0
  */
