@@ -117,6 +117,10 @@ describe("insta-claw-connector inside a real OpenClaw gateway", () => {
     assert.isAtLeast(deltas.length, 8)
     assert.isAtLeast(deltas.at(-1)!.at - deltas[0]!.at, 1500, "spread as the model writes, not all at the end")
     assert.isBelow(deltas[0]!.at - model.slow.firstTokenAt, 1000, "the first delta within 1 s of the model's first token")
+    const events = instaclaw.events.slice(from).filter(is("Frame"))
+      .filter((frame) => JSON.parse(frame.json).headers.conversationId === "conv_slow")
+      .map((frame) => JSON.parse(JSON.parse(frame.json).data))
+    assert.deepStrictEqual(events.flatMap((event) => validateEvent(event)), [], "every event valid against the schema")
   })
 
   it("`/stop` mid-reply ends it with response.incomplete within 3 s, nothing of it after", async () => {
