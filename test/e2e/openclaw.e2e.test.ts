@@ -146,6 +146,27 @@ describe("insta-claw-connector inside a real OpenClaw gateway", () => {
     assert.deepStrictEqual(after.map((event) => event.type), ["response.incomplete"], "nothing of the stopped reply after it")
   })
 
+  it("a message sent while a reply runs is not lost: OpenClaw's queue takes it, and both responses end", async () => {
+    const from = instaclaw.events.length
+    await instaclaw.run(instaclaw.server.sendUserMessage({ conversationId: "conv_queue", text: "MARK-SLOW first, take your time", senderId: "user_q" }))
+    await instaclaw.waitFor(is("ReplyDelta", (e) => e.conversationId === "conv_queue"), from)
+    await instaclaw.run(instaclaw.server.sendUserMessage({ conversationId: "conv_queue", text: "MARK-QUEUED and one more thing", senderId: "user_q" }))
+    /** The responses of this conversation that have ended, by id, with how. */
+    const endings = () => {
+      const ended = new Map<string, string>()
+      for (const frame of instaclaw.events.slice(from).filter(is("Frame"))) {
+        if (JSON.parse(frame.json).headers.conversationId !== "conv_queue") continue
+        const event = JSON.parse(JSON.parse(frame.json).data)
+        if (["response.completed", "response.failed", "response.incomplete"].includes(event.type)) ended.set(event.response_id, event.type)
+      }
+      return ended
+    }
+    const deadline = Date.now() + 30_000
+    while (endings().size < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+    assert.strictEqual(endings().size, 2, `each message has its own response, and each ended: ${JSON.stringify([...endings()])}`)
+    assert.isTrue(model.requests.some((body) => body.includes("MARK-QUEUED")), "the second message reached the model")
+  })
+
   it("two users in two conversations, and a third on another account, never see each other's text", async () => {
     const talk = async (server: typeof instaclaw, conversationId: string, senderId: string, text: string) => {
       const from = server.events.length
