@@ -126,8 +126,11 @@ export const decodeSettings = (input: ConnectorInput | Record<string, unknown>):
   })
 
 /** True unless `enabled` is set to a false value ("false", "0", "no", false); a bad value counts as enabled (and fails decoding). */
-export const isEnabled = (input: Record<string, unknown>): boolean =>
-  isBlank(input.enabled) || !Result.isSuccess(decodeField("enabled", input.enabled)) || Result.getOrThrow(decodeField("enabled", input.enabled)) !== false
+export const isEnabled = (input: Record<string, unknown>): boolean => {
+  if (isBlank(input.enabled)) return true
+  const decoded = decodeField("enabled", input.enabled)
+  return Result.isFailure(decoded) || decoded.success !== false
+}
 
 /** The `INSTACLAW_*` overrides found in `env` (for hosts that hand over `process.env`). Blank counts as unset. */
 export const overridesFrom = (env: Readonly<Record<string, string | undefined>>): Record<string, string> => {

@@ -139,8 +139,7 @@ const make = Effect.gen(function*() {
     lastConnectedAt: undefined,
     lastDisconnectedAt: undefined
   })
-  const updateStatus = (f: (current: ConnectionStatus) => Partial<ConnectionStatus>) =>
-    SubscriptionRef.update(status, (current) => ({ ...current, ...f(current) }))
+  const updateStatus = (patch: Partial<ConnectionStatus>) => SubscriptionRef.update(status, (current) => ({ ...current, ...patch }))
   const fatal = yield* Latch.make(false)
   const fatalError = yield* Ref.make<ConnectionError>(notConnected())
   const inbound = yield* Queue.bounded<Wire.MessageEnvelope>(1024)
@@ -153,7 +152,7 @@ const make = Effect.gen(function*() {
   const setState = (next: ConnectionState, patch: Partial<ConnectionStatus> = {}) =>
     Effect.gen(function*() {
       const previous = (yield* SubscriptionRef.get(status)).state
-      yield* updateStatus(() => ({ ...patch, state: next }))
+      yield* updateStatus({ ...patch, state: next })
       if (previous !== next) yield* Effect.logDebug(`Connection state ${previous} -> ${next}`)
     })
 
@@ -214,7 +213,7 @@ const make = Effect.gen(function*() {
   const logAttempt = ({ output }: { readonly output: ReconnectStep }) =>
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      yield* updateStatus(() => ({ reconnectAttempts: output.attempt + 1, nextRetryAt: now + Duration.toMillis(output.delay) }))
+      yield* updateStatus({ reconnectAttempts: output.attempt + 1, nextRetryAt: now + Duration.toMillis(output.delay) })
       yield* Metric.update(Metrics.reconnects, 1)
       yield* Effect.logWarning(
         `Reconnecting: attempt ${output.attempt + 1} in ${Math.round(Duration.toMillis(output.delay))} ms`

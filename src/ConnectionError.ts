@@ -117,6 +117,19 @@ export const ConnectionErrorReason = Schema.Union([
 ])
 export type ConnectionErrorReason = typeof ConnectionErrorReason.Type
 
+/** A refused upgrade: 401/403 refuse the credentials; any other status is a failed open. */
+export const upgradeRefused = (
+  status: number,
+  details: { readonly statusText?: string | undefined; readonly retryAfterMillis?: number | undefined } = {}
+): AuthenticationError | OpenFailed =>
+  status === 401 || status === 403
+    ? new AuthenticationError({ status })
+    : new OpenFailed({
+      status,
+      ...(details.statusText ? { statusText: details.statusText } : {}),
+      ...(details.retryAfterMillis === undefined ? {} : { retryAfterMillis: details.retryAfterMillis })
+    })
+
 /** What a `Connection` fails with. `opened`: the link had opened before it failed (the backoff starts over). */
 export class ConnectionError extends Schema.TaggedError<ConnectionError>()("ConnectionError", {
   reason: ConnectionErrorReason,

@@ -6,7 +6,7 @@
  * this module is internal, so the parameter is not part of the public API.
  */
 import WebSocket from "ws"
-import { AuthenticationError, Closed, type ConnectionErrorReason, FrameTooLarge, OpenFailed } from "../ConnectionError.ts"
+import { Closed, type ConnectionErrorReason, FrameTooLarge, OpenFailed, upgradeRefused } from "../ConnectionError.ts"
 import type { DialOptions, WebSocketHandle } from "../WebSocketHandle.ts"
 
 export const dialWs = (
@@ -33,13 +33,7 @@ export const dialWs = (
   ws.on("unexpected-response", (_request, response) => {
     const status = response.statusCode ?? 0
     const retryAfterMillis = status === 429 || status === 503 ? retryAfter(response.headers["retry-after"]) : undefined
-    endReason = status === 401 || status === 403
-      ? new AuthenticationError({ status })
-      : new OpenFailed({
-        status,
-        ...(response.statusMessage ? { statusText: response.statusMessage } : {}),
-        ...(retryAfterMillis === undefined ? {} : { retryAfterMillis })
-      })
+    endReason = upgradeRefused(status, { statusText: response.statusMessage, retryAfterMillis })
     ws.terminate()
   })
   // Errors reach the reader through its own listener; this one keeps their cause. ws reports a

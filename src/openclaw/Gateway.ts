@@ -246,8 +246,9 @@ const runAccount = (ctx: StartAccountContext, settings: ConnectorSettings, { hos
         // Live settings: the current config's, when the host gives it and it is valid.
         live: () => {
           if (liveConfig === undefined) return undefined
-          const current = resolveSettings(liveConfig(), ctx.accountId).result
-          return Result.isSuccess(current) ? { cfg: liveConfig(), settings: current.success } : undefined
+          const cfg = liveConfig()
+          const current = resolveSettings(cfg, ctx.accountId).result
+          return Result.isSuccess(current) ? { cfg, settings: current.success } : undefined
         }
       }))),
       Layer.provide(WebSocketDialer.layer),

@@ -114,14 +114,13 @@ export class DeliveryAssembler {
   private sent = ""
   /** What the current assistant message contributed (for partials). */
   private message = ""
-  private messageStarts = 0
   /** Partials carried the reply: deliveries repeat it, and may only extend it. */
   private streamed = false
   private last: string | undefined
 
   /** A new assistant message begins; its text follows the earlier ones after a blank line. */
   messageStart(): void {
-    if (this.messageStarts++ > 0 || this.sent !== "") this.message = ""
+    this.message = ""
   }
 
   /** The piece to send for a partial whose `text` is the current message so far. */

@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 import { Layer } from "effect"
-import { AuthenticationError, type ConnectionErrorReason, OpenFailed } from "../ConnectionError.ts"
+import { type ConnectionErrorReason, upgradeRefused } from "../ConnectionError.ts"
 import { WebSocketDialer } from "../WebSocketDialer.ts"
 import type { DialOptions, WebSocketHandle } from "../WebSocketHandle.ts"
 
@@ -70,9 +70,7 @@ export class FakeSocket implements WebSocketHandle {
   }
   /** A refused upgrade with this HTTP status. */
   refuse(status?: number) {
-    if (status !== undefined) {
-      this.ended = status === 401 || status === 403 ? new AuthenticationError({ status }) : new OpenFailed({ status })
-    }
+    if (status !== undefined) this.ended = upgradeRefused(status)
     this.readyState = 3
     this.emit("error", {})
     this.emit("close", { code: 1006, reason: "" })
