@@ -2,7 +2,7 @@
  * The plugin inside a real OpenClaw gateway: a fake OpenAI-compatible model on 127.0.0.1 plays
  * the LLM, the reference server plays InstaClaw. Every process started here is stopped.
  */
-import { readdirSync, readFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import type { ServerEvent } from "../../src/server/ReferenceServer.ts"
@@ -52,13 +52,17 @@ afterAll(async () => {
 })
 
 describe("insta-claw-connector inside a real OpenClaw gateway", () => {
-  it("installs from the packed tarball with OpenClaw's own command, without warnings, with only its runtime dependencies", async () => {
+  it("installs from the packed tarball with OpenClaw's own command, without warnings, as one self-contained entry", async () => {
     assert.include(gateway.installOutput, "Installed plugin: insta-claw-connector")
     assert.notInclude(gateway.installOutput, "differs from npm package name")
-    const installed = join(gateway.stateDir, "extensions", "insta-claw-connector", "node_modules")
-    const dependencies = readdirSync(installed).flatMap((name) => name.startsWith("@") ? readdirSync(join(installed, name)).map((inner) => `${name}/${inner}`) : [name])
-    for (const absent of ["@effect/platform-node", "redis", "@redis", "vitest", "typescript"]) assert.notInclude(dependencies, absent)
-    assert.includeMembers(dependencies, ["effect", "ws"])
+    // Effect and ws are inside dist/openclaw/index.js: the install brings no dependencies, so
+    // OpenClaw has no dependency tree to copy for each plugin generation (see the README).
+    const installed = join(gateway.stateDir, "extensions", "insta-claw-connector")
+    assert.isTrue(existsSync(join(installed, "dist", "openclaw", "index.js")))
+    const modules = join(installed, "node_modules")
+    const dependencies = existsSync(modules) ? readdirSync(modules).flatMap((name) => name.startsWith("@") ? readdirSync(join(modules, name)).map((inner) => `${name}/${inner}`) : [name]) : []
+    // Only the link OpenClaw itself makes to its SDK.
+    assert.deepStrictEqual(dependencies.filter((name) => name !== "openclaw"), [])
     const inspect = await gateway.cli(["plugins", "inspect", "insta-claw-connector"])
     assert.include(inspect.output, "channel: instaclaw", inspect.output)
   })
@@ -238,10 +242,12 @@ describe("insta-claw-connector inside a real OpenClaw gateway", () => {
     const set = await gateway.cli(["config", "set", "channels.instaclaw.accounts.second.heartbeatInterval", "20000"])
     assert.strictEqual(set.code, 0, set.output)
     assert.strictEqual((await second.waitFor(is("ClientDisconnected"), from)).code, 1000)
+    const closedAt = Date.now()
     await second.waitFor(is("ClientConnected"), from)
+    // The old account stops and the new one is up well within a second.
+    assert.isBelow(Date.now() - closedAt, 1000)
     assert.strictEqual(instaclaw.events.slice(instaclawFrom).filter(is("ClientDisconnected")).length, 0, "the other accounts kept their links")
-    const retirements = readFileSync(gateway.logFile, "utf8").slice(logBefore).split("\n").filter((line) => /forced retirement/.test(line))
-    console.log(`config set heartbeatInterval: forced retirements logged: ${retirements.length}`)
+    assert.notMatch(readFileSync(gateway.logFile, "utf8").slice(logBefore), /forced retirement/)
   })
 
   it("`openclaw channels add` without prompts, with the secret as an env reference: the new account connects", async () => {
@@ -259,6 +265,7 @@ describe("insta-claw-connector inside a real OpenClaw gateway", () => {
     const status = await gateway.cli(["channels", "status", "--json"])
     const accounts: Array<Record<string, any>> = JSON.parse(status.output.slice(status.output.indexOf("{"))).channelAccounts.instaclaw
     assert.isTrue(accounts.find((account) => account.accountId === "added")?.connected, status.output)
+    assert.notMatch(readFileSync(gateway.logFile, "utf8"), /forced retirement/)
   })
 
   it("`openclaw channels status` reports the account connected", async () => {
@@ -317,10 +324,9 @@ describe("insta-claw-connector inside a real OpenClaw gateway", () => {
     const closed = await instaclaw.waitFor(is("ClientDisconnected"), from)
     assert.strictEqual(closed.code, 1000)
     await instaclaw.waitFor(is("ClientConnected"), from)
-    // OpenClaw's plugin drain waits for running calls before it aborts them; it sometimes logs a
-    // "forced retirement" here (intermittent, host-side). Reported, not asserted.
-    const retirements = readFileSync(gateway.logFile, "utf8").slice(logBefore).split("\n").filter((line) => /forced retirement/.test(line))
-    console.log(`plugins reload: reconnected ${Date.now() - started} ms after the command started; forced retirements logged: ${retirements.length}`)
+    // The old generation drains and retires within OpenClaw's 5 s, with nothing left running.
+    assert.notMatch(readFileSync(gateway.logFile, "utf8").slice(logBefore), /forced retirement/)
+    console.log(`plugins reload: reconnected ${Date.now() - started} ms after the command started`)
   })
 
   it("SIGTERM to the gateway closes the socket with 1000", async () => {

@@ -1,7 +1,8 @@
 /**
  * The package as a user receives it: `npm pack`, the tarball unpacked into a fresh folder beside
- * only its runtime dependencies (no openclaw anywhere on the path), an Effect-only consumer
- * type-checked with `skipLibCheck: false` and run. Also checks what the tarball holds.
+ * only its peer dependencies (no openclaw anywhere on the path), an Effect-only consumer
+ * type-checked with `skipLibCheck: false` and run. Also checks what the tarball holds, and that
+ * the OpenClaw entry loads with nothing beside it but OpenClaw.
  */
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { execFileSync } from "node:child_process"
@@ -22,7 +23,7 @@ beforeAll(() => {
   const installed = join(dir, "node_modules", pkg.name)
   mkdirSync(installed, { recursive: true })
   execFileSync("tar", ["-xzf", join(dir, packed.filename), "-C", installed, "--strip-components=1"])
-  // What `npm install insta-claw-connector` brings: its dependencies (and theirs), no dev tools.
+  // What `npm install insta-claw-connector` brings: its peer dependencies (and theirs), no dev tools.
   for (const dependency of ["effect", "ws", "@effect/platform-node-shared", "@types/ws", "@types/node", "undici-types"]) {
     const from = join(repo, "node_modules", dependency)
     if (!existsSync(from)) continue
@@ -65,5 +66,33 @@ describe("the packed package", () => {
     assert.strictEqual(checked.trim(), "")
     const output = execFileSync(process.execPath, ["consumer.ts"], { cwd: dir, encoding: "utf8", timeout: 30_000 })
     assert.include(output, "reply: HELLO FROM A CONSUMER!")
+  }, 60_000)
+})
+
+describe("the OpenClaw entry", () => {
+  it("the package declares no dependencies, so OpenClaw's install has nothing to fetch or copy", () => {
+    assert.isUndefined(pkg.dependencies)
+    assert.isUndefined(pkg.optionalDependencies)
+    assert.deepStrictEqual(Object.keys(pkg.peerDependencies).sort(), ["@effect/platform-node-shared", "effect", "openclaw", "ws"])
+  })
+
+  it("is one file that imports only Node built-ins and the OpenClaw SDK, and loads beside OpenClaw alone", () => {
+    const entry = join(dir, "node_modules", pkg.name, "dist", "openclaw", "index.js")
+    const source = readFileSync(entry, "utf8")
+    const imported = [...source.matchAll(/^(?:import|export)\b[^;]*?\bfrom\s+"([^"]+)"/gm)].map((match) => match[1]!)
+    assert.isNotEmpty(imported)
+    assert.deepStrictEqual(imported.filter((specifier) => !/^node:|^openclaw\/plugin-sdk\//.test(specifier)), [])
+    assert.notMatch(source, /\bimport\(/, "no dynamic import")
+    // A folder as OpenClaw installs the plugin: the package, and a link to OpenClaw; no effect, no ws.
+    const host = mkdtempSync(join(tmpdir(), "instaclaw-entry-"))
+    try {
+      cpSync(join(dir, "node_modules", pkg.name), join(host, "plugin"), { recursive: true })
+      mkdirSync(join(host, "plugin", "node_modules"))
+      symlinkSync(join(repo, "node_modules", "openclaw"), join(host, "plugin", "node_modules", "openclaw"), "dir")
+      const loaded = execFileSync(process.execPath, ["--input-type=module", "-e", "const m = await import('./plugin/dist/openclaw/index.js'); console.log(m.default.id, typeof m.default.register)"], { cwd: host, encoding: "utf8", timeout: 60_000 })
+      assert.strictEqual(loaded.trim(), "insta-claw-connector function")
+    } finally {
+      rmSync(host, { recursive: true, force: true })
+    }
   }, 60_000)
 })
