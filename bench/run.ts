@@ -7,14 +7,17 @@
  * Sizes scale with BENCH_SCALE (default 1; CI-sized runs use e.g. 0.05).
  */
 import { Effect, Layer, Stream } from "effect"
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { fork, spawn } from "node:child_process"
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { performance } from "node:perf_hooks"
+import { fileURLToPath } from "node:url"
 import WebSocket from "ws"
 import { Agent } from "../src/Agent.ts"
 import * as DedupeStore from "../src/DedupeStore.ts"
 import * as Protocol from "../src/Protocol.ts"
+import type { EchoRun } from "./echo/server.ts"
 import { connectorHarness, gc, heapMiB, median, percentile, rssMiB, serverHarness } from "./support.ts"
 
 const SCALE = Number(process.env.BENCH_SCALE ?? "1")
@@ -432,6 +435,143 @@ const dedupe = async (messages: number) => {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 8. Echo across processes: the load server in one process, the connector (`insta-claw connect`,
+//    the echo agent) or the hand-written plain-ws client in another, alternated
+// ---------------------------------------------------------------------------------------------
+
+const here = fileURLToPath(new URL(".", import.meta.url))
+const TICKS_PER_SECOND = 100
+
+/** CPU time (ms) and resident memory (MiB, now and peak) of a process, from /proc. */
+const processStats = (pid: number) => {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  const cpuMs = ((Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND) * 1000
+  const status = readFileSync(`/proc/${pid}/status`, "utf8")
+  const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? "0")
+  return { cpuMs, rssMiB: kib("VmRSS") / 1024, peakRssMiB: kib("VmHWM") / 1024 }
+}
+
+type EchoClient = "connector" | "baseline"
+
+/** BENCH_CPU_PROF=<dir>: the connector process writes a V8 CPU profile there (`node --cpu-prof`). */
+const profileFlags = process.env.BENCH_CPU_PROF === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+
+/** The load server as a child process, and one measured run of one client against it. */
+const echoServer = async () => {
+  const child = fork(join(here, "echo", "server.ts"), { stdio: ["ignore", "inherit", "inherit", "ipc"] })
+  const messages: Array<Record<string, any>> = []
+  const waiters = new Set<() => void>()
+  child.on("message", (message: Record<string, any>) => {
+    messages.push(message)
+    for (const wake of [...waiters]) wake()
+  })
+  const next = (type: string) =>
+    new Promise<Record<string, any>>((resolve, reject) => {
+      const check = () => {
+        const index = messages.findIndex((message) => message.type === type)
+        if (index === -1) return
+        waiters.delete(check)
+        resolve(messages.splice(index, 1)[0]!)
+      }
+      waiters.add(check)
+      child.once("exit", (code) => reject(new Error(`the load server exited (${code})`)))
+      check()
+    })
+  const { port } = await next("listening")
+  const url = `ws://127.0.0.1:${port}/user-ws/`
+  const run = async (kind: EchoClient, job: Omit<EchoRun, "type">) => {
+    const client = kind === "connector"
+      ? spawn(process.execPath, [...profileFlags, join(here, "..", "src", "cli.ts"), "connect"], {
+        stdio: ["ignore", "ignore", "inherit"],
+        env: { ...process.env, INSTACLAW_WS_URL: url, INSTACLAW_CLIENT_ID: "demo", INSTACLAW_CLIENT_SECRET: "demo-secret" }
+      })
+      : spawn(process.execPath, [join(here, "echo", "baseline.ts"), url], { stdio: ["ignore", "ignore", "inherit"] })
+    const exited = new Promise<void>((resolve) => client.once("exit", () => resolve()))
+    try {
+      child.send({ type: "run", ...job })
+      await next("started")
+      const before = processStats(client.pid!)
+      let peakRssMiB = before.rssMiB
+      const sampler = setInterval(() => {
+        peakRssMiB = Math.max(peakRssMiB, processStats(client.pid!).rssMiB)
+      }, 250)
+      const done = await next("done")
+      clearInterval(sampler)
+      const after = processStats(client.pid!)
+      if (done.roundTrips !== job.messages || done.mismatches !== 0) throw new Error(`${kind}: ${JSON.stringify(done)}`)
+      return {
+        roundTripsPerSecond: done.roundTrips / done.seconds,
+        cpuMsPerRoundTrip: (after.cpuMs - before.cpuMs) / done.roundTrips,
+        cpuShare: (after.cpuMs - before.cpuMs) / 1000 / done.seconds,
+        serverCpuShare: done.serverCpuMs / 1000 / done.seconds,
+        rssMiB: after.rssMiB,
+        peakRssMiB: Math.max(peakRssMiB, after.rssMiB)
+      }
+    } finally {
+      client.kill("SIGTERM")
+      await exited
+    }
+  }
+  return {
+    run,
+    close: async () => {
+      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
+      child.disconnect()
+      await exited
+    }
+  }
+}
+
+const echo = async (messages: number) => {
+  const server = await echoServer()
+  const job = { messages, conversations: 10, text: "twenty chars, hello!", window: 200 }
+  const runs: Record<EchoClient, Array<Awaited<ReturnType<typeof server.run>>>> = { connector: [], baseline: [] }
+  try {
+    for (let run = 0; run < RUNS; run++) {
+      // Alternate which goes first, so neither always gets the warmer machine.
+      for (const kind of (run % 2 === 0 ? ["connector", "baseline"] : ["baseline", "connector"]) as Array<EchoClient>) {
+        runs[kind].push(await server.run(kind, job))
+      }
+    }
+  } finally {
+    await server.close()
+  }
+  const pick = (kind: EchoClient, key: keyof (typeof runs)["connector"][number]) => median(runs[kind].map((r) => r[key]))
+  const c = pick("connector", "roundTripsPerSecond")
+  const b = pick("baseline", "roundTripsPerSecond")
+  results.echo = {
+    ...job,
+    connector: { roundTripsPerSecond: c, cpuMsPerRoundTrip: pick("connector", "cpuMsPerRoundTrip"), cpuShare: pick("connector", "cpuShare"), serverCpuShare: pick("connector", "serverCpuShare"), peakRssMiB: pick("connector", "peakRssMiB") },
+    baseline: { roundTripsPerSecond: b, cpuMsPerRoundTrip: pick("baseline", "cpuMsPerRoundTrip"), cpuShare: pick("baseline", "cpuShare"), serverCpuShare: pick("baseline", "serverCpuShare"), peakRssMiB: pick("baseline", "peakRssMiB") },
+    ratio: c / b
+  }
+  row("echo across processes: round trips/s (target ≥ 0.8×)", fmt(c), fmt(b), `${(c / b).toFixed(2)}×`)
+  const cc = pick("connector", "cpuMsPerRoundTrip")
+  const bc = pick("baseline", "cpuMsPerRoundTrip")
+  row("echo: client CPU per round trip (µs)", fmt(cc * 1000), fmt(bc * 1000), `${(cc / bc).toFixed(2)}×`)
+  row("echo: client / load-server CPU use (share of a core)", `${fmt(pick("connector", "cpuShare"), 2)} / ${fmt(pick("connector", "serverCpuShare"), 2)}`, `${fmt(pick("baseline", "cpuShare"), 2)} / ${fmt(pick("baseline", "serverCpuShare"), 2)}`, "—")
+  row("echo: client peak RSS (MiB)", fmt(pick("connector", "peakRssMiB")), fmt(pick("baseline", "peakRssMiB")), `${(pick("connector", "peakRssMiB") / pick("baseline", "peakRssMiB")).toFixed(2)}×`)
+}
+
+/** A steady 1 000 messages/s for a minute (scaled): the client's memory, not its speed. */
+const paced = async (seconds: number) => {
+  const server = await echoServer()
+  const job = { messages: Math.round(1000 * seconds), conversations: 10, text: "twenty chars, hello!", window: 0, perSecond: 1000 }
+  const runs: Record<EchoClient, Array<Awaited<ReturnType<typeof server.run>>>> = { connector: [], baseline: [] }
+  try {
+    for (const kind of ["connector", "baseline"] as Array<EchoClient>) runs[kind].push(await server.run(kind, job))
+  } finally {
+    await server.close()
+  }
+  const c = runs.connector[0]!
+  const b = runs.baseline[0]!
+  results.paced = { ...job, seconds, connector: c, baseline: b, peakRssRatio: c.peakRssMiB / b.peakRssMiB }
+  row(`paced 1 000 msg/s for ${fmt(seconds)} s: client peak RSS (MiB; target ≤ 1.2×)`, fmt(c.peakRssMiB, 1), fmt(b.peakRssMiB, 1), `${(c.peakRssMiB / b.peakRssMiB).toFixed(2)}×`)
+  row(`paced 1 000 msg/s: client CPU use (share of a core)`, fmt(c.cpuShare, 3), fmt(b.cpuShare, 3), `${(c.cpuShare / b.cpuShare).toFixed(2)}×`)
+}
+
+// ---------------------------------------------------------------------------------------------
 
 const main = async () => {
   console.log(`insta-claw-connector benchmark — ${RUNS} runs per figure, scale ${SCALE}, ${process.version}\n`)
@@ -444,6 +584,8 @@ const main = async () => {
   if (phase("recovery")) await recovery(Math.max(2, Math.round(5 * Math.min(1, SCALE * 4))))
   if (phase("scale")) await scale(n(3000))
   if (phase("dedupe")) await dedupe(n(3000))
+  if (phase("echo")) await echo(n(20_000))
+  if (phase("paced")) await paced(Math.max(1, Math.round(60 * SCALE)))
 
   const widths = [0, 1, 2, 3].map((i) => Math.max(...[["figure", "connector", "baseline", "ratio"], ...rows].map((r) => r[i]!.length)))
   const line = (r: ReadonlyArray<string>) => r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ")
