@@ -18,9 +18,19 @@ export const utf8Length = (text: string): number => {
   return bytes
 }
 
-/** A set that forgets its oldest entries beyond `capacity`. */
+/**
+ * A set that forgets its oldest entries beyond `capacity`.
+ *
+ * Gotchas: the oldest entry is found in a ring of the keys in insertion order, not with
+ * `set.values().next()`: V8 leaves a deleted entry's slot in a Set until it rehashes, and
+ * `values().next()` walks over every such slot, so with a full set each `add` cost a scan
+ * (the echo bench's profile found it; 17 µs of every inbound frame).
+ */
 export class RecentSet {
   private readonly entries = new Set<string>()
+  private readonly order: Array<string> = []
+  /** Where the oldest key is in `order` once the ring is full. */
+  private oldest = 0
   private readonly capacity: number
   constructor(capacity: number) {
     this.capacity = capacity
@@ -29,8 +39,15 @@ export class RecentSet {
     return this.entries.has(key)
   }
   add(key: string) {
+    if (this.capacity <= 0 || this.entries.has(key)) return
     this.entries.add(key)
-    if (this.entries.size > this.capacity) this.entries.delete(this.entries.values().next().value!)
+    if (this.order.length < this.capacity) {
+      this.order.push(key)
+      return
+    }
+    this.entries.delete(this.order[this.oldest]!)
+    this.order[this.oldest] = key
+    this.oldest = (this.oldest + 1) % this.capacity
   }
   get size() {
     return this.entries.size
