@@ -29,7 +29,10 @@ import { makePings } from "./Pings.ts"
 export interface Link {
   /** Counts links opened by this connection: a sender knows whether it wrote on this one. */
   readonly generation: number
-  /** Writes frames in order; succeeds once the last is handed to the OS, fails if the link broke. */
+  /**
+   * Writes frames in order; succeeds once ws has them (or, with over 1 MiB unwritten, once the OS
+   * has them), fails if the link is not open. Only `confirm` proves the server read them.
+   */
   readonly writeAll: (jsons: ReadonlyArray<string>) => Effect.Effect<void, ConnectionError>
   /** Proves the server has read everything written so far (a pong to a fresh ping). */
   readonly confirm: Effect.Effect<void, ConnectionError>
@@ -116,30 +119,47 @@ export const serveLink = Effect.fnUntraced(function*(options: LinkOptions) {
   }
 })
 
+/** Bytes handed to ws whose write has not called back yet, above which a writer waits. */
+const HIGH_WATER_MARK = 1024 * 1024
+
 /**
- * Writes still waiting for their callback. ws does not always call them back when the peer
- * kills the socket (the soak found it), so the link fails them itself when it ends.
+ * Writes. A writer goes on as soon as ws has its frames; it waits for the OS only while more than
+ * `HIGH_WATER_MARK` is unwritten, which keeps the socket's buffer bounded. Not waiting loses
+ * nothing: a write that fails ends the link, and a reply counts as delivered only after a pong
+ * (`confirm`), so it is re-sent on the next link. Waiting for every write's callback was an
+ * event-loop turn and a fiber resume per chunk of every reply.
+ *
+ * ws does not always call back queued writes on a killed socket (the soak found it), so the link
+ * fails its waiting writers itself when it ends.
  */
 const makeWrites = (handle: WebSocketHandle, isOpen: () => boolean) => {
-  const pending = new Set<(result: Effect.Effect<void, ConnectionError>) => void>()
+  const waiting = new Set<(result: Effect.Effect<void, ConnectionError>) => void>()
+  let unwritten = 0
   const writeAll = (jsons: ReadonlyArray<string>) =>
     Effect.callback<void, ConnectionError>((resume) => {
       if (jsons.length === 0) return resume(Effect.void)
       if (!isOpen()) return resume(Effect.fail(notConnected(true)))
+      let bytes = 0
+      for (const json of jsons) bytes += json.length
+      unwritten += bytes
+      const wait = unwritten > HIGH_WATER_MARK
       const finish = (result: Effect.Effect<void, ConnectionError>) => {
-        if (pending.delete(finish)) resume(result)
+        if (waiting.delete(finish)) resume(result)
       }
-      pending.add(finish)
-      // ws calls back in order: waiting for the last callback waits for all of them, and keeps
-      // the socket's buffer bounded.
+      if (wait) waiting.add(finish)
+      // ws calls back in order: the last callback means all of them are written.
       const last = jsons.length - 1
       jsons.forEach((json, i) =>
-        handle.sendText(json, i < last ? ignore : (error) => finish(error === undefined ? Effect.void : Effect.fail(notConnected(true))))
+        handle.sendText(json, i < last ? ignore : (error) => {
+          unwritten -= bytes
+          finish(error === undefined ? Effect.void : Effect.fail(notConnected(true)))
+        })
       )
-      return Effect.sync(() => pending.delete(finish))
+      if (!wait) return resume(Effect.void)
+      return Effect.sync(() => waiting.delete(finish))
     })
   const failAll = () => {
-    for (const finish of [...pending]) finish(Effect.fail(notConnected(true)))
+    for (const finish of [...waiting]) finish(Effect.fail(notConnected(true)))
   }
   return { writeAll, failAll }
 }
