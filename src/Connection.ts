@@ -159,21 +159,33 @@ const make = Effect.gen(function*() {
 
   // A hostile server's flood of bad frames stays a few lines and a count (`internal/logLimiter.ts`).
   const limiter = yield* makeLogLimiter(FLOOD_LIMITS)
-  const receive = (frame: string | Uint8Array) =>
-    Effect.gen(function*() {
-      if (typeof frame !== "string") {
-        return yield* limiter.log(
-          "BinaryFrame",
-          Effect.logError(`Skipped a binary frame of ${frame.byteLength} bytes: the protocol allows text frames only`)
-        )
+  /**
+   * The frames read together: decoded here, synchronously, and handed on in one offer; only a
+   * frame that is skipped or ignored costs an effect of its own (its log line).
+   */
+  const receive = (frames: ReadonlyArray<string | Uint8Array>) =>
+    Effect.suspend(() => {
+      const envelopes: Array<Wire.MessageEnvelope> = []
+      const logs: Array<Effect.Effect<void>> = []
+      for (const frame of frames) {
+        if (typeof frame !== "string") {
+          logs.push(limiter.log(
+            "BinaryFrame",
+            Effect.logError(`Skipped a binary frame of ${frame.byteLength} bytes: the protocol allows text frames only`)
+          ))
+          continue
+        }
+        const decoded = Wire.decodeFrame(frame)
+        if (Result.isFailure(decoded)) {
+          logs.push(limiter.log("MalformedFrame", Effect.logError(`Skipped a frame: ${decoded.failure.message}`)))
+        } else if (Wire.isMessageEnvelope(decoded.success)) {
+          envelopes.push(decoded.success)
+        } else {
+          logs.push(Effect.logDebug(`Ignored an envelope of type ${JSON.stringify(decoded.success.type)}`))
+        }
       }
-      const decoded = Wire.decodeFrame(frame)
-      if (Result.isFailure(decoded)) return yield* limiter.log("MalformedFrame", Effect.logError(`Skipped a frame: ${decoded.failure.message}`))
-      const envelope = decoded.success
-      if (!Wire.isMessageEnvelope(envelope)) {
-        return yield* Effect.logDebug(`Ignored an envelope of type ${JSON.stringify(envelope.type)}`)
-      }
-      yield* Queue.offer(inbound, envelope)
+      const offer = envelopes.length === 0 ? Effect.void : Queue.offerAll(inbound, envelopes)
+      return logs.length === 0 ? offer : Effect.andThen(Effect.all(logs, { discard: true }), offer)
     })
 
   /** Dials and serves one link until it fails. */
@@ -194,7 +206,7 @@ const make = Effect.gen(function*() {
           yield* Effect.logInfo("Connection established")
         }),
       onClose: Effect.andThen(Ref.set(current, Option.none()), connected.close),
-      onFrame: receive
+      onFrames: receive
     }).pipe(Effect.scoped)
   })
 

@@ -151,11 +151,10 @@ const make = Effect.gen(function*() {
         responseId: message.responseId
       })
       .pipe(
-        Stream.tap((piece) =>
-          Effect.sync(() => {
-            hadText ||= typeof piece === "string" && piece.trim() !== ""
-          })
-        ),
+        Stream.mapArray((chunk) => {
+          for (const piece of chunk) hadText ||= typeof piece === "string" && piece.trim() !== ""
+          return chunk
+        }),
         Stream.tapCause((cause) => {
           const stopped = describeStop(cause)
           stoppedReason = stopped
@@ -242,10 +241,14 @@ const make = Effect.gen(function*() {
     }
   }
 
-  const consume = Stream.runForEach(connection.inbound, (envelope) =>
+  // The envelopes that arrived together go through the assembler in one step; an effect runs
+  // only for what it completes, refuses or drops.
+  const consume = Stream.runForEachArray(connection.inbound, (envelopes) =>
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      for (const output of assembler.push(envelope, now)) yield* report(output)
+      for (const envelope of envelopes) {
+        for (const output of assembler.push(envelope, now)) yield* report(output)
+      }
     }))
 
   const sweepEvery = Duration.millis(Math.max(1000, Math.floor(config.responseIdleTimeout / 10)))

@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { Cause, Clock, Context, Effect, Layer, Random, Schema, Stream } from "effect"
+import { Array as Arr, Cause, Clock, Context, Effect, Layer, Random, Schema, Stream } from "effect"
 import { ConnectorConfig } from "./Config.ts"
 import { type AssemblerLimits, InboundAssembler } from "./InboundAssembler.ts"
 import { type OutboundFrame, ReplyEncoder, type ReplyFailure, type ReplyPiece } from "./ReplyEncoder.ts"
@@ -157,13 +157,18 @@ export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service
         // created and in_progress leave at once, before the agent has a word: the user's
         // "working on it" (docs/PROTOCOL.md §4). The item and its part follow with the first text.
         const begin = Stream.fromEffect(Effect.map(now, (millis) => encoder.at(millis).begin()))
+        // Pieces that are ready together (one chunk of the agent's stream) become one batch of
+        // frames, which the connection writes at once.
         const pieces = text.pipe(
-          Stream.mapEffect((piece) =>
+          Stream.mapArrayEffect((chunk) =>
             Effect.map(now, (millis) => {
               const at = encoder.at(millis)
-              if (typeof piece === "string") return at.text(piece)
-              if (!progress) return []
-              return piece._tag === "Reasoning" ? at.reasoning(piece.delta) : at.toolCall(piece)
+              const frames: Array<OutboundFrame> = []
+              for (const piece of chunk) {
+                if (typeof piece === "string") frames.push(...at.text(piece))
+                else if (progress) frames.push(...(piece._tag === "Reasoning" ? at.reasoning(piece.delta) : at.toolCall(piece)))
+              }
+              return [frames] as const
             })
           ),
           Stream.catchCause((cause) =>
@@ -176,7 +181,7 @@ export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service
         // A reply that never had any text ends as failed: nothing to complete.
         const end = Stream.fromEffect(Effect.map(now, (millis) =>
           encoder.finished ? [] : encoder.started ? encoder.at(millis).complete() : encoder.at(millis).fail(emptyReplyFailure)))
-        return Stream.concat(Stream.concat(begin, pieces), end).pipe(Stream.flatMap((frames) => Stream.fromIterable(frames)))
+        return Stream.concat(Stream.concat(begin, pieces), end).pipe(Stream.filter((frames): frames is Arr.NonEmptyArray<OutboundFrame> => frames.length > 0), Stream.flattenArray)
       })
     )
   }

@@ -50,8 +50,8 @@ export interface LinkOptions {
   readonly onOpen: (link: Link) => Effect.Effect<void>
   /** The link has ended (runs in its finalizer, before pending writes learn of it). */
   readonly onClose: Effect.Effect<void>
-  /** Every data frame, in arrival order. */
-  readonly onFrame: (frame: string | Uint8Array) => Effect.Effect<void>
+  /** Every data frame, in arrival order, a batch at a time (the frames read together). */
+  readonly onFrames: (frames: ReadonlyArray<string | Uint8Array>) => Effect.Effect<void>
 }
 
 /** How long a clean close may take before the socket is destroyed. */
@@ -115,7 +115,7 @@ export const serveLink = Effect.fnUntraced(function*(options: LinkOptions) {
         ? new ConnectionError({ reason: new HeartbeatTimeout({ silentMillis: options.timeoutThreshold }), opened: true })
         : failure(error, handle, options, true))
     heartbeat.onFrame()
-    for (const frame of frames) yield* options.onFrame(frame)
+    yield* options.onFrames(frames)
   }
 })
 
