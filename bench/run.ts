@@ -572,6 +572,83 @@ const paced = async (seconds: number) => {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 9. Accounts: 1, 10 and 100 connections in one process (bench/echo/accounts.ts), each answering
+//    a conversation; memory and CPU per account, and what an idle account costs
+// ---------------------------------------------------------------------------------------------
+
+const accountsPhase = async (replies: number, idleSeconds: number) => {
+  const harness = await serverHarness()
+  // A short heartbeat, so the idle cost is measurable in seconds; it scales to the default 30 s.
+  const heartbeatMillis = 1000
+  const out: Record<string, unknown> = {}
+  for (const accounts of [1, 10, 100]) {
+    const child = fork(join(here, "echo", "accounts.ts"), [harness.server.url, String(accounts), String(heartbeatMillis)], {
+      execArgv: ["--expose-gc"],
+      stdio: ["ignore", "inherit", "inherit", "ipc"]
+    })
+    const reply = (type: string) => new Promise<Record<string, any>>((resolve) => {
+      const listener = (message: Record<string, any>) => {
+        if (message.type !== type) return
+        child.off("message", listener)
+        resolve(message)
+      }
+      child.on("message", listener)
+    })
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
+    const measure = async () => {
+      const answer = reply("usage")
+      child.send({ type: "measure" })
+      return answer
+    }
+    await reply("ready")
+    const idleStart = await measure()
+    await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000))
+    const idleEnd = await measure()
+    // Busy: every message reaches every account (the server sends to all), each answers it; the
+    // same number of replies in total at each size.
+    const messages = Math.max(5, Math.ceil(replies / accounts))
+    const start = performance.now()
+    const done = harness.count((event) => event._tag === "ReplyCompleted", messages * accounts)
+    for (let i = 0; i < messages; i++) await harness.run(harness.server.sendUserMessage({ conversationId: "conv_scale", text: `message ${i} says hello` }))
+    await done
+    const seconds = (performance.now() - start) / 1000
+    const busyEnd = await measure()
+    child.disconnect()
+    await exited
+    const figures = {
+      rssMiB: idleStart.rssMiB,
+      heapMiB: idleStart.heapMiB,
+      /** The whole process while all accounts sit idle (heartbeats, sweeps, timers). */
+      idleCpuMsPerSecond: (idleEnd.cpuMs - idleStart.cpuAfterGcMs) / idleSeconds,
+      repliesPerSecond: (messages * accounts) / seconds,
+      cpuPerReplyMs: (busyEnd.cpuMs - idleEnd.cpuAfterGcMs) / (messages * accounts)
+    }
+    out[accounts] = figures
+    row(
+      `accounts ${accounts}: RSS / heap (MiB); idle process CPU (ms/s); CPU per reply (µs)`,
+      `${fmt(figures.rssMiB)} / ${fmt(figures.heapMiB, 1)}; ${fmt(figures.idleCpuMsPerSecond, 2)}; ${fmt(figures.cpuPerReplyMs * 1000)}`,
+      "—",
+      "—"
+    )
+  }
+  await harness.close()
+  const one = out[1] as { rssMiB: number; heapMiB: number; idleCpuMsPerSecond: number }
+  const hundred = out[100] as { rssMiB: number; heapMiB: number; idleCpuMsPerSecond: number }
+  // What each account adds: the slope from 1 to 100 accounts.
+  const perAccount = {
+    rssMiB: (hundred.rssMiB - one.rssMiB) / 99,
+    heapMiB: (hundred.heapMiB - one.heapMiB) / 99,
+    idleCpuMicrosPerSecond: ((hundred.idleCpuMsPerSecond - one.idleCpuMsPerSecond) / 99) * 1000
+  }
+  results.accounts = { replies, idleSeconds, heartbeatMillis, byAccounts: out, perAccount }
+  row("each account adds: RSS / heap (MiB)", `${fmt(perAccount.rssMiB, 2)} / ${fmt(perAccount.heapMiB, 2)}`, "—", "—")
+  // With a heartbeat every second, an idle account's CPU per second is its cost per heartbeat.
+  const perHeartbeat = perAccount.idleCpuMicrosPerSecond * (heartbeatMillis / 1000)
+  results.accounts = { ...(results.accounts as object), idleCpuMicrosPerHeartbeat: perHeartbeat, idleCpuMicrosPerSecondAt30s: perHeartbeat / 30 }
+  row("each idle account: CPU per heartbeat (µs); per second at the default 30 s heartbeat", `${fmt(perHeartbeat)}; ${fmt(perHeartbeat / 30, 1)}`, "—", "—")
+}
+
+// ---------------------------------------------------------------------------------------------
 
 const main = async () => {
   console.log(`insta-claw-connector benchmark — ${RUNS} runs per figure, scale ${SCALE}, ${process.version}\n`)
@@ -586,6 +663,7 @@ const main = async () => {
   if (phase("dedupe")) await dedupe(n(3000))
   if (phase("echo")) await echo(n(20_000))
   if (phase("paced")) await paced(Math.max(1, Math.round(60 * SCALE)))
+  if (phase("accounts")) await accountsPhase(n(2000), Math.max(2, Math.round(10 * SCALE)))
 
   const widths = [0, 1, 2, 3].map((i) => Math.max(...[["figure", "connector", "baseline", "ratio"], ...rows].map((r) => r[i]!.length)))
   const line = (r: ReadonlyArray<string>) => r.map((cell, i) => cell.padEnd(widths[i]!)).join("  ")
