@@ -11,6 +11,7 @@ import { CHANNEL_ID, channelSchema, LIVE_KEYS, uiHints } from "./ChannelSchema.t
 import { collectStatusIssues, probeAccount, sendText, startAccount, type StartAccountContext } from "./Gateway.ts"
 import type { HostChannelRuntime } from "./OpenClawAgent.ts"
 import { setupContract } from "./Setup.ts"
+import { setupWizard } from "./SetupWizard.ts"
 
 export { configProblems, DEFAULT_ACCOUNT_ID, type InstaClawAccount, listAccountIds, normalizeTarget, resolveAccount, resolveSettings } from "./Account.ts"
 export { CHANNEL_ID } from "./ChannelSchema.ts"
@@ -43,6 +44,7 @@ export const makeChannelPlugin = (
   },
   configSchema: { schema: channelSchema as never, uiHints },
   setupContract,
+  setupWizard,
   config: {
     listAccountIds,
     resolveAccount,

@@ -41,11 +41,13 @@ export const setupFields = {
 /** `package.json`'s `openclaw.channel.setup.fields`: the same fields, as a list. */
 export const setupFieldsManifest = Object.entries(setupFields).map(([key, field]) => ({ key, ...field }))
 
-interface SetupInput {
+export interface SetupInput {
   readonly clientId?: string | undefined
   readonly clientSecret?: string | undefined
   readonly clientSecretEnv?: string | undefined
   readonly clientSecretFile?: string | undefined
+  /** A secret reference chosen in the wizard (any provider OpenClaw knows). */
+  readonly clientSecretRef?: { readonly source: string; readonly provider: string; readonly id: string } | undefined
   readonly url?: string | undefined
   readonly systemPrompt?: string | undefined
   readonly allowFrom?: ReadonlyArray<string> | undefined
@@ -54,7 +56,9 @@ interface SetupInput {
 /** The account's keys as the input sets them; a secret from env or file becomes a secret reference. */
 const accountPatch = (input: SetupInput): Record<string, unknown> => ({
   ...(input.clientId === undefined ? {} : { clientId: input.clientId }),
-  ...(input.clientSecretEnv !== undefined
+  ...(input.clientSecretRef !== undefined
+    ? { clientSecret: { source: input.clientSecretRef.source, provider: input.clientSecretRef.provider, id: input.clientSecretRef.id } }
+    : input.clientSecretEnv !== undefined
     ? { clientSecret: { source: "env", provider: "default", id: input.clientSecretEnv } }
     : input.clientSecretFile !== undefined
     ? { clientSecret: { source: "file", provider: "default", id: input.clientSecretFile } }
