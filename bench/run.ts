@@ -485,20 +485,28 @@ const echoServer = async () => {
   const child = fork(join(here, "echo", "server.ts"), { stdio: ["ignore", "inherit", "inherit", "ipc"] })
   const messages: Array<Record<string, any>> = []
   const waiters = new Set<() => void>()
+  let exited: Error | undefined
+  const wakeAll = () => {
+    for (const wake of [...waiters]) wake()
+  }
   child.on("message", (message: Record<string, any>) => {
     messages.push(message)
-    for (const wake of [...waiters]) wake()
+    wakeAll()
+  })
+  child.once("exit", (code) => {
+    exited = new Error(`the load server exited (${code})`)
+    wakeAll()
   })
   const next = (type: string) =>
     new Promise<Record<string, any>>((resolve, reject) => {
       const check = () => {
         const index = messages.findIndex((message) => message.type === type)
-        if (index === -1) return
+        if (index === -1 && exited === undefined) return
         waiters.delete(check)
-        resolve(messages.splice(index, 1)[0]!)
+        if (index === -1) reject(exited)
+        else resolve(messages.splice(index, 1)[0]!)
       }
       waiters.add(check)
-      child.once("exit", (code) => reject(new Error(`the load server exited (${code})`)))
       check()
     })
   const { port } = await next("listening")
@@ -539,9 +547,9 @@ const echoServer = async () => {
   return {
     run,
     close: async () => {
-      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
+      const gone = new Promise<void>((resolve) => child.once("exit", () => resolve()))
       child.disconnect()
-      await exited
+      await gone
     }
   }
 }
