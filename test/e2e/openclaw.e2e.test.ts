@@ -268,6 +268,28 @@ describe("insta-claw-connector inside a real OpenClaw gateway", () => {
     assert.notMatch(readFileSync(gateway.logFile, "utf8"), /forced retirement/)
   })
 
+  it("`openclaw channels add` with prompts: a new account, its secret typed in (masked), written to the config", async () => {
+    const run = await gateway.interactive(["channels", "add", "--channel", "instaclaw"], [
+      [/already configured\. What do you want to do\?/, "\r"], // Modify settings
+      [/^\u25c6\s+InstaClaw account\s*\n[\s\S]*Add a new account/, "\x1b[A\r"], // up from the first wraps to the last entry
+      [/New InstaClaw account id/, "wizard\r"],
+      [/A client secret is configured\. Keep it\?/, "\x1b[B\r"], // No: this account gets its own
+      [/Keep it\?/, "\r"], // the client id and URL the account inherits
+      [/How do you want to provide/, "\r"], // typed in
+      [/InstaClaw client secret \(x-app-secret\)/, "e2e-secret-5d2c\r"],
+      [/administration from your own chat/, "\r"] // Skip for now
+    ])
+    assert.strictEqual(run.code, 0, run.screen)
+    assert.include(run.screen, "Channels updated.", run.screen)
+    assert.includeMembers(run.asked.map((line) => line.replace(/^\u25c6\s+/, "")), ["New InstaClaw account id", "InstaClaw client secret (x-app-secret)"], run.screen)
+    assert.notInclude(run.screen, "e2e-secret-5d2c", "the secret is masked as it is typed")
+    const stored = JSON.parse(readFileSync(join(dirname(gateway.logFile), "openclaw.json"), "utf8")).channels.instaclaw.accounts.wizard
+    assert.deepStrictEqual(stored, { clientSecret: "e2e-secret-5d2c" })
+    // Run alone, the new account then connects. After the `channels add` above, the gateway does
+    // not start it (the wizard also rewrites the other accounts' sections): an open finding,
+    // reported in the README, so the connection is not asserted here.
+  }, 150_000)
+
   it("`openclaw channels status` reports the account connected", async () => {
     const status = await gateway.cli(["channels", "status"])
     assert.match(status.output, /InstaClaw default: enabled, configured, running, connected/, `code ${status.code}: ${status.output}`)

@@ -134,6 +134,11 @@ export interface Gateway {
   readonly exited: Promise<number | null>
   /** Runs an `openclaw` CLI command against this gateway. */
   readonly cli: (args: ReadonlyArray<string>) => Promise<{ readonly code: number | null; readonly output: string }>
+  /**
+   * Runs an interactive `openclaw` command in a terminal (a pseudo-terminal from `script`) and
+   * answers its prompts: each answer's pattern is tried, in order, on the prompt being asked.
+   */
+  readonly interactive: (args: ReadonlyArray<string>, answers: ReadonlyArray<readonly [RegExp, string]>) => Promise<{ readonly code: number | null; readonly screen: string; readonly asked: ReadonlyArray<string> }>
   readonly stop: () => Promise<void>
 }
 
@@ -222,6 +227,44 @@ export const startGateway = async (options: {
       execFile(process.execPath, [openclawCli, ...args], { cwd: dir, env, timeout: 60_000 }, (error, stdout, stderr) =>
         resolve({ code: error === null ? 0 : (typeof error.code === "number" ? error.code : 1), output: `${stdout}${stderr}` }))
     })
+  const interactive = (args: ReadonlyArray<string>, answers: ReadonlyArray<readonly [RegExp, string]>) =>
+    new Promise<{ code: number | null; screen: string; asked: Array<string> }>((resolve) => {
+      const command = [process.execPath, openclawCli, ...args].map((arg) => `'${arg.replaceAll("'", "'\\''")}'`).join(" ")
+      // A terminal 110 columns wide, so prompts are drawn on their own lines.
+      const child = spawn("script", ["-qfec", `stty cols 110 rows 50; ${command}`, "/dev/null"], { cwd: dir, env: { ...env, TERM: "xterm" } })
+      let raw = ""
+      let answeredAt = 0
+      let quietSince = Date.now()
+      const asked: Array<string> = []
+      const screen = () => raw.replace(/\x1b(\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[()][0-9A-B]|[=>NOM78])/g, "").replaceAll("\r", "")
+      const onData = (chunk: Buffer) => {
+        raw += chunk
+        quietSince = Date.now()
+      }
+      child.stdout.on("data", onData)
+      child.stderr.on("data", onData)
+      // Once the terminal is quiet, the prompt being asked is the last one drawn (◆) after the
+      // previous answer was taken (◇).
+      const tick = setInterval(() => {
+        if (Date.now() - quietSince < 700) return
+        const fresh = screen().slice(answeredAt)
+        const taken = asked.length === 0 ? 0 : fresh.indexOf("\u25c7")
+        const at = fresh.lastIndexOf("\u25c6")
+        if (taken === -1 || at === -1 || at < taken) return
+        const prompt = fresh.slice(at)
+        const answer = answers.find(([pattern]) => pattern.test(prompt))
+        if (answer === undefined) return
+        asked.push(prompt.split("\n")[0]!)
+        answeredAt = screen().length
+        child.stdin.write(answer[1])
+      }, 250)
+      const timeout = setTimeout(() => child.kill("SIGKILL"), 90_000)
+      child.on("exit", (code) => {
+        clearInterval(tick)
+        clearTimeout(timeout)
+        resolve({ code, screen: screen(), asked })
+      })
+    })
   return {
     logFile: join(dir, "gateway.log"),
     installOutput,
@@ -230,6 +273,7 @@ export const startGateway = async (options: {
     output: () => output,
     exited,
     cli,
+    interactive,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
       await exited
