@@ -63,6 +63,9 @@ export const setupWizard: ChannelSetupWizard = {
       inputKey: "clientId",
       message: "InstaClaw client id (x-app-key)",
       required: true,
+      // A kept value is written into the account too: the host may move the top-level settings
+      // an account inherits (the e2e found a new account left on the default URL).
+      applyCurrentValue: true,
       currentValue: ({ cfg, accountId }) => stringValue(configured(cfg, accountId, "clientId")),
       validate: ({ value }) => checkSetting("clientId", value.trim()),
       normalizeValue: ({ value }) => value.trim(),
@@ -72,6 +75,7 @@ export const setupWizard: ChannelSetupWizard = {
       inputKey: "url",
       message: "InstaClaw WebSocket URL",
       placeholder: settings.url.default,
+      applyCurrentValue: true,
       currentValue: ({ cfg, accountId }) => stringValue(configured(cfg, accountId, "url")),
       initialValue: () => settings.url.default,
       validate: ({ value }) => checkSetting("url", value.trim()),

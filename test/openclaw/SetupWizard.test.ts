@@ -48,6 +48,8 @@ describe("the channels add wizard", () => {
   it("is the channel's setup wizard", () => {
     assert.strictEqual(Channel.makeChannelPlugin().setupWizard, setupWizard)
     assert.strictEqual(setupWizard.channel, "instaclaw")
+    // A value the operator keeps is written into the account, not left to inheritance.
+    assert.isTrue(setupWizard.textInputs!.every((input) => input.applyCurrentValue === true))
   })
 
   it("a new default account: client id, the default URL, a typed secret; then configured", async () => {
