@@ -63,8 +63,8 @@ export const setupWizard: ChannelSetupWizard = {
       inputKey: "clientId",
       message: "InstaClaw client id (x-app-key)",
       required: true,
-      // A kept value is written into the account too: the host may move the top-level settings
-      // an account inherits (the e2e found a new account left on the default URL).
+      // A kept value is written into the account too, so it does not depend on what the host's
+      // rewrite of the section leaves to inherit (the e2e found a new account on the default URL).
       applyCurrentValue: true,
       currentValue: ({ cfg, accountId }) => stringValue(configured(cfg, accountId, "clientId")),
       validate: ({ value }) => checkSetting("clientId", value.trim()),
