@@ -17,6 +17,7 @@ import WebSocket from "ws"
 import { Agent } from "../src/Agent.ts"
 import * as DedupeStore from "../src/DedupeStore.ts"
 import * as Protocol from "../src/Protocol.ts"
+import { replyFrames } from "./echo/baseline.ts"
 import type { EchoRun } from "./echo/server.ts"
 import { connectorHarness, gc, heapMiB, median, percentile, rssMiB, serverHarness } from "./support.ts"
 
@@ -44,47 +45,11 @@ const openBaseline = (url: string) =>
     ws.once("error", reject)
   })
 
-let baselineIds = 0
-/** The nine events of docs/PROTOCOL.md §4 for one reply, hand-built. */
+/** The events of docs/PROTOCOL.md §4 for one reply, hand-built, with deltas of `deltaSize`. */
 const baselineFrames = (conversationId: string, text: string, deltaSize: number): Array<string> => {
-  const id = `b${baselineIds++}`
-  const responseId = `resp_${id}`
-  const itemId = `item_${id}`
-  const now = Date.now()
-  let sequence = 0
-  const response = (status: string, output: Array<unknown>) => ({
-    id: responseId, object: "response", created_at: Math.floor(now / 1000), completed_at: status === "completed" ? Math.floor(now / 1000) : null,
-    status, incomplete_details: null, model: "openclaw", previous_response_id: null, instructions: null, output, error: null,
-    tools: [], tool_choice: "auto", truncation: "disabled", parallel_tool_calls: false, text: { format: { type: "text" } },
-    top_p: 1, presence_penalty: 0, frequency_penalty: 0, top_logprobs: 0, temperature: 1, reasoning: null, usage: null,
-    max_output_tokens: null, max_tool_calls: null, store: false, background: false, service_tier: "default",
-    metadata: { conversation_id: conversationId }, safety_identifier: null, prompt_cache_key: null
-  })
-  const part = (t: string) => ({ type: "output_text", text: t, annotations: [] })
-  const item = (status: string, content: Array<unknown>) => ({ type: "message", id: itemId, status, role: "assistant", content })
-  const events: Array<Record<string, unknown>> = [
-    { type: "response.created", response: response("in_progress", []) },
-    { type: "response.in_progress", response: response("in_progress", []) },
-    { type: "response.output_item.added", output_index: 0, item: item("in_progress", []) },
-    { type: "response.content_part.added", item_id: itemId, output_index: 0, content_index: 0, part: part("") }
-  ]
-  for (let i = 0; i < text.length; i += deltaSize) {
-    events.push({ type: "response.output_text.delta", item_id: itemId, output_index: 0, content_index: 0, delta: text.slice(i, i + deltaSize), logprobs: [] })
-  }
-  events.push(
-    { type: "response.output_text.done", item_id: itemId, output_index: 0, content_index: 0, text, logprobs: [] },
-    { type: "response.content_part.done", item_id: itemId, output_index: 0, content_index: 0, part: part(text) },
-    { type: "response.output_item.done", output_index: 0, item: item("completed", [part(text)]) },
-    { type: "response.completed", response: response("completed", [item("completed", [part(text)])]) }
-  )
-  return events.map((event) => {
-    const s = sequence++
-    return JSON.stringify({
-      type: "message",
-      headers: { messageId: `msg_${now}_${id}_${s}`, timestamp: now, conversationId },
-      data: JSON.stringify({ ...event, sequence_number: s, event_id: `evt_${id}_${s}`, response_id: responseId })
-    })
-  })
+  const deltas: Array<string> = []
+  for (let i = 0; i < text.length; i += deltaSize) deltas.push(text.slice(i, i + deltaSize))
+  return replyFrames(conversationId, text, deltas)
 }
 
 // ---------------------------------------------------------------------------------------------
