@@ -46,6 +46,14 @@ export * from "./ConnectionError.ts"
 export { type BackoffOptions, defaultReconnect, ReconnectPolicy, type ReconnectInput, type ReconnectStep } from "./connection/Reconnect.ts"
 export { type DialOptions, WebSocketDialer, type WebSocketHandle } from "./WebSocketDialer.ts"
 
+/** One response being written (`Connection.beginResponse`). */
+export interface ResponseWriter {
+  /** Writes frames in order; waits up to `sendTimeout` for a connection like `sendResponse`. */
+  readonly write: (frames: ReadonlyArray<OutboundFrame>) => Effect.Effect<void, ConnectionError>
+  /** Returns once a pong after the last frame proves the server read them all (re-sending after a drop). */
+  readonly finish: Effect.Effect<void, ConnectionError>
+}
+
 export type ConnectionState = "disconnected" | "connecting" | "connected" | "reconnecting"
 
 /** Everything a status display needs to know about the connection, kept current at all times. */
@@ -90,6 +98,12 @@ export class Connection extends Context.Service<Connection, {
   readonly sendResponse: <E, R>(
     frames: Stream.Stream<OutboundFrame, E, R>
   ) => Effect.Effect<void, E | ConnectionError, R>
+  /**
+   * `sendResponse` for frames that are ready piece by piece rather than as a stream: the writer's
+   * `write` sends each batch as it comes (same waiting, same re-send after a drop), and `finish`
+   * returns once the server has provably read them all.
+   */
+  readonly beginResponse: Effect.Effect<ResponseWriter>
   /** Fails when reconnecting has given up (`maxReconnectAttempts`); otherwise never returns. */
   readonly awaitFatal: Effect.Effect<never, ConnectionError>
 }>()("insta-claw/Connection") {
@@ -270,38 +284,43 @@ const make = Effect.gen(function*() {
     Effect.timeoutOrElse({ duration: config.sendTimeout, orElse: () => Effect.fail(notConnected()) })
   )
 
-  const sendResponse = <E, R>(frames: Stream.Stream<OutboundFrame, E, R>) =>
-    Effect.gen(function*() {
-      /** Every frame of this response written so far, for a re-send after a drop. */
-      const sent: Array<string> = []
-      let writtenOn = -1
-      /** Writes `batch` (after re-sending everything on a new link); with `confirm`, also waits for proof of receipt. */
-      const deliver = (batch: ReadonlyArray<string>, confirm: boolean) =>
-        Effect.gen(function*() {
-          while (true) {
-            const open = yield* Ref.get(current)
-            const link = Option.isSome(open) ? open.value : yield* awaitLink
-            const resend = link.generation !== writtenOn && sent.length > 0
-            if (resend) yield* Effect.logDebug(`Re-sending ${sent.length} frames of a response cut off by a drop`)
-            const delivered = yield* link.writeAll(resend ? [...sent, ...batch] : batch).pipe(
-              Effect.andThen(confirm ? link.confirm : Effect.void),
-              Effect.as(true),
-              Effect.catchTag("ConnectionError", () => Effect.succeed(false))
-            )
-            if (delivered) {
-              writtenOn = link.generation
-              for (const json of batch) sent.push(json)
-              return
-            }
-            // The link broke under us: let it end, then re-send from the start on the next one.
-            yield* link.drop
+  const beginResponse = Effect.sync((): ResponseWriter => {
+    /** Every frame of this response written so far, for a re-send after a drop. */
+    const sent: Array<string> = []
+    let writtenOn = -1
+    /** Writes `batch` (after re-sending everything on a new link); with `confirm`, also waits for proof of receipt. */
+    const deliver = (batch: ReadonlyArray<string>, confirm: boolean): Effect.Effect<void, ConnectionError> =>
+      Effect.gen(function*() {
+        while (true) {
+          const open = yield* Ref.get(current)
+          const link = Option.isSome(open) ? open.value : yield* awaitLink
+          const resend = link.generation !== writtenOn && sent.length > 0
+          if (resend) yield* Effect.logDebug(`Re-sending ${sent.length} frames of a response cut off by a drop`)
+          const delivered = yield* link.writeAll(resend ? [...sent, ...batch] : batch).pipe(
+            Effect.andThen(confirm ? link.confirm : Effect.void),
+            Effect.as(true),
+            Effect.catchTag("ConnectionError", () => Effect.succeed(false))
+          )
+          if (delivered) {
+            writtenOn = link.generation
+            for (const json of batch) sent.push(json)
+            return
           }
-        })
-      yield* Stream.runForEachArray(frames, (chunk) => deliver(chunk.map((frame) => frame.json), false))
+          // The link broke under us: let it end, then re-send from the start on the next one.
+          yield* link.drop
+        }
+      })
+    return {
+      write: (frames) => deliver(frames.map((frame) => frame.json), false),
       // The last frames may have died with the link after leaving this machine: only a pong
       // after them proves the server read them. Until then the response can still be re-sent.
-      if (sent.length > 0) yield* deliver([], true)
-    })
+      finish: Effect.suspend(() => sent.length > 0 ? deliver([], true) : Effect.void)
+    }
+  })
+
+  const sendResponse = <E, R>(frames: Stream.Stream<OutboundFrame, E, R>) =>
+    Effect.flatMap(beginResponse, (response) =>
+      Effect.andThen(Stream.runForEachArray(frames, response.write), response.finish))
 
   return Connection.of({
     status: SubscriptionRef.get(status),
@@ -311,6 +330,7 @@ const make = Effect.gen(function*() {
     reconnectAttempts: Effect.map(SubscriptionRef.get(status), (s) => s.reconnectAttempts),
     lastError: Effect.map(SubscriptionRef.get(status), (s) => Option.fromUndefinedOr(s.lastError)),
     inbound: Stream.fromQueue(inbound),
+    beginResponse,
     sendResponse,
     awaitFatal: Effect.flatMap(fatal.await, () => Effect.flatMap(Ref.get(fatalError), Effect.fail))
   })

@@ -35,7 +35,7 @@ import { Connection, type ConnectionError, FLOOD_LIMITS, type ConnectionErrorRea
 import { DedupeStore } from "./DedupeStore.ts"
 import { makeLogLimiter } from "./internal/logLimiter.ts"
 import * as Metrics from "./Metrics.ts"
-import { type AssemblerOutput, type EmptyMessageError, genericFailure, type InboundMessage, Protocol, type ReplyFailure } from "./Protocol.ts"
+import { type AssemblerOutput, type EmptyMessageError, genericFailure, type InboundMessage, type OutboundFrame, Protocol, type ReplyFailure } from "./Protocol.ts"
 import { scrub } from "./Logger.ts"
 
 /** What a status display needs; OpenClaw's `ctx.setStatus` gets this. */
@@ -115,8 +115,6 @@ const make = Effect.gen(function*() {
   const updateStatus = (f: (current: ConnectorStatus) => ConnectorStatus) => SubscriptionRef.update(status, f)
   const markOutbound = Effect.flatMap(Clock.currentTimeMillis, (now) =>
     updateStatus((current) => ({ ...current, lastOutboundAt: now })))
-  /** Records `lastOutboundAt` as a reply's first frame goes out (once per reply, not per frame). */
-  const markFirstFrame = <A, E, R>(frames: Stream.Stream<A, E, R>) => Stream.onFirst(frames, () => markOutbound)
 
   /** The reason of an `AgentStopped`: the reply ends incomplete rather than failed. */
   const describeStop = (cause: Cause.Cause<unknown>): string | undefined => {
@@ -137,41 +135,51 @@ const make = Effect.gen(function*() {
   const answer = Effect.fn("Connector.answer")(function*(message: InboundMessage) {
     yield* Metric.update(Metrics.messagesIn, 1)
     yield* Effect.logDebug(`Answering message ${message.messageId} (${message.text.length} characters)`)
-    let agentFailed = false
-    let hadText = false
-    let stoppedReason: string | undefined
-    const pieces = agent
-      .reply({
-        conversationId: message.conversationId,
-        senderId: message.senderId,
-        senderName: message.senderName,
-        text: message.text,
-        systemPrompt: config.systemPrompt,
-        messageId: message.messageId,
-        responseId: message.responseId
+    const pieces = agent.reply({
+      conversationId: message.conversationId,
+      senderId: message.senderId,
+      senderName: message.senderName,
+      text: message.text,
+      systemPrompt: config.systemPrompt,
+      messageId: message.messageId,
+      responseId: message.responseId
+    }).pipe(
+      // Said as it happens, before the last frame goes out (and even if it cannot).
+      Stream.tapCause((cause) => {
+        const stopped = describeStop(cause)
+        if (stopped !== undefined) return Effect.logInfo(`The reply was stopped (${stopped}); sending response.incomplete`)
+        return Effect.logError("The agent failed to answer; sending response.failed", cause)
       })
-      .pipe(
-        Stream.mapArray((chunk) => {
-          for (const piece of chunk) hadText ||= typeof piece === "string" && piece.trim() !== ""
-          return chunk
-        }),
-        Stream.tapCause((cause) => {
-          const stopped = describeStop(cause)
-          stoppedReason = stopped
-          if (stopped !== undefined) return Effect.logInfo(`The reply was stopped (${stopped}); sending response.incomplete`)
-          agentFailed = true
-          return Effect.logError("The agent failed to answer; sending response.failed", cause)
-        })
-      )
-    const frames = protocol.streamReply({ conversationId: message.conversationId, describeFailure, describeStop }, pieces)
-    const sent = yield* Effect.result(connection.sendResponse(markFirstFrame(frames)))
-    if (!agentFailed && !hadText && stoppedReason === undefined) yield* Effect.logWarning("The agent returned an empty reply; sent response.failed")
-    if (sent._tag === "Success") {
-      yield* Metric.update(agentFailed || !hadText ? Metrics.repliesFailed : Metrics.messagesOut, 1)
-      return
+    )
+    // Each batch of frames goes to the connection as the encoder makes it: no stream in between.
+    const response = yield* connection.beginResponse
+    let first = true
+    const write = (frames: ReadonlyArray<OutboundFrame>) => {
+      if (!first) return response.write(frames)
+      first = false
+      return Effect.andThen(markOutbound, response.write(frames))
     }
-    yield* Metric.update(Metrics.repliesFailed, 1)
-    yield* Effect.logError(`Could not send the reply: ${sent.failure.message}`)
+    const sent = yield* Effect.result(
+      protocol.writeReply({ conversationId: message.conversationId, describeFailure, describeStop }, pieces, write).pipe(
+        Effect.tap(response.finish)
+      )
+    )
+    if (sent._tag === "Failure") {
+      yield* Metric.update(Metrics.repliesFailed, 1)
+      return yield* Effect.logError(`Could not send the reply: ${sent.failure.message}`)
+    }
+    const outcome = sent.success
+    switch (outcome._tag) {
+      case "Completed":
+        return yield* Metric.update(Metrics.messagesOut, 1)
+      case "Stopped":
+        return
+      case "Failed":
+        return yield* Metric.update(Metrics.repliesFailed, 1)
+      case "Empty":
+        yield* Metric.update(Metrics.repliesFailed, 1)
+        return yield* Effect.logWarning("The agent returned an empty reply; sent response.failed")
+    }
   })
 
   // Per-conversation lanes keep replies in order; the semaphore bounds conversations at once.
@@ -283,13 +291,12 @@ const make = Effect.gen(function*() {
   )
 
   const send = Effect.fnUntraced(function*(conversationId: string, text: string) {
-    let responseId = ""
-    const frames = protocol.streamReply({ conversationId }, text).pipe(
-      Stream.tap((frame) => Effect.sync(() => {
-        responseId = frame.responseId
-      }))
-    )
-    yield* connection.sendResponse(markFirstFrame(frames))
+    const frames = yield* Stream.runCollect(protocol.streamReply({ conversationId }, text))
+    const response = yield* connection.beginResponse
+    yield* markOutbound
+    yield* response.write(frames)
+    yield* response.finish
+    const responseId = frames[0]?.responseId ?? ""
     yield* Effect.logDebug(`Sent ${responseId} to ${conversationId} (${text.length} characters)`)
     return { conversationId, responseId }
   })

@@ -46,6 +46,16 @@ export interface ReplyOptions {
   readonly describeStop?: ((cause: Cause.Cause<unknown>) => string | undefined) | undefined
 }
 
+/** How a reply written by `writeReply` ended. */
+export type ReplyOutcome =
+  | { readonly _tag: "Completed" }
+  /** The source ended without any text: the response ended with `response.failed` `empty_reply`. */
+  | { readonly _tag: "Empty" }
+  /** The source failed: `response.failed`. */
+  | { readonly _tag: "Failed"; readonly cause: Cause.Cause<unknown> }
+  /** The source was stopped (`describeStop` gave a reason): `response.incomplete`. */
+  | { readonly _tag: "Stopped"; readonly reason: string }
+
 /** The text was empty or whitespace only; nothing was sent (docs/PROTOCOL.md §5). */
 export class EmptyMessageError extends Schema.TaggedError<EmptyMessageError>()("EmptyMessageError", {}) {
   override get message() {
@@ -81,6 +91,18 @@ export class Protocol extends Context.Service<Protocol, {
     options: ReplyOptions,
     text: string | Stream.Stream<ReplyPiece, E, R>
   ) => Stream.Stream<OutboundFrame, EmptyMessageError, R>
+  /**
+   * `streamReply` without the stream in between: encodes the reply's pieces as the agent produces
+   * them and hands each batch of frames to `write` at once (the first batch, created and
+   * in_progress, before the agent has a word). It never fails because the source did: a failing
+   * source ends the response with `response.failed` or `response.incomplete`, and the outcome
+   * says so. Only `write`'s failure fails it. The connector answers every message this way.
+   */
+  readonly writeReply: <E, R, E2, R2>(
+    options: ReplyOptions,
+    text: Stream.Stream<ReplyPiece, E, R>,
+    write: (frames: Arr.NonEmptyReadonlyArray<OutboundFrame>) => Effect.Effect<void, E2, R2>
+  ) => Effect.Effect<ReplyOutcome, E2, R | R2>
   /** A fresh inbound assembler with the configured bounds. */
   readonly makeAssembler: Effect.Effect<InboundAssembler>
 }>()("insta-claw/Protocol") {
@@ -140,8 +162,27 @@ export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service
   // Reasoning and tool steps only where the full event profile can carry them.
   const progress = settings.progressEvents && settings.eventProfile === "full"
 
+  /** The frames for pieces that are ready together (one chunk of the agent's stream). */
+  const piecesFrames = (encoder: ReplyEncoder, chunk: ReadonlyArray<ReplyPiece>): Array<OutboundFrame> => {
+    const frames: Array<OutboundFrame> = []
+    for (const piece of chunk) {
+      if (typeof piece === "string") frames.push(...encoder.text(piece))
+      else if (progress) frames.push(...(piece._tag === "Reasoning" ? encoder.reasoning(piece.delta) : encoder.toolCall(piece)))
+    }
+    return frames
+  }
+  /** The last frame for a source that failed: failed, or incomplete when it was stopped. */
+  const failureFrames = (encoder: ReplyEncoder, options: ReplyOptions, cause: Cause.Cause<unknown>) => {
+    const stopped = options.describeStop?.(cause)
+    return stopped === undefined
+      ? encoder.fail((options.describeFailure ?? (() => genericFailure))(cause))
+      : encoder.incomplete(stopped)
+  }
+  /** The last frames for a source that ended: complete, or failed when it never had any text. */
+  const endFrames = (encoder: ReplyEncoder) =>
+    encoder.finished ? [] : encoder.started ? encoder.complete() : encoder.fail(emptyReplyFailure)
+
   const streamReply = <E = never, R = never>(options: ReplyOptions, text: string | Stream.Stream<ReplyPiece, E, R>) => {
-    const describeFailure = options.describeFailure ?? (() => genericFailure)
     if (typeof text === "string") {
       if (text.trim() === "") return Stream.fail(new EmptyMessageError())
       return Stream.unwrap(
@@ -160,35 +201,48 @@ export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service
         // Pieces that are ready together (one chunk of the agent's stream) become one batch of
         // frames, which the connection writes at once.
         const pieces = text.pipe(
-          Stream.mapArrayEffect((chunk) =>
-            Effect.map(now, (millis) => {
-              const at = encoder.at(millis)
-              const frames: Array<OutboundFrame> = []
-              for (const piece of chunk) {
-                if (typeof piece === "string") frames.push(...at.text(piece))
-                else if (progress) frames.push(...(piece._tag === "Reasoning" ? at.reasoning(piece.delta) : at.toolCall(piece)))
-              }
-              return [frames] as const
-            })
-          ),
-          Stream.catchCause((cause) =>
-            Stream.fromEffect(Effect.map(now, (millis) => {
-              const stopped = options.describeStop?.(cause)
-              return stopped === undefined ? encoder.at(millis).fail(describeFailure(cause)) : encoder.at(millis).incomplete(stopped)
-            }))
-          )
+          Stream.mapArrayEffect((chunk) => Effect.map(now, (millis) => [piecesFrames(encoder.at(millis), chunk)] as const)),
+          Stream.catchCause((cause) => Stream.fromEffect(Effect.map(now, (millis) => failureFrames(encoder.at(millis), options, cause))))
         )
         // A reply that never had any text ends as failed: nothing to complete.
-        const end = Stream.fromEffect(Effect.map(now, (millis) =>
-          encoder.finished ? [] : encoder.started ? encoder.at(millis).complete() : encoder.at(millis).fail(emptyReplyFailure)))
+        const end = Stream.fromEffect(Effect.map(now, (millis) => endFrames(encoder.at(millis))))
         return Stream.concat(Stream.concat(begin, pieces), end).pipe(Stream.filter((frames): frames is Arr.NonEmptyArray<OutboundFrame> => frames.length > 0), Stream.flattenArray)
       })
     )
   }
 
+  const writeReply = <E, R, E2, R2>(
+    options: ReplyOptions,
+    text: Stream.Stream<ReplyPiece, E, R>,
+    write: (frames: Arr.NonEmptyReadonlyArray<OutboundFrame>) => Effect.Effect<void, E2, R2>
+  ): Effect.Effect<ReplyOutcome, E2, R | R2> =>
+    Effect.gen(function*() {
+      const encoder = yield* newEncoder(options.conversationId)
+      const clock = yield* Clock.Clock
+      const at = () => encoder.at(clock.currentTimeMillisUnsafe())
+      const writeSome = (frames: ReadonlyArray<OutboundFrame>) => Arr.isReadonlyArrayNonEmpty(frames) ? write(frames) : Effect.void
+      let outcome: ReplyOutcome | undefined
+      yield* write(at().begin() as Arr.NonEmptyArray<OutboundFrame>)
+      // The source's failure becomes the response's last frame; `write`'s own failure is not
+      // caught here (it ends the run: the connection is gone).
+      yield* text.pipe(
+        Stream.mapArray((chunk) => [piecesFrames(at(), chunk)]),
+        Stream.catchCause((cause) => {
+          const stopped = options.describeStop?.(cause)
+          outcome = stopped === undefined ? { _tag: "Failed", cause } : { _tag: "Stopped", reason: stopped }
+          return Stream.succeed(failureFrames(at(), options, cause))
+        }),
+        Stream.runForEach(writeSome)
+      )
+      if (outcome === undefined) outcome = encoder.started ? { _tag: "Completed" } : { _tag: "Empty" }
+      yield* writeSome(endFrames(at()))
+      return outcome
+    })
+
   return Protocol.of({
     settings,
     streamReply,
+    writeReply,
     makeAssembler: Effect.sync(() => new InboundAssembler(settings.limits))
   })
 }
