@@ -444,6 +444,8 @@ type EchoClient = "connector" | "baseline"
 
 /** BENCH_CPU_PROF=<dir>: the connector process writes a V8 CPU profile there (`node --cpu-prof`). */
 const profileFlags = process.env.BENCH_CPU_PROF === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+/** BENCH_CLIENT_FLAGS="--max-semi-space-size=2": Node flags for both clients (the connector and the baseline), e.g. to weigh heap settings. */
+const clientFlags = process.env.BENCH_CLIENT_FLAGS?.split(" ").filter((flag) => flag !== "") ?? []
 
 /** The load server as a child process, and one measured run of one client against it. */
 const echoServer = async () => {
@@ -478,11 +480,11 @@ const echoServer = async () => {
   const url = `ws://127.0.0.1:${port}/user-ws/`
   const run = async (kind: EchoClient, job: Omit<EchoRun, "type">) => {
     const client = kind === "connector"
-      ? spawn(process.execPath, [...profileFlags, join(here, "..", "src", "cli.ts"), "connect"], {
+      ? spawn(process.execPath, [...clientFlags, ...profileFlags, join(here, "..", "dist", "cli.js"), "connect"], {
         stdio: ["ignore", "ignore", "inherit"],
         env: { ...process.env, INSTACLAW_WS_URL: url, INSTACLAW_CLIENT_ID: "demo", INSTACLAW_CLIENT_SECRET: "demo-secret" }
       })
-      : spawn(process.execPath, [join(here, "echo", "baseline.ts"), url], { stdio: ["ignore", "ignore", "inherit"] })
+      : spawn(process.execPath, [...clientFlags, join(here, "echo", "baseline.ts"), url], { stdio: ["ignore", "ignore", "inherit"] })
     const exited = new Promise<void>((resolve) => client.once("exit", () => resolve()))
     try {
       child.send({ type: "run", ...job })

@@ -69,6 +69,24 @@ describe("the packed package", () => {
   }, 60_000)
 })
 
+describe("the insta-claw bin", () => {
+  it("is one file that imports only Node built-ins, and runs the demo from the tarball with nothing beside it", () => {
+    const bin = join(dir, "node_modules", pkg.name, pkg.bin["insta-claw"])
+    const source = readFileSync(bin, "utf8")
+    assert.match(source, /^#!\/usr\/bin\/env node\n/)
+    const imported = [...source.matchAll(/^(?:import|export)\b[^;]*?\bfrom\s+"([^"]+)"/gm)].map((match) => match[1]!)
+    assert.deepStrictEqual(imported.filter((specifier) => !specifier.startsWith("node:")), [])
+    const alone = mkdtempSync(join(tmpdir(), "instaclaw-bin-"))
+    try {
+      cpSync(join(dir, "node_modules", pkg.name), join(alone, "package"), { recursive: true })
+      const output = execFileSync(process.execPath, [join(alone, "package", pkg.bin["insta-claw"]), "demo"], { cwd: alone, encoding: "utf8", timeout: 30_000 })
+      assert.include(output, "3 of 3 replies came back complete")
+    } finally {
+      rmSync(alone, { recursive: true, force: true })
+    }
+  }, 60_000)
+})
+
 describe("the OpenClaw entry", () => {
   it("the package declares no dependencies, so OpenClaw's install has nothing to fetch or copy", () => {
     assert.isUndefined(pkg.dependencies)
