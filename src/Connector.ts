@@ -50,9 +50,9 @@ export interface ConnectorStatus {
   readonly nextRetryAt: number | undefined
   readonly lastConnectedAt: number | undefined
   readonly lastDisconnectedAt: number | undefined
-  /** Unix ms of the last completed inbound message. */
+  /** Unix ms of the last completed inbound message (to the second: it moves by a second or more). */
   readonly lastInboundAt: number | undefined
-  /** Unix ms when the last reply started going out. */
+  /** Unix ms when the last reply started going out (to the second, like `lastInboundAt`). */
   readonly lastOutboundAt: number | undefined
 }
 
@@ -72,6 +72,9 @@ const fromConnection = (status: ConnectionStatus) => ({
   lastConnectedAt: status.lastConnectedAt,
   lastDisconnectedAt: status.lastDisconnectedAt
 })
+
+/** `lastInboundAt` and `lastOutboundAt` are updated when they move by at least this much. */
+const ACTIVITY_RESOLUTION_MILLIS = 1000
 
 /** How many completed messages may wait for the agent before inbound reading pauses. */
 const MAX_PENDING_MESSAGES = 1000
@@ -113,8 +116,20 @@ const make = Effect.gen(function*() {
     lastOutboundAt: undefined
   })
   const updateStatus = (f: (current: ConnectorStatus) => ConnectorStatus) => SubscriptionRef.update(status, f)
-  const markOutbound = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-    updateStatus((current) => ({ ...current, lastOutboundAt: now })))
+  // The activity times move in whole seconds: a status change per message would be two updates
+  // (and, in OpenClaw, two `setStatus` calls) for every message under load.
+  let lastInboundAt: number | undefined
+  let lastOutboundAt: number | undefined
+  const markInbound = (now: number) => {
+    if (lastInboundAt !== undefined && now - lastInboundAt < ACTIVITY_RESOLUTION_MILLIS) return Effect.void
+    lastInboundAt = now
+    return updateStatus((current) => ({ ...current, lastInboundAt: now }))
+  }
+  const markOutbound = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    if (lastOutboundAt !== undefined && now - lastOutboundAt < ACTIVITY_RESOLUTION_MILLIS) return Effect.void
+    lastOutboundAt = now
+    return updateStatus((current) => ({ ...current, lastOutboundAt: now }))
+  })
 
   /** The reason of an `AgentStopped`: the reply ends incomplete rather than failed. */
   const describeStop = (cause: Cause.Cause<unknown>): string | undefined => {
@@ -225,7 +240,7 @@ const make = Effect.gen(function*() {
   const report = (output: AssemblerOutput) => {
     switch (output._tag) {
       case "Message":
-        return updateStatus((current) => ({ ...current, lastInboundAt: output.message.receivedAt })).pipe(
+        return markInbound(output.message.receivedAt).pipe(
           Effect.andThen(store.remember(output.message.responseId)),
           Effect.andThen(enqueue(output.message))
         )

@@ -135,28 +135,35 @@ const HIGH_WATER_MARK = 1024 * 1024
 const makeWrites = (handle: WebSocketHandle, isOpen: () => boolean) => {
   const waiting = new Set<(result: Effect.Effect<void, ConnectionError>) => void>()
   let unwritten = 0
-  const writeAll = (jsons: ReadonlyArray<string>) =>
-    Effect.callback<void, ConnectionError>((resume) => {
-      if (jsons.length === 0) return resume(Effect.void)
-      if (!isOpen()) return resume(Effect.fail(notConnected(true)))
+  /** Hands the frames to ws; `done` hears of the last one's write (ws calls back in order). */
+  const send = (jsons: ReadonlyArray<string>, bytes: number, done: (error: Error | undefined) => void) => {
+    const last = jsons.length - 1
+    for (let i = 0; i < last; i++) handle.sendText(jsons[i]!, ignore)
+    handle.sendText(jsons[last]!, (error) => {
+      unwritten -= bytes
+      done(error)
+    })
+  }
+  const writeAll = (jsons: ReadonlyArray<string>): Effect.Effect<void, ConnectionError> =>
+    Effect.suspend(() => {
+      if (jsons.length === 0) return Effect.void
+      if (!isOpen()) return Effect.fail(notConnected(true))
       let bytes = 0
       for (const json of jsons) bytes += json.length
       unwritten += bytes
-      const wait = unwritten > HIGH_WATER_MARK
-      const finish = (result: Effect.Effect<void, ConnectionError>) => {
-        if (waiting.delete(finish)) resume(result)
+      // The common case: below the mark, nothing to wait for.
+      if (unwritten <= HIGH_WATER_MARK) {
+        send(jsons, bytes, ignore)
+        return Effect.void
       }
-      if (wait) waiting.add(finish)
-      // ws calls back in order: the last callback means all of them are written.
-      const last = jsons.length - 1
-      jsons.forEach((json, i) =>
-        handle.sendText(json, i < last ? ignore : (error) => {
-          unwritten -= bytes
-          finish(error === undefined ? Effect.void : Effect.fail(notConnected(true)))
-        })
-      )
-      if (!wait) return resume(Effect.void)
-      return Effect.sync(() => waiting.delete(finish))
+      return Effect.callback<void, ConnectionError>((resume) => {
+        const finish = (result: Effect.Effect<void, ConnectionError>) => {
+          if (waiting.delete(finish)) resume(result)
+        }
+        waiting.add(finish)
+        send(jsons, bytes, (error) => finish(error === undefined ? Effect.void : Effect.fail(notConnected(true))))
+        return Effect.sync(() => waiting.delete(finish))
+      })
     })
   const failAll = () => {
     for (const finish of [...waiting]) finish(Effect.fail(notConnected(true)))
