@@ -442,8 +442,13 @@ const processStats = (pid: number) => {
 
 type EchoClient = "connector" | "baseline"
 
-/** BENCH_CPU_PROF=<dir>: the connector process writes a V8 CPU profile there (`node --cpu-prof`). */
+/**
+ * BENCH_CPU_PROF=<dir>: the connector process writes a V8 CPU profile there (`node --cpu-prof`).
+ * It then runs the CLI from its sources (the same code, module by module) rather than the bundled
+ * bin, so that the profile names each function's own file.
+ */
 const profileFlags = process.env.BENCH_CPU_PROF === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+const connectorCli = join(here, "..", ...(process.env.BENCH_CPU_PROF === undefined ? ["dist", "cli.js"] : ["src", "cli.ts"]))
 /** BENCH_CLIENT_FLAGS="--max-semi-space-size=2": Node flags for both clients (the connector and the baseline), e.g. to weigh heap settings. */
 const clientFlags = process.env.BENCH_CLIENT_FLAGS?.split(" ").filter((flag) => flag !== "") ?? []
 
@@ -480,7 +485,7 @@ const echoServer = async () => {
   const url = `ws://127.0.0.1:${port}/user-ws/`
   const run = async (kind: EchoClient, job: Omit<EchoRun, "type">) => {
     const client = kind === "connector"
-      ? spawn(process.execPath, [...clientFlags, ...profileFlags, join(here, "..", "dist", "cli.js"), "connect"], {
+      ? spawn(process.execPath, [...clientFlags, ...profileFlags, connectorCli, "connect"], {
         stdio: ["ignore", "ignore", "inherit"],
         env: { ...process.env, INSTACLAW_WS_URL: url, INSTACLAW_CLIENT_ID: "demo", INSTACLAW_CLIENT_SECRET: "demo-secret" }
       })

@@ -158,7 +158,7 @@ const make = Effect.gen(function*() {
   const fatalError = yield* Ref.make<ConnectionError>(notConnected())
   const inbound = yield* Queue.bounded<Wire.MessageEnvelope>(1024)
   /** The open link, if any; `connected` is open exactly while it is set. */
-  const current = yield* Ref.make(Option.none<Link>())
+  let current: Link | undefined
   const connected = yield* Latch.make(false)
   /** Dials made so far; each link's generation is its dial's number. */
   const dials = yield* Ref.make(0)
@@ -214,12 +214,14 @@ const make = Effect.gen(function*() {
       timeoutThreshold: config.timeoutThreshold,
       onOpen: (link) =>
         Effect.gen(function*() {
-          yield* Ref.set(current, Option.some(link))
+          current = link
           yield* setState("connected", { reconnectAttempts: 0, lastConnectedAt: yield* Clock.currentTimeMillis })
           yield* connected.open
           yield* Effect.logInfo("Connection established")
         }),
-      onClose: Effect.andThen(Ref.set(current, Option.none()), connected.close),
+      onClose: Effect.andThen(Effect.sync(() => {
+        current = undefined
+      }), connected.close),
       onFrames: receive
     }).pipe(Effect.scoped)
   })
@@ -276,8 +278,7 @@ const make = Effect.gen(function*() {
   const awaitLink: Effect.Effect<Link, ConnectionError> = Effect.gen(function*() {
     while (true) {
       yield* connected.await
-      const link = yield* Ref.get(current)
-      if (Option.isSome(link)) return link.value
+      if (current !== undefined) return current
       yield* Effect.yieldNow
     }
   }).pipe(
@@ -288,12 +289,27 @@ const make = Effect.gen(function*() {
     /** Every frame of this response written so far, for a re-send after a drop. */
     const sent: Array<string> = []
     let writtenOn = -1
-    /** Writes `batch` (after re-sending everything on a new link); with `confirm`, also waits for proof of receipt. */
-    const deliver = (batch: ReadonlyArray<string>, confirm: boolean): Effect.Effect<void, ConnectionError> =>
+    const written = (link: Link, batch: ReadonlyArray<string>) => {
+      writtenOn = link.generation
+      for (const json of batch) sent.push(json)
+    }
+    /**
+     * Writes `batch` (after re-sending everything on a new link); with `confirm`, also waits for
+     * proof of receipt. The common case — an open link, the one this response was written on —
+     * is one write; anything else goes round `deliverAgain`.
+     */
+    const deliver = (batch: ReadonlyArray<string>, confirm: boolean): Effect.Effect<void, ConnectionError> => {
+      const link = current
+      if (link === undefined || (link.generation !== writtenOn && sent.length > 0)) return deliverAgain(batch, confirm)
+      return Effect.matchEffect(confirm ? Effect.andThen(link.writeAll(batch), link.confirm) : link.writeAll(batch), {
+        onFailure: () => Effect.andThen(link.drop, deliverAgain(batch, confirm)),
+        onSuccess: () => Effect.sync(() => written(link, batch))
+      })
+    }
+    const deliverAgain = (batch: ReadonlyArray<string>, confirm: boolean): Effect.Effect<void, ConnectionError> =>
       Effect.gen(function*() {
         while (true) {
-          const open = yield* Ref.get(current)
-          const link = Option.isSome(open) ? open.value : yield* awaitLink
+          const link = current ?? (yield* awaitLink)
           const resend = link.generation !== writtenOn && sent.length > 0
           if (resend) yield* Effect.logDebug(`Re-sending ${sent.length} frames of a response cut off by a drop`)
           const delivered = yield* link.writeAll(resend ? [...sent, ...batch] : batch).pipe(
@@ -301,11 +317,7 @@ const make = Effect.gen(function*() {
             Effect.as(true),
             Effect.catchTag("ConnectionError", () => Effect.succeed(false))
           )
-          if (delivered) {
-            writtenOn = link.generation
-            for (const json of batch) sent.push(json)
-            return
-          }
+          if (delivered) return written(link, batch)
           // The link broke under us: let it end, then re-send from the start on the next one.
           yield* link.drop
         }

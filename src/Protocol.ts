@@ -25,10 +25,8 @@ export * from "./Wire.ts"
 // ---------------------------------------------------------------------------------------------
 
 /** A random token of 12 base-36 characters from Effect's `Random` (two draws of 6 characters). */
-export const randomToken: Effect.Effect<string> = Effect.map(
-  Effect.all([Random.next, Random.next]),
-  ([a, b]) => [a, b].map((r) => Math.floor(r * 36 ** 6).toString(36).padStart(6, "0")).join("")
-)
+const sixChars = (r: number) => Math.floor(r * 36 ** 6).toString(36).padStart(6, "0")
+export const randomToken: Effect.Effect<string> = Effect.flatMap(Random.next, (a) => Effect.map(Random.next, (b) => sixChars(a) + sixChars(b)))
 
 // ---------------------------------------------------------------------------------------------
 // The service.
