@@ -18,13 +18,14 @@ import {
   Context,
   Duration,
   Effect,
-  Fiber,
+  Exit,
   FiberSet,
   Layer,
   Metric,
   Option,
   Redacted,
   Schedule,
+  Scope,
   Semaphore,
   Stream,
   SubscriptionRef
@@ -35,7 +36,7 @@ import { Connection, type ConnectionError, FLOOD_LIMITS, type ConnectionErrorRea
 import { DedupeStore } from "./DedupeStore.ts"
 import { makeLogLimiter } from "./internal/logLimiter.ts"
 import * as Metrics from "./Metrics.ts"
-import { type AssemblerOutput, type EmptyMessageError, genericFailure, type InboundMessage, type OutboundFrame, Protocol, type ReplyFailure } from "./Protocol.ts"
+import { type AssemblerOutput, type EmptyMessageError, genericFailure, type InboundMessage, type MessageEnvelope, type OutboundFrame, Protocol, type ReplyFailure } from "./Protocol.ts"
 import { scrub } from "./Logger.ts"
 
 /** What a status display needs; OpenClaw's `ctx.setStatus` gets this. */
@@ -264,15 +265,20 @@ const make = Effect.gen(function*() {
     }
   }
 
-  // The envelopes that arrived together go through the assembler in one step; an effect runs
-  // only for what it completes, refuses or drops.
-  const consume = Stream.runForEachArray(connection.inbound, (envelopes) =>
-    Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      for (const envelope of envelopes) {
-        for (const output of assembler.push(envelope, now)) yield* report(output)
-      }
-    }))
+  // The envelopes that arrived together go through the assembler in one step, run by the link
+  // that read them; an effect runs only for what it completes, refuses or drops. The connector's
+  // own context goes with them (the link's fiber has the link's).
+  const context = yield* Effect.context<never>()
+  const consume = (envelopes: ReadonlyArray<MessageEnvelope>) =>
+    Effect.provideContext(
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        for (const envelope of envelopes) {
+          for (const output of assembler.push(envelope, now)) yield* report(output)
+        }
+      }),
+      context
+    )
 
   const sweepEvery = Duration.millis(Math.max(1000, Math.floor(config.responseIdleTimeout / 10)))
   const sweep = Effect.gen(function*() {
@@ -287,12 +293,14 @@ const make = Effect.gen(function*() {
 
   yield* Effect.forkScoped(followConnection)
   yield* Effect.forkScoped(Effect.schedule(sweep, Schedule.spaced(sweepEvery)))
-  const consumer = yield* Effect.forkScoped(consume)
+  // Stops taking messages when closed (the finalizer below runs first).
+  const intake = yield* Scope.fork(yield* Effect.scope, "sequential")
+  yield* Scope.provide(connection.handleInbound(consume), intake)
 
   // Runs first on close: stop taking messages, then let replies finish within the grace period.
   yield* Effect.addFinalizer(() =>
     Effect.gen(function*() {
-      yield* Fiber.interrupt(consumer)
+      yield* Scope.close(intake, Exit.void)
       const left = yield* FiberSet.size(handlers)
       if (left === 0) return
       yield* Effect.logInfo(`Shutting down: waiting up to ${config.shutdownGracePeriod} ms for ${left} replies`)
