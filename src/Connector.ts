@@ -18,14 +18,13 @@ import {
   Context,
   Duration,
   Effect,
-  Exit,
+  Fiber,
   FiberSet,
   Layer,
   Metric,
   Option,
   Redacted,
   Schedule,
-  Scope,
   Semaphore,
   Stream,
   SubscriptionRef
@@ -36,7 +35,7 @@ import { Connection, type ConnectionError, FLOOD_LIMITS, type ConnectionErrorRea
 import { DedupeStore } from "./DedupeStore.ts"
 import { makeLogLimiter } from "./internal/logLimiter.ts"
 import * as Metrics from "./Metrics.ts"
-import { type AssemblerOutput, type EmptyMessageError, genericFailure, type InboundMessage, type MessageEnvelope, type OutboundFrame, Protocol, type ReplyFailure } from "./Protocol.ts"
+import { type AssemblerOutput, type EmptyMessageError, genericFailure, type InboundMessage, type OutboundFrame, Protocol, type ReplyFailure } from "./Protocol.ts"
 import { scrub } from "./Logger.ts"
 
 /** What a status display needs; OpenClaw's `ctx.setStatus` gets this. */
@@ -265,20 +264,15 @@ const make = Effect.gen(function*() {
     }
   }
 
-  // The envelopes that arrived together go through the assembler in one step, run by the link
-  // that read them; an effect runs only for what it completes, refuses or drops. The connector's
-  // own context goes with them (the link's fiber has the link's).
-  const context = yield* Effect.context<never>()
-  const consume = (envelopes: ReadonlyArray<MessageEnvelope>) =>
-    Effect.provideContext(
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        for (const envelope of envelopes) {
-          for (const output of assembler.push(envelope, now)) yield* report(output)
-        }
-      }),
-      context
-    )
+  // The envelopes that arrived together go through the assembler in one step; an effect runs
+  // only for what it completes, refuses or drops.
+  const consume = Stream.runForEachArray(connection.inbound, (envelopes) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      for (const envelope of envelopes) {
+        for (const output of assembler.push(envelope, now)) yield* report(output)
+      }
+    }))
 
   const sweepEvery = Duration.millis(Math.max(1000, Math.floor(config.responseIdleTimeout / 10)))
   const sweep = Effect.gen(function*() {
@@ -293,14 +287,12 @@ const make = Effect.gen(function*() {
 
   yield* Effect.forkScoped(followConnection)
   yield* Effect.forkScoped(Effect.schedule(sweep, Schedule.spaced(sweepEvery)))
-  // Stops taking messages when closed (the finalizer below runs first).
-  const intake = yield* Scope.fork(yield* Effect.scope, "sequential")
-  yield* Scope.provide(connection.handleInbound(consume), intake)
+  const consumer = yield* Effect.forkScoped(consume)
 
   // Runs first on close: stop taking messages, then let replies finish within the grace period.
   yield* Effect.addFinalizer(() =>
     Effect.gen(function*() {
-      yield* Scope.close(intake, Exit.void)
+      yield* Fiber.interrupt(consumer)
       const left = yield* FiberSet.size(handlers)
       if (left === 0) return
       yield* Effect.logInfo(`Shutting down: waiting up to ${config.shutdownGracePeriod} ms for ${left} replies`)
