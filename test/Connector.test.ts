@@ -3,6 +3,7 @@ import { Clock, Duration, Effect, Fiber, Metric, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { Agent, AgentError, echoReply } from "../src/Agent.ts"
 import * as Metrics from "../src/Metrics.ts"
+import * as Protocol from "../src/Protocol.ts"
 import { forceGc } from "./support/gc.ts"
 import { collect, startConnector, startServer, waitFor } from "./support/harness.ts"
 
@@ -223,6 +224,21 @@ describe("Connector with the reference server", () => {
       assert.strictEqual((yield* waitFor(events, "ReplyCompleted")).text, "marker", "no second reply to the redelivery")
       assert.match(logs.text(), /Dropped a redelivered envelope msg_/)
     }))
+
+  it.live("a burst of 3 000 messages sent at once, in 20 conversations, is answered in full, each once", () =>
+    Effect.gen(function*() {
+      const { events, server } = yield* startServer()
+      const { connector } = yield* startConnector(server.url, Agent.echo)
+      yield* connected(connector)
+      const frames: Array<string> = []
+      for (let i = 0; i < 3000; i++) {
+        const encoder = new Protocol.ReplyEncoder({ conversationId: `flood_${i % 20}`, token: `flood${i}`, startedAt: 0, model: "m", profile: "full", deltaSize: 7, role: "user" })
+        for (const frame of [...encoder.open(), ...encoder.text(`message ${i} of the flood`), ...encoder.complete()]) frames.push(frame.json)
+      }
+      yield* Effect.forEach(frames, server.sendRaw, { discard: true, concurrency: "unbounded" })
+      const replies = yield* collect(events, "ReplyCompleted", 3000).pipe(Effect.timeout("60 seconds"))
+      assert.strictEqual(new Set(replies.map((r) => r.text)).size, 3000)
+    }), 90_000)
 
   it.effect("shutdown lets an in-flight reply finish, then closes with 1000", () =>
     Effect.gen(function*() {
