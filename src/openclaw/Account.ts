@@ -25,9 +25,11 @@ export interface InstaClawAccount {
   readonly problem: string | undefined
 }
 
-type Section = Record<string, unknown> & { readonly accounts?: Record<string, Record<string, unknown>> }
+/** The channel's part of the OpenClaw config: the default account's keys, and `accounts.<id>`. */
+export type Section = Record<string, unknown> & { readonly accounts?: Record<string, Record<string, unknown>> }
 
-const sectionOf = (cfg: OpenClawConfig): Section =>
+/** `channels.instaclaw`, or an empty section. */
+export const sectionOf = (cfg: OpenClawConfig): Section =>
   ((cfg as { readonly channels?: Record<string, unknown> }).channels?.[CHANNEL_ID] ?? {}) as Section
 
 /** Account ids: `default` for the top-level settings, plus each key of `accounts`. */

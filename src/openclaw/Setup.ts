@@ -19,7 +19,7 @@ import type { ChannelPlugin, OpenClawConfig } from "openclaw/plugin-sdk/channel-
 import { defineChannelSetupContract } from "openclaw/plugin-sdk/channel-setup"
 import { Result } from "effect"
 import { decodeSettings } from "../Config.ts"
-import { DEFAULT_ACCOUNT_ID } from "./Account.ts"
+import { DEFAULT_ACCOUNT_ID, type Section, sectionOf } from "./Account.ts"
 import { CHANNEL_ID } from "./ChannelSchema.ts"
 
 /** The setup fields, in the serializable form `package.json` carries too. */
@@ -70,12 +70,10 @@ const accountPatch = (input: SetupInput): Record<string, unknown> => ({
   ...(input.allowFrom === undefined ? {} : { allowFrom: [...input.allowFrom] })
 })
 
-type Section = Record<string, unknown> & { readonly accounts?: Record<string, Record<string, unknown>> }
-
 /** The config with the account's keys set: top-level for `default`, else under `accounts.<id>`. */
 export const applySetup = (cfg: OpenClawConfig, accountId: string, input: SetupInput): OpenClawConfig => {
   const channels = ((cfg as { readonly channels?: Record<string, unknown> }).channels ?? {}) as Record<string, unknown>
-  const section = (channels[CHANNEL_ID] ?? {}) as Section
+  const section = sectionOf(cfg)
   const patch = accountPatch(input)
   const next: Section = accountId === DEFAULT_ACCOUNT_ID
     ? { ...section, ...patch }
@@ -85,7 +83,7 @@ export const applySetup = (cfg: OpenClawConfig, accountId: string, input: SetupI
 
 /** `null`, or the sentence that says what to fix (a secret reference counts as given). */
 export const validateSetup = (cfg: OpenClawConfig, accountId: string, input: SetupInput): string | null => {
-  const section = ((cfg as { readonly channels?: Record<string, unknown> }).channels?.[CHANNEL_ID] ?? {}) as Section
+  const section = sectionOf(cfg)
   const own = accountId === DEFAULT_ACCOUNT_ID ? {} : (section.accounts?.[accountId] ?? {})
   const { accounts: _accounts, streaming: _streaming, name: _name, ...shared } = section
   const merged: Record<string, unknown> = { ...shared, ...own, ...accountPatch(input) }

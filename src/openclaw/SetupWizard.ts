@@ -12,18 +12,16 @@ import type { ChannelSetupWizard } from "openclaw/plugin-sdk/channel-setup"
 import { Result } from "effect"
 import { decodeSettings } from "../Config.ts"
 import { settings } from "../Settings.ts"
-import { DEFAULT_ACCOUNT_ID, resolveAccount } from "./Account.ts"
+import { DEFAULT_ACCOUNT_ID, resolveAccount, sectionOf } from "./Account.ts"
 import { CHANNEL_ID } from "./ChannelSchema.ts"
 import { applySetup } from "./Setup.ts"
 
 /** The variable offered for the secret (the one the connector reads on its own, too). */
 export const SECRET_ENV = "INSTACLAW_CLIENT_SECRET"
 
-type Section = Record<string, unknown> & { readonly accounts?: Record<string, Record<string, unknown>> }
-
 /** The account's own value of `key`, else the top-level one (as the account resolves it). */
 const configured = (cfg: OpenClawConfig, accountId: string, key: string): unknown => {
-  const section = ((cfg as { readonly channels?: Record<string, unknown> }).channels?.[CHANNEL_ID] ?? {}) as Section
+  const section = sectionOf(cfg)
   const own = accountId === DEFAULT_ACCOUNT_ID ? undefined : section.accounts?.[accountId]?.[key]
   return own ?? section[key]
 }
