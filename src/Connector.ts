@@ -35,7 +35,7 @@ import { Connection, type ConnectionError, FLOOD_LIMITS, type ConnectionErrorRea
 import { DedupeStore } from "./DedupeStore.ts"
 import { makeLogLimiter } from "./internal/logLimiter.ts"
 import * as Metrics from "./Metrics.ts"
-import { type AssemblerOutput, type EmptyMessageError, genericFailure, type InboundMessage, type OutboundFrame, Protocol, type ReplyFailure } from "./Protocol.ts"
+import { type AssemblerOutput, type EmptyMessageError, genericFailure, type InboundMessage, type OutboundFrame, Protocol, type ReplyFailure, type ReplyOutcome } from "./Protocol.ts"
 import { scrub } from "./Logger.ts"
 
 /** What a status display needs; OpenClaw's `ctx.setStatus` gets this. */
@@ -176,26 +176,41 @@ const make = Effect.gen(function*() {
     }
     const sent = yield* Effect.result(
       protocol.writeReply({ conversationId: message.conversationId, describeFailure, describeStop }, pieces, write).pipe(
-        Effect.tap(response.finish)
+        Effect.onInterrupt(() => response.abandon)
       )
     )
     if (sent._tag === "Failure") {
+      yield* response.abandon
       yield* Metric.update(Metrics.repliesFailed, 1)
       return yield* Effect.logError(`Could not send the reply: ${sent.failure.message}`)
     }
-    const outcome = sent.success
-    switch (outcome._tag) {
-      case "Completed":
-        return yield* Metric.update(Metrics.messagesOut, 1)
-      case "Stopped":
-        return
-      case "Failed":
-        return yield* Metric.update(Metrics.repliesFailed, 1)
-      case "Empty":
-        yield* Metric.update(Metrics.repliesFailed, 1)
-        return yield* Effect.logWarning("The agent returned an empty reply; sent response.failed")
-    }
+    // Written: the conversation's next message may go to the agent. The pong that proves this
+    // reply was read comes in the background; until it does, every new link gets the reply again
+    // (before anything newer), so nobody waits for it — a reader held back by a full queue
+    // cannot read that pong, and waiting here for it could stop both for good.
+    yield* FiberSet.run(handlers, confirm(sent.success, response.finish))
   })
+
+  /** The end of a reply once the server has provably read it: its count, and its warning. */
+  const confirm = (outcome: ReplyOutcome, finish: Effect.Effect<void, ConnectionError>) =>
+    Effect.gen(function*() {
+      const confirmed = yield* Effect.result(finish)
+      if (confirmed._tag === "Failure") {
+        yield* Metric.update(Metrics.repliesFailed, 1)
+        return yield* Effect.logError(`Could not send the reply: ${confirmed.failure.message}`)
+      }
+      switch (outcome._tag) {
+        case "Completed":
+          return yield* Metric.update(Metrics.messagesOut, 1)
+        case "Stopped":
+          return
+        case "Failed":
+          return yield* Metric.update(Metrics.repliesFailed, 1)
+        case "Empty":
+          yield* Metric.update(Metrics.repliesFailed, 1)
+          return yield* Effect.logWarning("The agent returned an empty reply; sent response.failed")
+      }
+    })
 
   // Per-conversation lanes keep replies in order; the semaphore bounds conversations at once.
   const handlers = yield* FiberSet.make<void, never>()
@@ -309,8 +324,7 @@ const make = Effect.gen(function*() {
     const frames = yield* Stream.runCollect(protocol.streamReply({ conversationId }, text))
     const response = yield* connection.beginResponse
     yield* markOutbound
-    yield* response.write(frames)
-    yield* response.finish
+    yield* Effect.andThen(response.write(frames), response.finish).pipe(Effect.onExit(() => response.abandon))
     const responseId = frames[0]?.responseId ?? ""
     yield* Effect.logDebug(`Sent ${responseId} to ${conversationId} (${text.length} characters)`)
     return { conversationId, responseId }

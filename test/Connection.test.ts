@@ -320,6 +320,43 @@ describe("Connection under TestClock", () => {
       assert.strictEqual(JSON.parse(JSON.parse(dial.sockets[1]!.sent.at(-1)!).data).type, "response.completed")
     }))
 
+  it.effect("replies not yet confirmed when a link drops go out again first on the next, in the order they were written", () =>
+    Effect.gen(function*() {
+      const { dial } = yield* withConnection(
+        (s) => s.open(),
+        (connection, dial) =>
+          Effect.gen(function*() {
+            const protocol = Protocol.make()
+            const socket = yield* dialed(dial)
+            yield* awaitState(connection, "connected")
+            socket.autoPong = false // the server reads, but its pongs never come back on this link
+            const framesOf = (text: string) => Stream.runCollect(protocol.streamReply({ conversationId: text }, text))
+            const a = yield* connection.beginResponse
+            const b = yield* connection.beginResponse
+            yield* a.write(yield* framesOf("first"))
+            yield* b.write(yield* framesOf("second"))
+            // Both written: whoever wrote them may go on; their confirmations wait in the background
+            // (the second reply's asked for first: the order on the wire is the order of writing).
+            const confirmations = yield* Effect.forkChild(Effect.all([b.finish, a.finish], { concurrency: "unbounded" }))
+            yield* Effect.yieldNow
+            socket.serverClose(1006)
+            yield* TestClock.adjust("2 seconds")
+            yield* awaitState(connection, "connected")
+            const c = yield* connection.beginResponse
+            yield* c.write(yield* framesOf("third"))
+            yield* Effect.andThen(c.finish, Fiber.join(confirmations))
+          })
+      )
+      const conversations = (sent: ReadonlyArray<string>) => sent.map((json) => JSON.parse(json).headers.conversationId as string)
+      const first = conversations(dial.sockets[0]!.sent)
+      const second = conversations(dial.sockets[1]!.sent)
+      assert.deepStrictEqual(first, [...first.filter((c) => c === "first"), ...first.filter((c) => c === "second")])
+      assert.deepStrictEqual(second, [...first, ...second.slice(first.length)], "the unconfirmed replies again, in order, before anything new")
+      assert.deepStrictEqual(dial.sockets[1]!.sent.slice(0, first.length), dial.sockets[0]!.sent, "the same frames: same ids and sequence numbers")
+      assert.isTrue(second.slice(first.length).every((c) => c === "third"))
+      assert.isAbove(second.length, first.length)
+    }))
+
   it.effect("the reconnect schedule alone: auth failures wait the cap, an opened failure resets", () =>
     Effect.gen(function*() {
       const step = yield* Schedule.toStep(resettingOnOpen(defaultReconnect({ base: 1000, cap: 30_000, jitter: 0 })))

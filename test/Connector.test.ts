@@ -225,6 +225,24 @@ describe("Connector with the reference server", () => {
       assert.match(logs.text(), /Dropped a redelivered envelope msg_/)
     }))
 
+  it.effect("a conversation's next reply does not wait for the pong that confirms the one before", () =>
+    Effect.gen(function*() {
+      const { events, server } = yield* startServer()
+      const { close, connector } = yield* startConnector(server.url, Agent.echo)
+      const delivered = Effect.map(Metric.value(Metrics.messagesOut), (state) => state.count)
+      yield* connected(connector)
+      yield* server.setAnswerPings(false)
+      const before = yield* delivered
+      for (const text of ["one", "two", "three"]) yield* server.sendUserMessage({ conversationId: "c", text })
+      const replies = yield* collect(events, "ReplyCompleted", 3)
+      assert.deepStrictEqual(replies.map((r) => r.text), ["one", "two", "three"])
+      assert.strictEqual(yield* delivered, before, "none counted as delivered: no pong yet")
+      // Unconfirmed replies keep the shutdown waiting for its grace period.
+      const closing = yield* Effect.forkChild(close)
+      yield* TestClock.adjust("6 seconds")
+      yield* Fiber.join(closing)
+    }))
+
   it.live("a burst of 3 000 messages sent at once, in 20 conversations, is answered in full, each once", () =>
     Effect.gen(function*() {
       const { events, server } = yield* startServer()
