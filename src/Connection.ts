@@ -29,6 +29,7 @@ import {
   Ref,
   Result,
   Schedule,
+  type Scope,
   Stream,
   SubscriptionRef
 } from "effect"
@@ -104,6 +105,16 @@ export class Connection extends Context.Service<Connection, {
    */
   readonly inbound: Stream.Stream<Wire.MessageEnvelope>
   /**
+   * `inbound` without the queue: for the scope, each batch of envelopes read together goes to
+   * `handle` at once, run by the link that read them (which reads on when it returns, so a
+   * handler that waits holds the link back). One handler at a time; `inbound` gets nothing
+   * meanwhile. The connector's own path: an inbound message reaches the agent with no hop
+   * between fibers.
+   */
+  readonly handleInbound: (
+    handle: (envelopes: ReadonlyArray<Wire.MessageEnvelope>) => Effect.Effect<void>
+  ) => Effect.Effect<void, never, Scope.Scope>
+  /**
    * Writes the frames of one response in order, as they come, and returns once the server has
    * provably read them all (a pong after the last frame). Waits up to `sendTimeout` for a
    * connection, then fails with `NotConnected` ("WebSocket is not connected"). If the link drops
@@ -171,6 +182,7 @@ const make = Effect.gen(function*() {
   const fatal = yield* Latch.make(false)
   const fatalError = yield* Ref.make<ConnectionError>(notConnected())
   const inbound = yield* Queue.bounded<Wire.MessageEnvelope>(1024)
+  let handler: ((envelopes: ReadonlyArray<Wire.MessageEnvelope>) => Effect.Effect<void>) | undefined
   /** The open link, if any; `connected` is open exactly while it is set. */
   let current: Link | undefined
   const connected = yield* Latch.make(false)
@@ -212,7 +224,7 @@ const make = Effect.gen(function*() {
           logs.push(Effect.logDebug(`Ignored an envelope of type ${JSON.stringify(decoded.success.type)}`))
         }
       }
-      const offer = envelopes.length === 0 ? Effect.void : Queue.offerAll(inbound, envelopes)
+      const offer = envelopes.length === 0 ? Effect.void : handler === undefined ? Queue.offerAll(inbound, envelopes) : handler(envelopes)
       return logs.length === 0 ? offer : Effect.andThen(Effect.all(logs, { discard: true }), offer)
     })
 
@@ -383,6 +395,16 @@ const make = Effect.gen(function*() {
     reconnectAttempts: Effect.map(SubscriptionRef.get(status), (s) => s.reconnectAttempts),
     lastError: Effect.map(SubscriptionRef.get(status), (s) => Option.fromUndefinedOr(s.lastError)),
     inbound: Stream.fromQueue(inbound),
+    handleInbound: (handle) =>
+      Effect.acquireRelease(
+        Effect.sync(() => {
+          handler = handle
+        }),
+        () =>
+          Effect.sync(() => {
+            if (handler === handle) handler = undefined
+          })
+      ),
     beginResponse,
     sendResponse,
     awaitFatal: Effect.flatMap(fatal.await, () => Effect.flatMap(Ref.get(fatalError), Effect.fail))

@@ -18,13 +18,14 @@ import {
   Context,
   Duration,
   Effect,
-  Fiber,
+  Exit,
   FiberSet,
   Layer,
   Metric,
   Option,
   Redacted,
   Schedule,
+  Scope,
   Semaphore,
   Stream,
   SubscriptionRef
@@ -35,7 +36,7 @@ import { Connection, type ConnectionError, FLOOD_LIMITS, type ConnectionErrorRea
 import { DedupeStore } from "./DedupeStore.ts"
 import { makeLogLimiter } from "./internal/logLimiter.ts"
 import * as Metrics from "./Metrics.ts"
-import { type AssemblerOutput, type EmptyMessageError, genericFailure, type InboundMessage, type OutboundFrame, Protocol, type ReplyFailure, type ReplyOutcome } from "./Protocol.ts"
+import { type AssemblerOutput, type EmptyMessageError, genericFailure, type InboundMessage, type MessageEnvelope, type OutboundFrame, Protocol, type ReplyFailure, type ReplyOutcome } from "./Protocol.ts"
 import { scrub } from "./Logger.ts"
 
 /** What a status display needs; OpenClaw's `ctx.setStatus` gets this. */
@@ -234,9 +235,20 @@ const make = Effect.gen(function*() {
       )
     })
 
+  // While the intake waits for room, nothing is read: the server is not silent, the connector
+  // is. The idle sweep stands still meanwhile, and the wait is added to every response's last
+  // activity afterwards — else a backlog longer than `responseIdleTimeout` discarded the
+  // half-read messages behind it.
+  let waitingSince: number | undefined
   const enqueue = (message: InboundMessage) =>
     Effect.gen(function*() {
-      yield* pending.take(1)
+      const before = yield* Clock.currentTimeMillis
+      waitingSince = before
+      yield* pending.take(1).pipe(Effect.ensuring(Effect.sync(() => {
+        waitingSince = undefined
+      })))
+      const waited = (yield* Clock.currentTimeMillis) - before
+      if (waited > 0) assembler.pauseIdle(waited)
       if (agent.ordering === "agent") {
         // The agent orders each conversation itself: every message reaches it at once.
         return yield* FiberSet.run(handlers, answer(message).pipe(
@@ -279,18 +291,24 @@ const make = Effect.gen(function*() {
     }
   }
 
-  // The envelopes that arrived together go through the assembler in one step; an effect runs
-  // only for what it completes, refuses or drops.
-  const consume = Stream.runForEachArray(connection.inbound, (envelopes) =>
-    Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      for (const envelope of envelopes) {
-        for (const output of assembler.push(envelope, now)) yield* report(output)
-      }
-    }))
+  // The envelopes that arrived together go through the assembler in one step, run by the link
+  // that read them; an effect runs only for what it completes, refuses or drops. The connector's
+  // own context goes with them (the link's fiber has the link's).
+  const context = yield* Effect.context<never>()
+  const consume = (envelopes: ReadonlyArray<MessageEnvelope>) =>
+    Effect.provideContext(
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        for (const envelope of envelopes) {
+          for (const output of assembler.push(envelope, now)) yield* report(output)
+        }
+      }),
+      context
+    )
 
   const sweepEvery = Duration.millis(Math.max(1000, Math.floor(config.responseIdleTimeout / 10)))
   const sweep = Effect.gen(function*() {
+    if (waitingSince !== undefined) return
     const now = yield* Clock.currentTimeMillis
     for (const output of assembler.sweep(now)) yield* report(output)
   })
@@ -302,12 +320,14 @@ const make = Effect.gen(function*() {
 
   yield* Effect.forkScoped(followConnection)
   yield* Effect.forkScoped(Effect.schedule(sweep, Schedule.spaced(sweepEvery)))
-  const consumer = yield* Effect.forkScoped(consume)
+  // Stops taking messages when closed (the finalizer below runs first).
+  const intake = yield* Scope.fork(yield* Effect.scope, "sequential")
+  yield* Scope.provide(connection.handleInbound(consume), intake)
 
   // Runs first on close: stop taking messages, then let replies finish within the grace period.
   yield* Effect.addFinalizer(() =>
     Effect.gen(function*() {
-      yield* Fiber.interrupt(consumer)
+      yield* Scope.close(intake, Exit.void)
       const left = yield* FiberSet.size(handlers)
       if (left === 0) return
       yield* Effect.logInfo(`Shutting down: waiting up to ${config.shutdownGracePeriod} ms for ${left} replies`)

@@ -250,6 +250,14 @@ export class InboundAssembler {
     }
   }
 
+  /**
+   * Time the caller did not read (its own backpressure) is not the server's silence: moves every
+   * response's last activity forward by `millis`, so `sweep` does not count it.
+   */
+  pauseIdle(millis: number): void {
+    for (const state of this.inFlight.values()) state.lastActivity += millis
+  }
+
   /** Discards responses idle for longer than the limit. Call it periodically. */
   sweep(now: number): Array<AssemblerOutput> {
     const outputs: Array<AssemblerOutput> = []

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Duration, Effect, Exit, Fiber, Layer, Option, Random, Schedule, Stream } from "effect"
+import { Clock, Deferred, Duration, Effect, Exit, Fiber, Layer, Option, Random, Schedule, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { type ConnectorInput, ConnectorConfig } from "../src/Config.ts"
 import { Connection, defaultReconnect } from "../src/Connection.ts"
@@ -395,6 +395,40 @@ describe("Connection under TestClock", () => {
         assert.isBelow(s.next! - result.dialTimes[i]!, 31_000)
         assert.strictEqual(s.next, result.dialTimes[i + 1], "the next dial happens when announced")
       }
+    }))
+
+  it.effect("handleInbound takes the envelopes read together, in order, for its scope; then inbound has them again", () =>
+    Effect.gen(function*() {
+      const envelope = (id: string) =>
+        JSON.stringify({ type: "message", headers: { messageId: id, timestamp: 1, conversationId: "c" }, data: JSON.stringify({ type: "response.in_progress", response_id: "r" }) })
+      const { result } = yield* withConnection(
+        (s) => s.open(),
+        (connection, dial) =>
+          Effect.gen(function*() {
+            const socket = yield* dialed(dial)
+            yield* awaitState(connection, "connected")
+            const batches: Array<Array<string>> = []
+            const handled = yield* Deferred.make<void>()
+            yield* Effect.scoped(Effect.gen(function*() {
+              yield* connection.handleInbound((envelopes) =>
+                Effect.suspend(() => {
+                  batches.push(envelopes.map((e) => e.headers.messageId))
+                  return batches.flat().length >= 3 ? Deferred.succeed(handled, undefined) : Effect.void
+                })
+              )
+              socket.receive(envelope("a"))
+              socket.receive("not json")
+              socket.receive(envelope("b"))
+              socket.receive(envelope("c"))
+              yield* Deferred.await(handled)
+            }))
+            socket.receive(envelope("d"))
+            const afterwards = yield* connection.inbound.pipe(Stream.runHead)
+            return { batches, afterwards: Option.getOrThrow(afterwards).headers.messageId }
+          })
+      )
+      assert.deepStrictEqual(result.batches.flat(), ["a", "b", "c"], "in order, the malformed frame skipped")
+      assert.strictEqual(result.afterwards, "d", "the queue again once the handler's scope closed")
     }))
 
   it.effect("a flood of malformed frames: the first five in full, then one summary line per interval", () =>

@@ -384,6 +384,14 @@ describe("Protocol inbound assembler", () => {
     assert.strictEqual(messages(out).length, 0)
   })
 
+  it("pauseIdle: time the caller did not read does not count as a response's silence", () => {
+    const assembler = new Protocol.InboundAssembler(limits)
+    assembler.push(start("r"), 0)
+    assembler.pauseIdle(5000)
+    assert.deepStrictEqual(assembler.sweep(5999), [])
+    assert.deepStrictEqual(reasons(assembler.sweep(6000)), ["IdleTimeout"])
+  })
+
   it("sweeps responses idle for the timeout", () => {
     const assembler = new Protocol.InboundAssembler(limits)
     assembler.push(start("old"), 0)
