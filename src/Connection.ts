@@ -36,6 +36,7 @@ import {
 import { ConnectorConfig, type ConnectorSettings } from "./Config.ts"
 import { ConnectionError, type ConnectionErrorReason, notConnected, ReconnectAttemptsExhausted } from "./ConnectionError.ts"
 import { type Link, openLink, serveLink } from "./connection/Link.ts"
+import { makeResponses, type ResponseWriter } from "./connection/Responses.ts"
 import { makeLogLimiter } from "./internal/logLimiter.ts"
 import { type ReconnectInput, ReconnectPolicy, type ReconnectStep, resettingOnOpen } from "./connection/Reconnect.ts"
 import * as Metrics from "./Metrics.ts"
@@ -45,29 +46,8 @@ import * as Wire from "./Wire.ts"
 
 export * from "./ConnectionError.ts"
 export { type BackoffOptions, defaultReconnect, ReconnectPolicy, type ReconnectInput, type ReconnectStep } from "./connection/Reconnect.ts"
+export { type ResponseWriter } from "./connection/Responses.ts"
 export { type DialOptions, WebSocketDialer, type WebSocketHandle } from "./WebSocketDialer.ts"
-
-/** One response being written (`Connection.beginResponse`). */
-export interface ResponseWriter {
-  /** Writes frames in order; waits up to `sendTimeout` for a connection like `sendResponse`. */
-  readonly write: (frames: ReadonlyArray<OutboundFrame>) => Effect.Effect<void, ConnectionError>
-  /**
-   * Returns once a pong after the last frame proves the server read them all. Until then, every
-   * new link gets the response again (with the other unconfirmed ones, in order of their first
-   * write). The writer may run it in the background and go on with the next response.
-   */
-  readonly finish: Effect.Effect<void, ConnectionError>
-  /** Gives the response up without `finish` (its writing failed): no new link gets it again. */
-  readonly abandon: Effect.Effect<void>
-}
-
-/** A response written but not yet confirmed. */
-interface Pending {
-  /** Every frame written so far, for a re-send on the next link. */
-  readonly sent: Array<string>
-  /** The link (its generation) that has all of `sent`. */
-  writtenOn: number
-}
 
 export type ConnectionState = "disconnected" | "connecting" | "connected" | "reconnecting"
 
@@ -313,73 +293,7 @@ const make = Effect.gen(function*() {
     Effect.timeoutOrElse({ duration: config.sendTimeout, orElse: () => Effect.fail(notConnected()) })
   )
 
-  /**
-   * Responses written but not yet confirmed, in the order of their first write. A new link gets
-   * all of them again, in that order, before anything else is written on it (see `onOpen`): a
-   * drop never reorders two replies, and nobody waits for a pong to write the next one.
-   */
-  const unconfirmed = new Set<Pending>()
-  const resendAll = (link: Link) =>
-    Effect.suspend(() => {
-      const frames: Array<string> = []
-      for (const response of unconfirmed) {
-        for (const json of response.sent) frames.push(json)
-        response.writtenOn = link.generation
-      }
-      if (frames.length === 0) return Effect.void
-      return Effect.andThen(
-        Effect.logDebug(`Re-sending ${frames.length} frames of ${unconfirmed.size} responses cut off by a drop`),
-        link.writeAll(frames)
-      )
-    })
-
-  const beginResponse = Effect.sync((): ResponseWriter => {
-    const response: Pending = { sent: [], writtenOn: -1 }
-    const written = (link: Link, batch: ReadonlyArray<string>) => {
-      response.writtenOn = link.generation
-      for (const json of batch) response.sent.push(json)
-      if (batch.length > 0) unconfirmed.add(response)
-    }
-    /**
-     * Writes `batch`; with `confirm`, also waits for proof of receipt. The common case — an open
-     * link that has everything this response wrote before — is one write; anything else goes
-     * round `deliverAgain`.
-     */
-    const deliver = (batch: ReadonlyArray<string>, confirm: boolean): Effect.Effect<void, ConnectionError> => {
-      const link = current
-      if (link === undefined || (link.generation !== response.writtenOn && response.sent.length > 0)) return deliverAgain(batch, confirm)
-      return Effect.matchEffect(confirm ? Effect.andThen(link.writeAll(batch), link.confirm) : link.writeAll(batch), {
-        onFailure: () => Effect.andThen(link.drop, deliverAgain(batch, confirm)),
-        onSuccess: () => Effect.sync(() => written(link, batch))
-      })
-    }
-    const deliverAgain = (batch: ReadonlyArray<string>, confirm: boolean): Effect.Effect<void, ConnectionError> =>
-      Effect.gen(function*() {
-        while (true) {
-          // A new link has already had this response's earlier frames again (`resendAll`).
-          const link = current ?? (yield* awaitLink)
-          const delivered = yield* link.writeAll(batch).pipe(
-            Effect.andThen(confirm ? link.confirm : Effect.void),
-            Effect.as(true),
-            Effect.catchTag("ConnectionError", () => Effect.succeed(false))
-          )
-          if (delivered) return written(link, batch)
-          // The link broke under us: let it end; the next one gets everything again.
-          yield* link.drop
-        }
-      })
-    return {
-      write: (frames) => deliver(frames.map((frame) => frame.json), false),
-      // The last frames may have died with the link after leaving this machine: only a pong
-      // after them proves the server read them. Until then the response can still be re-sent.
-      finish: Effect.suspend(() => response.sent.length > 0 ? deliver([], true) : Effect.void).pipe(
-        Effect.ensuring(Effect.sync(() => unconfirmed.delete(response)))
-      ),
-      abandon: Effect.sync(() => {
-        unconfirmed.delete(response)
-      })
-    }
-  })
+  const { beginResponse, resendAll } = makeResponses({ current: () => current, awaitLink })
 
   const sendResponse = <E, R>(frames: Stream.Stream<OutboundFrame, E, R>) =>
     Effect.flatMap(beginResponse, (response) =>
