@@ -8,7 +8,8 @@
  * drop cuts them off before the server provably read them.
  *
  * Where each part lives: `connection/Link.ts` (one link's life), `connection/Heartbeat.ts`
- * (liveness), `connection/Pings.ts` (delivery confirmation), `connection/Reconnect.ts` (the
+ * (liveness), `connection/Pings.ts` (delivery confirmation), `connection/Responses.ts` (replies
+ * awaiting it, re-sent on a new link), `connection/Reconnect.ts` (the
  * policy), `WebSocketDialer.ts` (the sockets, injected), `ConnectionError.ts` (why links end).
  * All timing goes through Effect (`Schedule`, `Effect.sleep`): `TestClock` drives it.
  *
