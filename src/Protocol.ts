@@ -220,7 +220,7 @@ export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service
       const at = () => encoder.at(clock.currentTimeMillisUnsafe())
       const writeSome = (frames: ReadonlyArray<OutboundFrame>) => Arr.isReadonlyArrayNonEmpty(frames) ? write(frames) : Effect.void
       let outcome: ReplyOutcome | undefined
-      yield* write(at().begin() as Arr.NonEmptyArray<OutboundFrame>)
+      yield* writeSome(at().begin())
       // The source's failure becomes the response's last frame; `write`'s own failure is not
       // caught here (it ends the run: the connection is gone).
       yield* text.pipe(

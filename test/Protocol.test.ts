@@ -120,6 +120,33 @@ describe("Protocol outbound", () => {
       assert.deepStrictEqual(events.flatMap((e) => validateEvent(e)), [])
     }))
 
+  it.effect("writeReply hands the same frames as streamReply to the writer, batch by batch, and says how the reply ended", () =>
+    Effect.gen(function*() {
+      const run = (source: Stream.Stream<string, string>, options: Partial<Protocol.ReplyOptions> = {}) =>
+        Effect.gen(function*() {
+          const batches: Array<ReadonlyArray<Protocol.OutboundFrame>> = []
+          const outcome = yield* protocol.writeReply({ conversationId: "c", ...options }, source, (frames) => Effect.sync(() => batches.push(frames)))
+          return { outcome, batches, types: eventsOf(batches.flat()).map((e) => e.type as string) }
+        }).pipe(Random.withSeed("same"))
+      const completed = yield* run(Stream.make("Hello ", "there"))
+      assert.strictEqual(completed.outcome._tag, "Completed")
+      assert.deepStrictEqual(completed.batches[0]!.map((f) => f.type), ["response.created", "response.in_progress"], "before the agent's first piece")
+      const streamed = yield* Stream.runCollect(protocol.streamReply({ conversationId: "c" }, Stream.make("Hello ", "there"))).pipe(Random.withSeed("same"))
+      assert.deepStrictEqual(completed.batches.flat().map((f) => f.json), streamed.map((f) => f.json))
+
+      const failed = yield* run(Stream.concat(Stream.make("half "), Stream.fail("boom")))
+      assert.strictEqual(failed.outcome._tag, "Failed")
+      assert.strictEqual(failed.types.at(-1), "response.failed")
+
+      const stopped = yield* run(Stream.concat(Stream.make("half "), Stream.fail("stop")), { describeStop: () => "stopped by the user" })
+      assert.deepStrictEqual(stopped.outcome, { _tag: "Stopped", reason: "stopped by the user" })
+      assert.strictEqual(stopped.types.at(-1), "response.incomplete")
+
+      const empty = yield* run(Stream.make("  "))
+      assert.strictEqual(empty.outcome._tag, "Empty")
+      assert.deepStrictEqual(empty.types, ["response.created", "response.in_progress", "response.failed"])
+    }))
+
   it.effect("a stopped reply ends with response.incomplete: the reason, the text so far, schema-valid, nothing after", () =>
     Effect.gen(function*() {
       const source = Stream.concat(Stream.make("partial answer "), Stream.fail("stop"))
