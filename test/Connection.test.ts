@@ -397,6 +397,35 @@ describe("Connection under TestClock", () => {
       }
     }))
 
+  it.effect("while the inbound handler is still busy the link reads nothing, and that silence is not the server's: no drop", () =>
+    Effect.gen(function*() {
+      const { result } = yield* withConnection(
+        (s) => {
+          s.autoPong = false // nothing comes back while the connector does not read
+          s.open()
+        },
+        (connection, dial) =>
+          Effect.gen(function*() {
+            const socket = yield* dialed(dial)
+            yield* awaitState(connection, "connected")
+            const busy = yield* Deferred.make<void>()
+            yield* connection.handleInbound(() => Deferred.await(busy))
+            socket.receive(JSON.stringify({ type: "message", headers: { messageId: "m", timestamp: 1, conversationId: "c" }, data: JSON.stringify({ type: "response.in_progress", response_id: "r" }) }))
+            yield* Effect.yieldNow
+            yield* TestClock.adjust("5 minutes")
+            const heldAlive = !socket.terminated
+            yield* Deferred.succeed(busy, undefined)
+            yield* Effect.yieldNow
+            // Reading again, and the server truly silent: dropped one timeoutThreshold later.
+            yield* TestClock.adjust("89 seconds")
+            const aliveBefore = !socket.terminated
+            yield* TestClock.adjust("2 seconds")
+            return { heldAlive, aliveBefore, droppedAfter: socket.terminated }
+          }).pipe(Effect.scoped)
+      )
+      assert.deepStrictEqual(result, { heldAlive: true, aliveBefore: true, droppedAfter: true })
+    }))
+
   it.effect("handleInbound takes the envelopes read together, in order, for its scope; then inbound has them again", () =>
     Effect.gen(function*() {
       const envelope = (id: string) =>

@@ -115,7 +115,10 @@ export const serveLink = Effect.fnUntraced(function*(options: LinkOptions) {
         ? new ConnectionError({ reason: new HeartbeatTimeout({ silentMillis: options.timeoutThreshold }), opened: true })
         : failure(error, handle, options, true))
     heartbeat.onFrame()
-    yield* options.onFrames(frames)
+    // A taker that waits (backpressure) holds the reading back, and the socket with it: the
+    // silence that follows is ours, not the server's.
+    heartbeat.hold()
+    yield* Effect.ensuring(options.onFrames(frames), Effect.sync(heartbeat.release))
   }
 })
 
