@@ -119,18 +119,14 @@ const make = Effect.gen(function*() {
   const updateStatus = (f: (current: ConnectorStatus) => ConnectorStatus) => SubscriptionRef.update(status, f)
   // The activity times move in whole seconds: a status change per message would be two updates
   // (and, in OpenClaw, two `setStatus` calls) for every message under load.
-  let lastInboundAt: number | undefined
-  let lastOutboundAt: number | undefined
-  const markInbound = (now: number) => {
-    if (lastInboundAt !== undefined && now - lastInboundAt < ACTIVITY_RESOLUTION_MILLIS) return Effect.void
-    lastInboundAt = now
-    return updateStatus((current) => ({ ...current, lastInboundAt: now }))
+  const marked = { lastInboundAt: Number.NEGATIVE_INFINITY, lastOutboundAt: Number.NEGATIVE_INFINITY }
+  const mark = (key: keyof typeof marked, now: number) => {
+    if (now - marked[key] < ACTIVITY_RESOLUTION_MILLIS) return Effect.void
+    marked[key] = now
+    return updateStatus((current) => ({ ...current, [key]: now }))
   }
-  const markOutbound = Effect.flatMap(Clock.currentTimeMillis, (now) => {
-    if (lastOutboundAt !== undefined && now - lastOutboundAt < ACTIVITY_RESOLUTION_MILLIS) return Effect.void
-    lastOutboundAt = now
-    return updateStatus((current) => ({ ...current, lastOutboundAt: now }))
-  })
+  const clock = yield* Clock.Clock
+  const markOutbound = Effect.suspend(() => mark("lastOutboundAt", clock.currentTimeMillisUnsafe()))
 
   /** The reason of an `AgentStopped`: the reply ends incomplete rather than failed. */
   const describeStop = (cause: Cause.Cause<unknown>): string | undefined => {
@@ -182,8 +178,7 @@ const make = Effect.gen(function*() {
     )
     if (sent._tag === "Failure") {
       yield* response.abandon
-      yield* Metric.update(Metrics.repliesFailed, 1)
-      return yield* Effect.logError(`Could not send the reply: ${sent.failure.message}`)
+      return yield* couldNotSend(sent.failure)
     }
     // Written: the conversation's next message may go to the agent. The pong that proves this
     // reply was read comes in the background; until it does, every new link gets the reply again
@@ -192,14 +187,14 @@ const make = Effect.gen(function*() {
     yield* FiberSet.run(handlers, confirm(sent.success, response.finish))
   })
 
+  const couldNotSend = (error: ConnectionError) =>
+    Effect.andThen(Metric.update(Metrics.repliesFailed, 1), Effect.logError(`Could not send the reply: ${error.message}`))
+
   /** The end of a reply once the server has provably read it: its count, and its warning. */
   const confirm = (outcome: ReplyOutcome, finish: Effect.Effect<void, ConnectionError>) =>
     Effect.gen(function*() {
       const confirmed = yield* Effect.result(finish)
-      if (confirmed._tag === "Failure") {
-        yield* Metric.update(Metrics.repliesFailed, 1)
-        return yield* Effect.logError(`Could not send the reply: ${confirmed.failure.message}`)
-      }
+      if (confirmed._tag === "Failure") return yield* couldNotSend(confirmed.failure)
       switch (outcome._tag) {
         case "Completed":
           return yield* Metric.update(Metrics.messagesOut, 1)
@@ -239,15 +234,15 @@ const make = Effect.gen(function*() {
   // is. The idle sweep stands still meanwhile, and the wait is added to every response's last
   // activity afterwards — else a backlog longer than `responseIdleTimeout` discarded the
   // half-read messages behind it.
-  let waitingSince: number | undefined
+  let waiting = false
   const enqueue = (message: InboundMessage) =>
     Effect.gen(function*() {
-      const before = yield* Clock.currentTimeMillis
-      waitingSince = before
+      const before = clock.currentTimeMillisUnsafe()
+      waiting = true
       yield* pending.take(1).pipe(Effect.ensuring(Effect.sync(() => {
-        waitingSince = undefined
+        waiting = false
       })))
-      const waited = (yield* Clock.currentTimeMillis) - before
+      const waited = clock.currentTimeMillisUnsafe() - before
       if (waited > 0) assembler.pauseIdle(waited)
       if (agent.ordering === "agent") {
         // The agent orders each conversation itself: every message reaches it at once.
@@ -267,7 +262,7 @@ const make = Effect.gen(function*() {
   const report = (output: AssemblerOutput) => {
     switch (output._tag) {
       case "Message":
-        return markInbound(output.message.receivedAt).pipe(
+        return mark("lastInboundAt", output.message.receivedAt).pipe(
           Effect.andThen(store.remember(output.message.responseId)),
           Effect.andThen(enqueue(output.message))
         )
@@ -308,7 +303,7 @@ const make = Effect.gen(function*() {
 
   const sweepEvery = Duration.millis(Math.max(1000, Math.floor(config.responseIdleTimeout / 10)))
   const sweep = Effect.gen(function*() {
-    if (waitingSince !== undefined) return
+    if (waiting) return
     const now = yield* Clock.currentTimeMillis
     for (const output of assembler.sweep(now)) yield* report(output)
   })
