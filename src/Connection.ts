@@ -36,6 +36,7 @@ import {
 } from "effect"
 import { ConnectorConfig, type ConnectorSettings } from "./Config.ts"
 import { ConnectionError, type ConnectionErrorReason, notConnected, ReconnectAttemptsExhausted } from "./ConnectionError.ts"
+import type { Frame } from "./connection/Intake.ts"
 import { type Link, openLink, serveLink } from "./connection/Link.ts"
 import { makeResponses, type ResponseWriter } from "./connection/Responses.ts"
 import { makeLogLimiter } from "./internal/logLimiter.ts"
@@ -51,6 +52,12 @@ export { type ResponseWriter } from "./connection/Responses.ts"
 export { type DialOptions, WebSocketDialer, type WebSocketHandle } from "./WebSocketDialer.ts"
 
 export type ConnectionState = "disconnected" | "connecting" | "connected" | "reconnecting"
+
+/**
+ * Takes one inbound envelope synchronously (`Connection.handleInbound`): `undefined` when that
+ * is all, or an effect the link runs before the next envelope.
+ */
+export type InboundHandler = (envelope: Wire.MessageEnvelope) => Effect.Effect<void> | undefined
 
 /** Everything a status display needs to know about the connection, kept current at all times. */
 export interface ConnectionStatus {
@@ -86,15 +93,13 @@ export class Connection extends Context.Service<Connection, {
    */
   readonly inbound: Stream.Stream<Wire.MessageEnvelope>
   /**
-   * `inbound` without the queue: for the scope, each batch of envelopes read together goes to
-   * `handle` at once, run by the link that read them (which reads on when it returns, so a
-   * handler that waits holds the link back). One handler at a time; `inbound` gets nothing
-   * meanwhile. The connector's own path: an inbound message reaches the agent with no hop
-   * between fibers.
+   * `inbound` without the queue: for the scope, each envelope goes to `handle` synchronously, as
+   * its frame arrives. `handle` returns `undefined` when there is nothing more to do, or an
+   * effect, which the link runs before it hands over the next envelope (so an effect that waits
+   * holds the link back). One handler at a time; `inbound` gets nothing meanwhile. The
+   * connector's own path: Effect is entered once per completed message, not once per event.
    */
-  readonly handleInbound: (
-    handle: (envelopes: ReadonlyArray<Wire.MessageEnvelope>) => Effect.Effect<void>
-  ) => Effect.Effect<void, never, Scope.Scope>
+  readonly handleInbound: (handle: InboundHandler) => Effect.Effect<void, never, Scope.Scope>
   /**
    * Writes the frames of one response in order, as they come, and returns once the server has
    * provably read them all (a pong after the last frame). Waits up to `sendTimeout` for a
@@ -163,7 +168,7 @@ const make = Effect.gen(function*() {
   const fatal = yield* Latch.make(false)
   const fatalError = yield* Ref.make<ConnectionError>(notConnected())
   const inbound = yield* Queue.bounded<Wire.MessageEnvelope>(1024)
-  let handler: ((envelopes: ReadonlyArray<Wire.MessageEnvelope>) => Effect.Effect<void>) | undefined
+  let handler: InboundHandler | undefined
   /** The open link, if any; `connected` is open exactly while it is set. */
   let current: Link | undefined
   const connected = yield* Latch.make(false)
@@ -181,33 +186,22 @@ const make = Effect.gen(function*() {
   // A hostile server's flood of bad frames stays a few lines and a count (`internal/logLimiter.ts`).
   const limiter = yield* makeLogLimiter(FLOOD_LIMITS)
   /**
-   * The frames read together: decoded here, synchronously, and handed on in one offer; only a
-   * frame that is skipped or ignored costs an effect of its own (its log line).
+   * One frame, decoded here, synchronously, as it arrives (`connection/Intake.ts`): an envelope
+   * goes to the handler, which returns an effect only when there is something to do; a frame
+   * that is skipped or ignored costs an effect of its own (its log line).
    */
-  const receive = (frames: ReadonlyArray<string | Uint8Array>) =>
-    Effect.suspend(() => {
-      const envelopes: Array<Wire.MessageEnvelope> = []
-      const logs: Array<Effect.Effect<void>> = []
-      for (const frame of frames) {
-        if (typeof frame !== "string") {
-          logs.push(limiter.log(
-            "BinaryFrame",
-            Effect.logError(`Skipped a binary frame of ${frame.byteLength} bytes: the protocol allows text frames only`)
-          ))
-          continue
-        }
-        const decoded = Wire.decodeFrame(frame)
-        if (Result.isFailure(decoded)) {
-          logs.push(limiter.log("MalformedFrame", Effect.logError(`Skipped a frame: ${decoded.failure.message}`)))
-        } else if (Wire.isMessageEnvelope(decoded.success)) {
-          envelopes.push(decoded.success)
-        } else {
-          logs.push(Effect.logDebug(`Ignored an envelope of type ${JSON.stringify(decoded.success.type)}`))
-        }
-      }
-      const offer = envelopes.length === 0 ? Effect.void : handler === undefined ? Queue.offerAll(inbound, envelopes) : handler(envelopes)
-      return logs.length === 0 ? offer : Effect.andThen(Effect.all(logs, { discard: true }), offer)
-    })
+  const receive = (frame: Frame): Effect.Effect<void> | undefined => {
+    if (typeof frame !== "string") {
+      return limiter.log(
+        "BinaryFrame",
+        Effect.logError(`Skipped a binary frame of ${frame.byteLength} bytes: the protocol allows text frames only`)
+      )
+    }
+    const decoded = Wire.decodeFrame(frame)
+    if (Result.isFailure(decoded)) return limiter.log("MalformedFrame", Effect.logError(`Skipped a frame: ${decoded.failure.message}`))
+    if (!Wire.isMessageEnvelope(decoded.success)) return Effect.logDebug(`Ignored an envelope of type ${JSON.stringify(decoded.success.type)}`)
+    return handler === undefined ? Effect.asVoid(Queue.offer(inbound, decoded.success)) : handler(decoded.success)
+  }
 
   /** Dials and serves one link until it fails. */
   const nextLink = Effect.gen(function*() {
@@ -231,7 +225,7 @@ const make = Effect.gen(function*() {
       onClose: Effect.andThen(Effect.sync(() => {
         current = undefined
       }), connected.close),
-      onFrames: receive
+      onFrame: receive
     }).pipe(Effect.scoped)
   })
 

@@ -286,20 +286,17 @@ const make = Effect.gen(function*() {
     }
   }
 
-  // The envelopes that arrived together go through the assembler in one step, run by the link
-  // that read them; an effect runs only for what it completes, refuses or drops. The connector's
-  // own context goes with them (the link's fiber has the link's).
+  // Each envelope goes through the assembler synchronously, as its frame arrives, in the link
+  // that read it; an effect runs only for what it completes, refuses or drops — once per
+  // message, not once per event. The effect runs in the connector's own context (the link's
+  // fiber has the link's), set whole rather than merged: a merge copies every service.
   const context = yield* Effect.context<never>()
-  const consume = (envelopes: ReadonlyArray<MessageEnvelope>) =>
-    Effect.provideContext(
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        for (const envelope of envelopes) {
-          for (const output of assembler.push(envelope, now)) yield* report(output)
-        }
-      }),
-      context
-    )
+  const inConnector = (effect: Effect.Effect<void>) => Effect.updateContext(effect, (_: Context.Context<never>) => context)
+  const consume = (envelope: MessageEnvelope): Effect.Effect<void> | undefined => {
+    const outputs = assembler.push(envelope, clock.currentTimeMillisUnsafe())
+    if (outputs.length === 0) return undefined
+    return inConnector(outputs.length === 1 ? report(outputs[0]!) : Effect.forEach(outputs, report, { discard: true }))
+  }
 
   const sweepEvery = Duration.millis(Math.max(1000, Math.floor(config.responseIdleTimeout / 10)))
   const sweep = Effect.gen(function*() {

@@ -12,6 +12,12 @@ export interface WebSocketHandle extends Socket.WebSocketLike {
   /** Sends a text frame; `done` runs once it is written to the OS (or failed). */
   readonly sendText: (data: string, done: (error?: Error) => void) => void
   readonly ping: () => void
+  /**
+   * Stops reading from the network until `resume` (TCP backpressure while inbound frames wait);
+   * frames already read may still arrive. Optional: without it, waiting frames are only buffered.
+   */
+  readonly pause?: () => void
+  readonly resume?: () => void
   /** Destroys the socket without a closing handshake. */
   readonly terminate: () => void
   /** Registers a listener for control frames: a pong, or the server's own ping. */

@@ -426,7 +426,38 @@ describe("Connection under TestClock", () => {
       assert.deepStrictEqual(result, { heldAlive: true, aliveBefore: true, droppedAfter: true })
     }))
 
-  it.effect("handleInbound takes the envelopes read together, in order, for its scope; then inbound has them again", () =>
+  it.effect("a handler that waits holds the frames behind it in order, and over 64 KiB of them pause the socket until they are handled", () =>
+    Effect.gen(function*() {
+      const envelope = (id: string) =>
+        JSON.stringify({ type: "message", headers: { messageId: id, timestamp: 1, conversationId: "c" }, data: JSON.stringify({ type: "response.in_progress", response_id: "r", padding: "x".repeat(1000) }) })
+      const { result } = yield* withConnection(
+        (s) => s.open(),
+        (connection, dial) =>
+          Effect.gen(function*() {
+            const socket = yield* dialed(dial)
+            yield* awaitState(connection, "connected")
+            const busy = yield* Deferred.make<void>()
+            const seen: Array<string> = []
+            yield* connection.handleInbound((e) => {
+              seen.push(e.headers.messageId)
+              return e.headers.messageId === "0" ? Deferred.await(busy) : undefined
+            })
+            socket.receive(envelope("0"))
+            for (let i = 1; i <= 40; i++) socket.receive(envelope(String(i)))
+            const pausedAt40 = socket.paused
+            for (let i = 41; i <= 100; i++) socket.receive(envelope(String(i)))
+            const pausedAt100 = socket.paused
+            const seenWhileBusy = seen.length
+            yield* Deferred.succeed(busy, undefined)
+            yield* Effect.yieldNow
+            yield* Effect.yieldNow
+            return { pausedAt40, pausedAt100, seenWhileBusy, resumed: !socket.paused, inOrder: seen.join() === Array.from({ length: 101 }, (_, i) => String(i)).join() }
+          }).pipe(Effect.scoped)
+      )
+      assert.deepStrictEqual(result, { pausedAt40: false, pausedAt100: true, seenWhileBusy: 1, resumed: true, inOrder: true })
+    }))
+
+  it.effect("handleInbound takes each envelope as it arrives, in order, for its scope; then inbound has them again", () =>
     Effect.gen(function*() {
       const envelope = (id: string) =>
         JSON.stringify({ type: "message", headers: { messageId: id, timestamp: 1, conversationId: "c" }, data: JSON.stringify({ type: "response.in_progress", response_id: "r" }) })
@@ -439,12 +470,10 @@ describe("Connection under TestClock", () => {
             const batches: Array<Array<string>> = []
             const handled = yield* Deferred.make<void>()
             yield* Effect.scoped(Effect.gen(function*() {
-              yield* connection.handleInbound((envelopes) =>
-                Effect.suspend(() => {
-                  batches.push(envelopes.map((e) => e.headers.messageId))
-                  return batches.flat().length >= 3 ? Deferred.succeed(handled, undefined) : Effect.void
-                })
-              )
+              yield* connection.handleInbound((envelope) => {
+                batches.push([envelope.headers.messageId])
+                return batches.length >= 3 ? Deferred.succeed(handled, undefined) : undefined
+              })
               socket.receive(envelope("a"))
               socket.receive("not json")
               socket.receive(envelope("b"))

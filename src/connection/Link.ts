@@ -22,7 +22,8 @@ import {
   OpenTimeout
 } from "../ConnectionError.ts"
 import type { WebSocketHandle } from "../WebSocketHandle.ts"
-import { makeHeartbeat } from "./Heartbeat.ts"
+import { type Heartbeat, makeHeartbeat } from "./Heartbeat.ts"
+import { type Frame, type FrameHandler, makeIntake } from "./Intake.ts"
 import { makePings } from "./Pings.ts"
 
 /** An open link, as the sender sees it. */
@@ -50,8 +51,11 @@ export interface LinkOptions {
   readonly onOpen: (link: Link) => Effect.Effect<void>
   /** The link has ended (runs in its finalizer, before pending writes learn of it). */
   readonly onClose: Effect.Effect<void>
-  /** Every data frame, in arrival order, a batch at a time (the frames read together). */
-  readonly onFrames: (frames: ReadonlyArray<string | Uint8Array>) => Effect.Effect<void>
+  /**
+   * Every data frame, in arrival order, handled synchronously as it arrives; an effect it
+   * returns runs in the link's fiber before the next frame is handled (`Intake.ts`).
+   */
+  readonly onFrame: FrameHandler
 }
 
 /** How long a clean close may take before the socket is destroyed. */
@@ -59,28 +63,78 @@ const CLOSE_GRACE = Duration.seconds(2)
 
 const AUTH_CLOSE_CODES: ReadonlySet<number> = new Set([1008, 4001, 4401, 4403])
 
+/** Unhandled inbound frames (characters of text) above which the socket stops reading. */
+const INBOUND_HIGH_WATER_MARK = 64 * 1024
+
 const ignore = () => {}
 
 /**
  * Dials one socket and waits for it to open, for the scope (closed with 1000 when it ends).
  * Fails with why it could not open. `serveLink` starts with it; a probe needs only this.
  */
-export const openLink = Effect.fnUntraced(function*(options: Pick<LinkOptions, "dial" | "connectTimeout">) {
+export const openLink = Effect.fnUntraced(function*(
+  options: Pick<LinkOptions, "dial" | "connectTimeout">,
+  /** Every data frame, from the first (which may come before the open is seen here). */
+  onMessage: (frame: Frame) => void = ignore
+) {
   const handle = yield* Effect.acquireRelease(Effect.sync(options.dial), closeGracefully)
-  const socket = yield* Socket.fromWebSocket(Effect.succeed(handle), { openTimeout: options.connectTimeout })
+  const listener = (event: Socket.WebSocketEvent) => onMessage(asFrame(event.data))
+  yield* Effect.acquireRelease(
+    Effect.sync(() => handle.addEventListener("message", listener)),
+    () => Effect.sync(() => handle.removeEventListener("message", listener))
+  )
+  const socket = yield* Socket.fromWebSocket(Effect.succeed(lifecycleOf(handle)), { openTimeout: options.connectTimeout })
   const reader = yield* Effect.mapError(socket.reader, (error) => failure(error, handle, options, false))
   return { handle, reader }
 })
 
+/**
+ * The socket as `effect/socket` sees it: its open, errors and close, but not its data frames,
+ * which take the intake's synchronous path (`Intake.ts`). Its reader's `pull` then only ever
+ * fails: with why the socket ended.
+ */
+const lifecycleOf = (handle: WebSocketHandle): Socket.WebSocketLike => ({
+  get readyState() {
+    return handle.readyState
+  },
+  addEventListener: (type, listener, options) => {
+    if (type !== "message") handle.addEventListener(type, listener, options)
+  },
+  removeEventListener: (type, listener) => {
+    if (type !== "message") handle.removeEventListener(type, listener)
+  },
+  close: (code, reason) => handle.close(code, reason),
+  send: (data) => handle.send(data)
+})
+
+const asFrame = (data: unknown): Frame =>
+  typeof data === "string" ? data : data instanceof Uint8Array ? data : new Uint8Array(data as ArrayBuffer)
+
 /** Dials and serves one link until it fails; always fails with the reason it ended. */
 export const serveLink = Effect.fnUntraced(function*(options: LinkOptions) {
   const linkScope = yield* Effect.scope
-  const { handle, reader } = yield* openLink(options)
+  // Frames are taken from the first one on; they wait in the intake's backlog until the link
+  // is open and serving.
+  let heartbeat: Heartbeat | undefined
+  let dialed: WebSocketHandle | undefined
+  const intake = makeIntake<ConnectionError>({
+    handle: options.onFrame,
+    pause: () => dialed?.pause?.(),
+    resume: () => dialed?.resume?.(),
+    // While the handler's effects run, the frames wait: the silence that follows is ours, not the
+    // server's, and does not count toward the heartbeat's threshold.
+    busy: (busy) => busy ? heartbeat?.hold() : heartbeat?.release(),
+    highWaterMark: INBOUND_HIGH_WATER_MARK
+  })
+  const { handle, reader } = yield* openLink({ ...options, dial: () => (dialed = options.dial()) }, (frame) => {
+    heartbeat?.onFrame()
+    intake.onFrame(frame)
+  })
 
   // Open.
   const isOpen = () => handle.readyState === WebSocket.OPEN
   const pings = makePings({ ping: () => handle.ping(), isOpen })
-  const heartbeat = yield* makeHeartbeat({
+  heartbeat = yield* makeHeartbeat({
     interval: options.heartbeatInterval,
     threshold: options.timeoutThreshold,
     ping: pings.send
@@ -94,6 +148,8 @@ export const serveLink = Effect.fnUntraced(function*(options: LinkOptions) {
   yield* Scope.addFinalizer(linkScope, Effect.suspend(() => {
     writes.failAll()
     pings.failAll()
+    // A paused socket could not read the server's close frame.
+    handle.resume?.()
     return Effect.andThen(options.onClose, Deferred.succeed(ended, undefined))
   }))
   yield* options.onOpen({
@@ -109,17 +165,20 @@ export const serveLink = Effect.fnUntraced(function*(options: LinkOptions) {
     silent = true
     handle.terminate()
   })))
-  while (true) {
-    const frames = yield* Effect.mapError(reader.pull, (error) =>
-      silent
-        ? new ConnectionError({ reason: new HeartbeatTimeout({ silentMillis: options.timeoutThreshold }), opened: true })
-        : failure(error, handle, options, true))
-    heartbeat.onFrame()
-    // A taker that waits (backpressure) holds the reading back, and the socket with it: the
-    // silence that follows is ours, not the server's.
-    heartbeat.hold()
-    yield* Effect.ensuring(options.onFrames(frames), Effect.sync(heartbeat.release))
-  }
+  // The socket's end, as `effect/socket` reports it; the intake still handles every frame that
+  // came before it.
+  yield* Effect.forkScoped(Effect.matchEffect(reader.pull, {
+    onFailure: (error) =>
+      Effect.sync(() =>
+        intake.end(
+          silent
+            ? new ConnectionError({ reason: new HeartbeatTimeout({ silentMillis: options.timeoutThreshold }), opened: true })
+            : failure(error, handle, options, true)
+        )
+      ),
+    onSuccess: () => Effect.die(new Error("a data frame reached the socket's lifecycle reader"))
+  }))
+  return yield* intake.run
 })
 
 /** Bytes handed to ws whose write has not called back yet, above which a writer waits. */

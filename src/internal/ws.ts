@@ -80,6 +80,8 @@ export const dialWs = (
       batch()
       ws.ping()
     },
+    pause: () => ws.pause(),
+    resume: () => ws.resume(),
     terminate: () => ws.terminate(),
     onControlFrame: (listener) => {
       ws.on("pong", () => listener("pong"))

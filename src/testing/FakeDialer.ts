@@ -22,6 +22,8 @@ export class FakeSocket implements WebSocketHandle {
   readyState = 0
   readonly sent: Array<string> = []
   pings = 0
+  /** True while the connector has stopped reading (too many frames wait to be handled). */
+  paused = false
   terminated = false
   closedWith: number | undefined
   /** Answers every ping at once, as a live server does; set false for a silent peer. */
@@ -100,6 +102,12 @@ export class FakeSocket implements WebSocketHandle {
   ping() {
     this.pings++
     if (this.autoPong) this.pong()
+  }
+  pause() {
+    this.paused = true
+  }
+  resume() {
+    this.paused = false
   }
   terminate() {
     this.terminated = true
