@@ -9,8 +9,11 @@ import type { ConnectionErrorReason } from "./ConnectionError.ts"
 
 /** The slice of a `ws` WebSocket the connection uses. A fake implements it in unit tests. */
 export interface WebSocketHandle extends Socket.WebSocketLike {
-  /** Sends a text frame; `done` runs once it is written to the OS (or failed). */
-  readonly sendText: (data: string, done: (error?: Error) => void) => void
+  /**
+   * Sends a text frame — a string, or its UTF-8 bytes (which the handle must not change); `done`
+   * runs once it is written to the OS (or failed).
+   */
+  readonly sendText: (data: TextFrame, done: (error?: Error) => void) => void
   readonly ping: () => void
   /**
    * Stops reading from the network until `resume` (TCP backpressure while inbound frames wait);
@@ -28,6 +31,9 @@ export interface WebSocketHandle extends Socket.WebSocketLike {
    */
   readonly endReason: () => ConnectionErrorReason | undefined
 }
+
+/** A text frame to send: the text, or its UTF-8 bytes. */
+export type TextFrame = string | Uint8Array
 
 export interface DialOptions {
   readonly headers: Readonly<Record<string, string>>

@@ -21,7 +21,7 @@ import {
   OpenFailed,
   OpenTimeout
 } from "../ConnectionError.ts"
-import type { WebSocketHandle } from "../WebSocketHandle.ts"
+import type { TextFrame, WebSocketHandle } from "../WebSocketHandle.ts"
 import { type Heartbeat, makeHeartbeat } from "./Heartbeat.ts"
 import { type Frame, type FrameHandler, makeIntake } from "./Intake.ts"
 import { makePings } from "./Pings.ts"
@@ -34,7 +34,7 @@ export interface Link {
    * Writes frames in order; succeeds once ws has them (or, with over 1 MiB unwritten, once the OS
    * has them), fails if the link is not open. Only `confirm` proves the server read them.
    */
-  readonly writeAll: (jsons: ReadonlyArray<string>) => Effect.Effect<void, ConnectionError>
+  readonly writeAll: (frames: ReadonlyArray<TextFrame>) => Effect.Effect<void, ConnectionError>
   /** Proves the server has read everything written so far (a pong to a fresh ping). */
   readonly confirm: Effect.Effect<void, ConnectionError>
   /** Destroys the socket (a write failed on it) and waits until the link has ended. */
@@ -198,24 +198,24 @@ const makeWrites = (handle: WebSocketHandle, isOpen: () => boolean) => {
   const waiting = new Set<(result: Effect.Effect<void, ConnectionError>) => void>()
   let unwritten = 0
   /** Hands the frames to ws; `done` hears of the last one's write (ws calls back in order). */
-  const send = (jsons: ReadonlyArray<string>, bytes: number, done: (error: Error | undefined) => void) => {
-    const last = jsons.length - 1
-    for (let i = 0; i < last; i++) handle.sendText(jsons[i]!, ignore)
-    handle.sendText(jsons[last]!, (error) => {
+  const send = (frames: ReadonlyArray<TextFrame>, bytes: number, done: (error: Error | undefined) => void) => {
+    const last = frames.length - 1
+    for (let i = 0; i < last; i++) handle.sendText(frames[i]!, ignore)
+    handle.sendText(frames[last]!, (error) => {
       unwritten -= bytes
       done(error)
     })
   }
-  const writeAll = (jsons: ReadonlyArray<string>): Effect.Effect<void, ConnectionError> =>
+  const writeAll = (frames: ReadonlyArray<TextFrame>): Effect.Effect<void, ConnectionError> =>
     Effect.suspend(() => {
-      if (jsons.length === 0) return Effect.void
+      if (frames.length === 0) return Effect.void
       if (!isOpen()) return Effect.fail(notConnected(true))
       let bytes = 0
-      for (const json of jsons) bytes += json.length
+      for (const frame of frames) bytes += frame.length
       unwritten += bytes
       // The common case: below the mark, nothing to wait for.
       if (unwritten <= HIGH_WATER_MARK) {
-        send(jsons, bytes, ignore)
+        send(frames, bytes, ignore)
         return Effect.void
       }
       return Effect.callback<void, ConnectionError>((resume) => {
@@ -223,7 +223,7 @@ const makeWrites = (handle: WebSocketHandle, isOpen: () => boolean) => {
           if (waiting.delete(finish)) resume(result)
         }
         waiting.add(finish)
-        send(jsons, bytes, (error) => finish(error === undefined ? Effect.void : Effect.fail(notConnected(true))))
+        send(frames, bytes, (error) => finish(error === undefined ? Effect.void : Effect.fail(notConnected(true))))
         return Effect.sync(() => waiting.delete(finish))
       })
     })

@@ -73,7 +73,8 @@ export const dialWs = (
     send: (data) => ws.send(data),
     sendText: (data, done) => {
       batch()
-      ws.send(data, (error) => done(error ?? undefined))
+      // Bytes are sent as text too; ws masks a copy, never the caller's buffer.
+      ws.send(data, { binary: false }, (error) => done(error ?? undefined))
     },
     ping: () => {
       if (ws.readyState !== WebSocket.OPEN) return

@@ -94,9 +94,9 @@ export class FakeSocket implements WebSocketHandle {
   send(data: string | Uint8Array) {
     this.sent.push(String(data))
   }
-  sendText(data: string, done: (error?: Error) => void) {
+  sendText(data: string | Uint8Array, done: (error?: Error) => void) {
     if (this.readyState !== 1) return done(new Error("not open"))
-    this.sent.push(data)
+    this.sent.push(typeof data === "string" ? data : new TextDecoder().decode(data))
     done()
   }
   ping() {
