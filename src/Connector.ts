@@ -187,7 +187,7 @@ const make = Effect.gen(function*() {
     // (before anything newer), so nobody waits for it — a reader held back by a full queue
     // cannot read that pong, and waiting here for it could stop both for good.
     yield* FiberSet.run(handlers, confirm(sent.success, response.finish))
-  }, Effect.withSpan("Connector.answer", { captureStackTrace: false }))
+  }, Effect.withSpan("Connector.answer", undefined, { captureStackTrace: false }))
 
   const couldNotSend = (error: ConnectionError) =>
     Effect.andThen(Metric.update(Metrics.repliesFailed, 1), Effect.logError(`Could not send the reply: ${error.message}`))
