@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Duration, Effect, Fiber, Metric, Stream } from "effect"
+import { Clock, Duration, Effect, Fiber, Metric, Stream, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 import { Agent, AgentError, echoReply } from "../src/Agent.ts"
 import * as Metrics from "../src/Metrics.ts"
@@ -48,6 +48,25 @@ describe("Connector with the reference server", () => {
       assert.strictEqual(status.state, "connected")
       assert.isDefined(status.lastInboundAt)
       assert.isDefined(status.lastOutboundAt)
+    }))
+
+  it.effect("each message is answered in a span of its own, Connector.answer, for any tracer installed", () =>
+    Effect.gen(function*() {
+      const names: Array<string> = []
+      const tracer = Tracer.make({
+        span(options) {
+          names.push(options.name)
+          return Tracer.nativeTracer.span(options)
+        }
+      })
+      const { events, server } = yield* startServer()
+      const { connector } = yield* startConnector(server.url, Agent.echo).pipe(Effect.provideService(Tracer.Tracer, tracer))
+      yield* connected(connector)
+      for (const conversationId of ["conv_1", "conv_2"]) {
+        yield* server.sendUserMessage({ conversationId, text: "Trace me" })
+        yield* waitFor(events, "ReplyCompleted")
+      }
+      assert.strictEqual(names.filter((name) => name === "Connector.answer").length, 2)
     }))
 
   it.effect("the first delta is on the wire before the agent finishes", () =>
