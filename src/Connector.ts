@@ -134,6 +134,13 @@ const make = Effect.gen(function*() {
     return Option.isSome(error) && error.value instanceof AgentStopped ? error.value.reason : undefined
   }
 
+  /** Said as it happens, before the last frame goes out (and even if it cannot). */
+  const onSourceFailure = (cause: Cause.Cause<unknown>) => {
+    const stopped = describeStop(cause)
+    if (stopped !== undefined) return Effect.logInfo(`The reply was stopped (${stopped}); sending response.incomplete`)
+    return Effect.logError("The agent failed to answer; sending response.failed", cause)
+  }
+
   /** What the end user is told when the agent fails: its own safe message, or a generic one. */
   const describeFailure = (cause: Cause.Cause<unknown>): ReplyFailure => {
     const error = Cause.findErrorOption(cause)
@@ -157,14 +164,7 @@ const make = Effect.gen(function*() {
       systemPrompt: config.systemPrompt,
       messageId: message.messageId,
       responseId: message.responseId
-    }).pipe(
-      // Said as it happens, before the last frame goes out (and even if it cannot).
-      Stream.tapCause((cause) => {
-        const stopped = describeStop(cause)
-        if (stopped !== undefined) return Effect.logInfo(`The reply was stopped (${stopped}); sending response.incomplete`)
-        return Effect.logError("The agent failed to answer; sending response.failed", cause)
-      })
-    )
+    })
     // Each batch of frames goes to the connection as the encoder makes it: no stream in between.
     const response = yield* connection.beginResponse
     let first = true
@@ -174,7 +174,7 @@ const make = Effect.gen(function*() {
       return Effect.andThen(markOutbound, response.write(frames))
     }
     const sent = yield* Effect.result(
-      protocol.writeReply({ conversationId: message.conversationId, describeFailure, describeStop }, pieces, write).pipe(
+      protocol.writeReply({ conversationId: message.conversationId, describeFailure, describeStop, onSourceFailure }, pieces, write).pipe(
         Effect.onInterrupt(() => response.abandon)
       )
     )

@@ -42,6 +42,8 @@ export interface ReplyOptions {
    * the response then ends with `response.incomplete` instead of `response.failed`.
    */
   readonly describeStop?: ((cause: Cause.Cause<unknown>) => string | undefined) | undefined
+  /** Runs when the source fails or is stopped, before the response's last frame is written (a log line, say). */
+  readonly onSourceFailure?: ((cause: Cause.Cause<unknown>) => Effect.Effect<void>) | undefined
 }
 
 /** How a reply written by `writeReply` ended. */
@@ -200,7 +202,11 @@ export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service
         // frames, which the connection writes at once.
         const pieces = text.pipe(
           Stream.mapArrayEffect((chunk) => Effect.map(now, (millis) => [piecesFrames(encoder.at(millis), chunk)] as const)),
-          Stream.catchCause((cause) => Stream.fromEffect(Effect.map(now, (millis) => failureFrames(encoder.at(millis), options, cause))))
+          Stream.catchCause((cause) =>
+            Stream.fromEffect(
+              Effect.andThen(options.onSourceFailure?.(cause) ?? Effect.void, Effect.map(now, (millis) => failureFrames(encoder.at(millis), options, cause)))
+            )
+          )
         )
         // A reply that never had any text ends as failed: nothing to complete.
         const end = Stream.fromEffect(Effect.map(now, (millis) => endFrames(encoder.at(millis))))
@@ -219,22 +225,30 @@ export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service
       const clock = yield* Clock.Clock
       const at = () => encoder.at(clock.currentTimeMillisUnsafe())
       const writeSome = (frames: ReadonlyArray<OutboundFrame>) => Arr.isReadonlyArrayNonEmpty(frames) ? write(frames) : Effect.void
-      let outcome: ReplyOutcome | undefined
       yield* writeSome(at().begin())
-      // The source's failure becomes the response's last frame; `write`'s own failure is not
-      // caught here (it ends the run: the connection is gone).
-      yield* text.pipe(
-        Stream.mapArray((chunk) => [piecesFrames(at(), chunk)]),
-        Stream.catchCause((cause) => {
-          const stopped = options.describeStop?.(cause)
-          outcome = stopped === undefined ? { _tag: "Failed", cause } : { _tag: "Stopped", reason: stopped }
-          return Stream.succeed(failureFrames(at(), options, cause))
-        }),
-        Stream.runForEach(writeSome)
+      // The source is run chunk by chunk, with no stream stage in between (a stage per step was
+      // half of the Effect operations of a reply). `write`'s own failure is noted, so it is told
+      // apart from the source's: it ends the run as it is (the connection is gone), while the
+      // source's becomes the response's last frame.
+      let writeFailure: Cause.Cause<E2> | undefined
+      const writeChunk = (chunk: ReadonlyArray<ReplyPiece>) =>
+        Effect.onError(writeSome(piecesFrames(at(), chunk)), (cause) =>
+          Effect.sync(() => {
+            writeFailure = cause
+          }))
+      const failure = yield* Stream.runForEachArray(text, writeChunk).pipe(
+        Effect.as(undefined),
+        Effect.catchCause((cause) => writeFailure === undefined ? Effect.succeed(cause) : Effect.failCause(writeFailure))
       )
-      if (outcome === undefined) outcome = encoder.started ? { _tag: "Completed" } : { _tag: "Empty" }
-      yield* writeSome(endFrames(at()))
-      return outcome
+      if (failure === undefined) {
+        const outcome: ReplyOutcome = encoder.started ? { _tag: "Completed" } : { _tag: "Empty" }
+        yield* writeSome(endFrames(at()))
+        return outcome
+      }
+      if (options.onSourceFailure !== undefined) yield* options.onSourceFailure(failure)
+      yield* writeSome(failureFrames(at(), options, failure))
+      const stopped = options.describeStop?.(failure)
+      return stopped === undefined ? { _tag: "Failed", cause: failure } : { _tag: "Stopped", reason: stopped }
     })
 
   return Protocol.of({

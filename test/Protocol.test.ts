@@ -147,6 +147,28 @@ describe("Protocol outbound", () => {
       assert.deepStrictEqual(empty.types, ["response.created", "response.in_progress", "response.failed"])
     }))
 
+  it.effect("writeReply: the writer's own failure ends the run as it is; the source's failure is said once, before the last frame", () =>
+    Effect.gen(function*() {
+      // The writer fails on the agent's first piece: that error comes out, and nothing more is written.
+      const written: Array<string> = []
+      const writerFailed = yield* protocol.writeReply({ conversationId: "c" }, Stream.make("Hello ", "there"), (frames) =>
+        frames.some((f) => f.type === "response.output_text.delta")
+          ? Effect.fail("link gone" as const)
+          : Effect.sync(() => void written.push(...frames.map((f) => f.type)))).pipe(Effect.flip)
+      assert.strictEqual(writerFailed, "link gone")
+      assert.deepStrictEqual(written, ["response.created", "response.in_progress"])
+
+      // The source fails: onSourceFailure hears of it before the response.failed frame is written.
+      const order: Array<string> = []
+      yield* protocol.writeReply(
+        { conversationId: "c", onSourceFailure: () => Effect.sync(() => void order.push("told")) },
+        Stream.concat(Stream.make("half "), Stream.fail("boom")),
+        (frames) => Effect.sync(() => void order.push(...frames.map((f) => f.type)))
+      )
+      assert.deepStrictEqual(order.slice(-2), ["told", "response.failed"])
+      assert.strictEqual(order.filter((o) => o === "told").length, 1)
+    }))
+
   it.effect("a stopped reply ends with response.incomplete: the reason, the text so far, schema-valid, nothing after", () =>
     Effect.gen(function*() {
       const source = Stream.concat(Stream.make("partial answer "), Stream.fail("stop"))
