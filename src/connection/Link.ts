@@ -35,6 +35,12 @@ export interface Link {
    * has them), fails if the link is not open. Only `confirm` proves the server read them.
    */
   readonly writeAll: (frames: ReadonlyArray<TextFrame>) => Effect.Effect<void, ConnectionError>
+  /**
+   * `writeAll` without an effect, for the common case: true once ws has the frames; false, with
+   * nothing written, when the link is not open or they would pass the 1 MiB mark (then use
+   * `writeAll`, which waits).
+   */
+  readonly tryWriteAll: (frames: ReadonlyArray<TextFrame>) => boolean
   /** Proves the server has read everything written so far (a pong to a fresh ping). */
   readonly confirm: Effect.Effect<void, ConnectionError>
   /** Destroys the socket (a write failed on it) and waits until the link has ended. */
@@ -155,6 +161,7 @@ export const serveLink = Effect.fnUntraced(function*(options: LinkOptions) {
   yield* options.onOpen({
     generation: options.generation,
     writeAll: writes.writeAll,
+    tryWriteAll: writes.tryWriteAll,
     confirm: pings.confirm,
     drop: Effect.andThen(Effect.sync(() => handle.terminate()), Deferred.await(ended))
   })
@@ -206,18 +213,24 @@ const makeWrites = (handle: WebSocketHandle, isOpen: () => boolean) => {
       done(error)
     })
   }
+  /** The common case, with no effect at all: open, and below the mark once these are added. */
+  const tryWriteAll = (frames: ReadonlyArray<TextFrame>): boolean => {
+    if (frames.length === 0) return true
+    if (!isOpen()) return false
+    let bytes = 0
+    for (const frame of frames) bytes += frame.length
+    if (unwritten + bytes > HIGH_WATER_MARK) return false
+    unwritten += bytes
+    send(frames, bytes, ignore)
+    return true
+  }
   const writeAll = (frames: ReadonlyArray<TextFrame>): Effect.Effect<void, ConnectionError> =>
     Effect.suspend(() => {
-      if (frames.length === 0) return Effect.void
+      if (tryWriteAll(frames)) return Effect.void
       if (!isOpen()) return Effect.fail(notConnected(true))
       let bytes = 0
       for (const frame of frames) bytes += frame.length
       unwritten += bytes
-      // The common case: below the mark, nothing to wait for.
-      if (unwritten <= HIGH_WATER_MARK) {
-        send(frames, bytes, ignore)
-        return Effect.void
-      }
       return Effect.callback<void, ConnectionError>((resume) => {
         const finish = (result: Effect.Effect<void, ConnectionError>) => {
           if (waiting.delete(finish)) resume(result)
@@ -230,7 +243,7 @@ const makeWrites = (handle: WebSocketHandle, isOpen: () => boolean) => {
   const failAll = () => {
     for (const finish of [...waiting]) finish(Effect.fail(notConnected(true)))
   }
-  return { writeAll, failAll }
+  return { writeAll, tryWriteAll, failAll }
 }
 
 /** Why the link ended: what the socket noted itself, else what the close or open error says. */

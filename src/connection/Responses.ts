@@ -79,6 +79,11 @@ export const makeResponses = (options: {
     const deliver = (batch: ReadonlyArray<Uint8Array>, confirm: boolean): Effect.Effect<void, ConnectionError> => {
       const link = options.current()
       if (link === undefined || (link.generation !== response.writtenOn && response.sent.length > 0)) return deliverAgain(batch, confirm)
+      // Most writes: the link takes the frames at once, with no effect of their own.
+      if (!confirm && link.tryWriteAll(batch)) {
+        written(link, batch)
+        return Effect.void
+      }
       return Effect.matchEffect(confirm ? Effect.andThen(link.writeAll(batch), link.confirm) : link.writeAll(batch), {
         onFailure: () => Effect.andThen(link.drop, deliverAgain(batch, confirm)),
         onSuccess: () => Effect.sync(() => written(link, batch))
