@@ -1,11 +1,17 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Duration, Effect, Fiber, Metric, Stream, Tracer } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Fiber, Layer, Metric, Stream, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 import { Agent, AgentError, echoReply } from "../src/Agent.ts"
+import { ConnectorConfig } from "../src/Config.ts"
+import { Connector } from "../src/Connector.ts"
+import * as InstaClaw from "../src/InstaClaw.ts"
+import { LogSink } from "../src/Logger.ts"
+import { fakeDialer } from "../src/testing/FakeDialer.ts"
 import * as Metrics from "../src/Metrics.ts"
 import * as Protocol from "../src/Protocol.ts"
 import { forceGc } from "./support/gc.ts"
 import { collect, startConnector, startServer, waitFor } from "./support/harness.ts"
+import { captureSink } from "./support/logs.ts"
 
 /** An agent whose reply to "slow …" takes `seconds` of (test) time; others answer at once. */
 const sleepyAgent = (seconds: number, started: Array<[string, number]> = []) =>
@@ -343,4 +349,54 @@ describe("Connector with the reference server", () => {
       while ((yield* deltas).some((n, i) => n < [2, 1, 1, 1][i]!)) yield* Effect.yieldNow
       assert.deepStrictEqual(yield* deltas, [2, 1, 1, 1])
     }))
+})
+
+describe("Connector with a fake socket, under TestClock", () => {
+  /** The frames of one user message, as a server streams them. */
+  const userFrames = (conversationId: string, token: string, text: string) => {
+    const encoder = new Protocol.ReplyEncoder({ conversationId, token, startedAt: 0, model: "m", profile: "full", deltaSize: 7, role: "user" })
+    return [...encoder.open(), ...encoder.text(text), ...encoder.complete()].map((frame) => frame.json)
+  }
+
+  it.effect("a backlog held longer than responseIdleTimeout does not discard the half-read message behind it", () =>
+    Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      const asked: Array<string> = []
+      // Every reply waits for the gate: 1 000 messages of one conversation fill the connector's
+      // room, and the next completed message makes the intake wait.
+      const agent = Agent.layer((request) =>
+        Stream.unwrap(Effect.sync(() => {
+          asked.push(request.text)
+          return Stream.fromEffect(Effect.as(Deferred.await(gate), `re: ${request.text}`))
+        }))
+      )
+      const dial = fakeDialer((socket) => socket.open())
+      const logs = captureSink()
+      const layer = InstaClaw.layerWithConfig.pipe(
+        Layer.provide(dial.layer),
+        Layer.provide(agent),
+        Layer.provideMerge(ConnectorConfig.layer({ url: "ws://127.0.0.1:1/x", clientId: "demo", clientSecret: "demo-secret", responseIdleTimeout: 10_000 })),
+        Layer.provide(Layer.succeed(LogSink, logs.sink))
+      )
+      const context = yield* Layer.build(layer)
+      yield* connected(Context.get(context, Connector))
+      const socket = dial.sockets[0]!
+
+      // A message in another conversation, half read: its first frames, not its end.
+      const late = userFrames("conv_late", "late", "arrives in two parts")
+      const cut = late.length - 2
+      for (const frame of late.slice(0, cut)) socket.receive(frame)
+      // Then 1 001 complete messages: the last one waits for room.
+      for (let i = 0; i <= 1000; i++) for (const frame of userFrames("conv_busy", `busy${i}`, `busy ${i}`)) socket.receive(frame)
+      yield* Effect.yieldNow
+      // The backlog lasts three idle timeouts; the sweep runs meanwhile.
+      yield* TestClock.adjust("30 seconds")
+      yield* Deferred.succeed(gate, undefined)
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+      // The rest of the half-read message arrives now.
+      for (const frame of late.slice(cut)) socket.receive(frame)
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+      assert.include(asked, "arrives in two parts", "the half-read message was kept and answered")
+      assert.notInclude(logs.text(), "Idle", "no response was discarded as idle")
+    }).pipe(Effect.scoped), { timeout: 30_000 })
 })
