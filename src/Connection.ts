@@ -49,7 +49,7 @@ import * as Wire from "./Wire.ts"
 export * from "./ConnectionError.ts"
 export { type BackoffOptions, defaultReconnect, ReconnectPolicy, type ReconnectInput, type ReconnectStep } from "./connection/Reconnect.ts"
 export { type ResponseWriter } from "./connection/Responses.ts"
-export { type DialOptions, WebSocketDialer, type WebSocketHandle } from "./WebSocketDialer.ts"
+export { type DialOptions, type TextFrame, WebSocketDialer, type WebSocketHandle } from "./WebSocketDialer.ts"
 
 export type ConnectionState = "disconnected" | "connecting" | "connected" | "reconnecting"
 

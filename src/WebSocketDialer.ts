@@ -9,7 +9,7 @@ import { Context, Layer } from "effect"
 import { dialWs } from "./internal/ws.ts"
 import type { DialOptions, WebSocketHandle } from "./WebSocketHandle.ts"
 
-export type { DialOptions, WebSocketHandle } from "./WebSocketHandle.ts"
+export type { DialOptions, TextFrame, WebSocketHandle } from "./WebSocketHandle.ts"
 
 /** Creates WebSockets. `WebSocketDialer.layer` uses the `ws` library. */
 export class WebSocketDialer extends Context.Service<WebSocketDialer, {

@@ -17,6 +17,8 @@ import type { DialOptions, WebSocketHandle } from "../WebSocketHandle.ts"
 
 type Listener = (event: any) => void
 
+const utf8 = new TextDecoder()
+
 /** One dialed socket, driven by the test. `sent` holds every text frame the connector wrote. */
 export class FakeSocket implements WebSocketHandle {
   readyState = 0
@@ -96,7 +98,7 @@ export class FakeSocket implements WebSocketHandle {
   }
   sendText(data: string | Uint8Array, done: (error?: Error) => void) {
     if (this.readyState !== 1) return done(new Error("not open"))
-    this.sent.push(typeof data === "string" ? data : new TextDecoder().decode(data))
+    this.sent.push(typeof data === "string" ? data : utf8.decode(data))
     done()
   }
   ping() {
