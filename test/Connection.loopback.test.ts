@@ -4,7 +4,7 @@
  * through queues and state changes, never by sleeping.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Option, Queue, Stream } from "effect"
+import { Deferred, Effect, Exit, Fiber, Option, Queue, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { spawn } from "node:child_process"
 import * as net from "node:net"
@@ -21,10 +21,16 @@ const SECRET = "loopback-secret-4f9a"
 
 /** The latest `ws` client the connection dialled, to count its listeners. */
 let latestClient: WebSocket | undefined
+/** Called when the connection pauses its socket (backpressure). */
+let onPause: (() => void) | undefined
 class TrackedWebSocket extends WebSocket {
   constructor(url: string, options: WebSocket.ClientOptions) {
     super(url, options)
     latestClient = this
+  }
+  override pause() {
+    super.pause()
+    onPause?.()
   }
 }
 
@@ -135,6 +141,38 @@ describe("Connection over loopback", () => {
       assert.strictEqual(errors.length, 3)
       assert.match(errors[1]!, /Skipped a binary frame of 2 bytes/)
     }))
+
+  it.effect("a handler that waits pauses the real socket once 64 KiB wait behind it; released, every envelope arrives in order", () =>
+    Effect.gen(function*() {
+      const server = yield* wsServer()
+      const { connection } = yield* openConnection(server.url)
+      const peer = yield* Queue.take(server.connections)
+      yield* awaitState(connection, "connected")
+      const paused = Effect.callback<void>((resume) => {
+        onPause = () => resume(Effect.void)
+      })
+      const gate = yield* Deferred.make<void>()
+      const seen = yield* Queue.unbounded<string>()
+      yield* connection.handleInbound((envelope) => {
+        Queue.offerUnsafe(seen, envelope.headers.messageId)
+        return envelope.headers.messageId === "0" ? Deferred.await(gate) : undefined
+      })
+      const padding = "x".repeat(1000)
+      for (let i = 0; i < 200; i++) {
+        peer.socket.send(JSON.stringify({ type: "message", headers: { messageId: String(i), timestamp: 1, conversationId: "c" }, data: JSON.stringify({ type: "response.in_progress", response_id: "r", padding }) }))
+      }
+      yield* paused
+      assert.isTrue(latestClient!.isPaused, "ws stopped reading")
+      assert.strictEqual(yield* Queue.size(seen), 1, "nothing overtook the waiting handler")
+      yield* Deferred.succeed(gate, undefined)
+      const order: Array<string> = []
+      for (let i = 0; i < 200; i++) order.push(yield* Queue.take(seen))
+      assert.deepStrictEqual(order, Array.from({ length: 200 }, (_, i) => String(i)))
+      assert.isFalse(latestClient!.isPaused, "reading again")
+      assert.strictEqual(yield* connection.state, "connected")
+    }).pipe(Effect.scoped, Effect.ensuring(Effect.sync(() => {
+      onPause = undefined
+    }))))
 
   it.effect("a frame over maxFrameBytes closes with 1009, then reconnects", () =>
     Effect.gen(function*() {
