@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { RecentSet, utf8Length } from "./internal/recent.ts"
+import { RecentIds, RecentSet, utf8Length } from "./internal/recent.ts"
 import { isKnownEvent, type KnownEvent, type MessageEnvelope } from "./Wire.ts"
 
 /** A completed user message, delivered exactly once. */
@@ -97,15 +97,19 @@ const violation = (v: Violation): AssemblerOutput => ({ _tag: "Violation", viola
 /** The per-connection inbound state machine. */
 export class InboundAssembler {
   private readonly inFlight = new Map<string, Assembling>()
-  private readonly seenMessageIds: RecentSet
+  private readonly seenMessageIds: RecentIds
   private readonly finished: RecentSet
   /** Responses answered before a restart (`restore`): their events are redeliveries, not violations. */
   private readonly restored: RecentSet
   private readonly limits: AssemblerLimits
+  private readonly remembered: number
+  /** `seenMessageIds.recorded` when a response was last evicted. */
+  private evictedAt = Number.NEGATIVE_INFINITY
 
   constructor(limits: AssemblerLimits) {
     this.limits = limits
-    this.seenMessageIds = new RecentSet(limits.remembered ?? 10_000)
+    this.remembered = limits.remembered ?? 10_000
+    this.seenMessageIds = new RecentIds(limits.remembered ?? 10_000)
     this.finished = new RecentSet(limits.remembered ?? 10_000)
     this.restored = new RecentSet(limits.remembered ?? 10_000)
   }
@@ -128,6 +132,31 @@ export class InboundAssembler {
   /** Feeds one envelope; returns what it completed, refused or ignored. */
   push(envelope: MessageEnvelope, now: number): ReadonlyArray<AssemblerOutput> {
     const { headers } = envelope
+    const data = envelope.data
+    // The common events cannot be redeliveries, so their ids are remembered without a lookup
+    // (`RecentIds`): the next event of a response being assembled (a redelivery's sequence
+    // number is taken already), and the start of a response never seen (not finished, restored,
+    // or evicted within the ids remembered). Only a server that reuses an id for a new event
+    // sees a difference: that event counts, where a lookup would have dropped it.
+    if (isKnownEvent(data) && headers.conversationId) {
+      const responseId = data.response_id ?? responseIdOf(data)
+      if (responseId !== undefined) {
+        const state = this.inFlight.get(responseId)
+        if (state !== undefined) {
+          if (typeof data.sequence_number === "number" && data.sequence_number > state.lastSequence) {
+            this.seenMessageIds.record(headers.messageId)
+            return this.continue(state, envelope, now)
+          }
+        } else if (
+          STARTS.has(data.type) && !this.finished.has(responseId) && !this.restored.has(responseId) &&
+          this.seenMessageIds.recordedSince(this.evictedAt) >= this.remembered
+        ) {
+          this.seenMessageIds.record(headers.messageId)
+          return this.start(responseId, headers.conversationId, envelope, now)
+        }
+      }
+    }
+    // Everything else is checked against the ids seen before.
     if (!this.seenMessageIds.add(headers.messageId)) return [{ _tag: "Duplicate", messageId: headers.messageId }]
 
     const conversationId = headers.conversationId
@@ -143,35 +172,40 @@ export class InboundAssembler {
     }
     // A response being assembled is neither restored nor finished (both are checked before it
     // starts, and it leaves the table when it ends): the common event needs one lookup.
-    let state = this.inFlight.get(responseId)
-    if (state === undefined) {
-      if (this.restored.has(responseId)) return [{ _tag: "Duplicate", messageId: headers.messageId }]
-      if (this.finished.has(responseId)) {
-        return [violation({ reason: "EventAfterCompletion", detail: "event for a response that already ended", eventType, responseId, conversationId })]
-      }
-      if (!STARTS.has(eventType)) {
-        return [violation({ reason: "UnknownResponse", detail: "event for a response that was never started", eventType, responseId, conversationId })]
-      }
-      // A full table evicts its least recently active response: a new message is always accepted.
-      const evicted = this.inFlight.size >= this.limits.maxInFlight ? this.evictStalest(now) : undefined
-      state = {
-        responseId,
-        conversationId,
-        senderId: headers.senderId ?? conversationId,
-        senderName: headers.senderName,
-        messageId: headers.messageId,
-        parts: new Map(),
-        lastPart: undefined,
-        lastItemId: undefined,
-        lastContentIndex: undefined,
-        lastSequence: -1,
-        gap: false,
-        bytes: 0,
-        lastActivity: now
-      }
-      this.inFlight.set(responseId, state)
-      if (evicted !== undefined) return [evicted, ...this.continue(state, envelope, now)]
+    const state = this.inFlight.get(responseId)
+    if (state !== undefined) return this.continue(state, envelope, now)
+    if (this.restored.has(responseId)) return [{ _tag: "Duplicate", messageId: headers.messageId }]
+    if (this.finished.has(responseId)) {
+      return [violation({ reason: "EventAfterCompletion", detail: "event for a response that already ended", eventType, responseId, conversationId })]
     }
+    if (!STARTS.has(eventType)) {
+      return [violation({ reason: "UnknownResponse", detail: "event for a response that was never started", eventType, responseId, conversationId })]
+    }
+    return this.start(responseId, conversationId, envelope, now)
+  }
+
+  /** A new response: its state, and the envelope that started it. */
+  private start(responseId: string, conversationId: string, envelope: MessageEnvelope, now: number): ReadonlyArray<AssemblerOutput> {
+    const { headers } = envelope
+    // A full table evicts its least recently active response: a new message is always accepted.
+    const evicted = this.inFlight.size >= this.limits.maxInFlight ? this.evictStalest(now) : undefined
+    const state: Assembling = {
+      responseId,
+      conversationId,
+      senderId: headers.senderId ?? conversationId,
+      senderName: headers.senderName,
+      messageId: headers.messageId,
+      parts: new Map(),
+      lastPart: undefined,
+      lastItemId: undefined,
+      lastContentIndex: undefined,
+      lastSequence: -1,
+      gap: false,
+      bytes: 0,
+      lastActivity: now
+    }
+    this.inFlight.set(responseId, state)
+    if (evicted !== undefined) return [evicted, ...this.continue(state, envelope, now)]
     return this.continue(state, envelope, now)
   }
 
@@ -182,6 +216,8 @@ export class InboundAssembler {
       if (stalest === undefined || candidate.lastActivity < stalest.lastActivity) stalest = candidate
     }
     this.inFlight.delete(stalest!.responseId)
+    // Its ids are still remembered: until they are forgotten, a start is looked up (`push`).
+    this.evictedAt = this.seenMessageIds.recorded
     return violation({
       reason: "Evicted",
       detail: `maxInFlightResponses (${this.limits.maxInFlight}) reached: dropped the least recently active response, idle for ${now - stalest!.lastActivity} ms`,

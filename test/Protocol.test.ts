@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { type Cause, Effect, Fiber, Layer, Queue, Random, Result, Stream } from "effect"
 import { ConnectorConfig } from "../src/Config.ts"
 import { TestClock } from "effect/testing"
+import { RecentIds } from "../src/internal/recent.ts"
 import * as Protocol from "../src/Protocol.ts"
 import { collectReply, decodeMessage, envelope, eventsOf, FULL_SEQUENCE } from "./support/frames.ts"
 import { validateEvent } from "./support/openResponsesSchema.ts"
@@ -381,6 +382,43 @@ describe("Protocol inbound assembler", () => {
     const replayed = [start("r"), delta("r", 1, "x"), completed("r", 2)].flatMap((e) => assembler.push(e, 0))
     assert.deepStrictEqual(reasons(replayed), ["EventAfterCompletion", "EventAfterCompletion", "EventAfterCompletion"])
     assert.strictEqual(messages(replayed).length, 0)
+  })
+
+  it("a redelivered event of a response still being assembled is dropped as a duplicate; a new event with a used sequence number is a violation", () => {
+    const assembler = new Protocol.InboundAssembler(limits)
+    const first = delta("r", 1, "a")
+    const out = [start("r"), first, first, delta("r", 1, "b"), completed("r", 2)].flatMap((e) => assembler.push(e, 0))
+    assert.deepStrictEqual(out.map((o) => o._tag), ["Duplicate", "Violation", "Message"])
+    assert.deepStrictEqual(reasons(out), ["SequenceNotIncreasing"])
+    assert.strictEqual(messages(out)[0]!.text, "a")
+  })
+
+  it("the redelivered start of an evicted response is a duplicate while its id is remembered, and a new start once it is not", () => {
+    const assembler = new Protocol.InboundAssembler({ ...limits, maxInFlight: 1, remembered: 4 })
+    const a = start("a")
+    assert.deepStrictEqual(reasons([a, start("b")].flatMap((e) => assembler.push(e, 0))), ["Evicted"])
+    assert.deepStrictEqual(assembler.push(a, 0).map((o) => o._tag), ["Duplicate"])
+    // Four more ids later, a's is forgotten: its start begins it again (and evicts b).
+    ;[delta("b", 1, "x"), delta("b", 2, "y"), delta("b", 3, "z"), delta("b", 4, "w")].forEach((e) => assembler.push(e, 0))
+    assert.deepStrictEqual(reasons(assembler.push(a, 0)), ["Evicted"])
+    assert.strictEqual(assembler.inFlightCount, 1)
+  })
+
+  it("RecentIds: remembers the last ids, recorded or added, and looks them up only when asked", () => {
+    const ids = new RecentIds(3)
+    ids.record("a")
+    ids.record("b")
+    assert.isFalse(ids.add("a"), "a recorded id is found")
+    assert.isTrue(ids.add("c"))
+    ids.record("d") // a leaves
+    assert.isTrue(ids.add("a"), "the oldest is forgotten")
+    assert.isFalse(ids.add("d"))
+    assert.isFalse(ids.add("c"))
+    assert.strictEqual(ids.size, 3)
+    for (let i = 0; i < 10; i++) ids.record(`x${i}`)
+    assert.isTrue(ids.add("c"), "forgotten after capacity more")
+    assert.isFalse(ids.add("x9"))
+    assert.strictEqual(ids.size, 3)
   })
 
   it("reports an event for an unknown response", () => {
