@@ -132,47 +132,32 @@ export class InboundAssembler {
   /** Feeds one envelope; returns what it completed, refused or ignored. */
   push(envelope: MessageEnvelope, now: number): ReadonlyArray<AssemblerOutput> {
     const { headers } = envelope
-    const data = envelope.data
+    const conversationId = headers.conversationId
+    const event = isKnownEvent(envelope.data) ? envelope.data : undefined
+    const responseId = event === undefined ? undefined : event.response_id ?? responseIdOf(event)
+    // A response being assembled is neither restored nor finished (both are checked before it
+    // starts, and it leaves the table when it ends): the common event needs one lookup.
+    const state = responseId === undefined ? undefined : this.inFlight.get(responseId)
     // The common events cannot be redeliveries, so their ids are remembered without a lookup
     // (`RecentIds`): the next event of a response being assembled (a redelivery's sequence
     // number is taken already), and the start of a response never seen (not finished, restored,
     // or evicted within the ids remembered). Only a server that reuses an id for a new event
     // sees a difference: that event counts, where a lookup would have dropped it.
-    if (isKnownEvent(data) && headers.conversationId) {
-      const responseId = data.response_id ?? responseIdOf(data)
-      if (responseId !== undefined) {
-        const state = this.inFlight.get(responseId)
-        if (state !== undefined) {
-          if (typeof data.sequence_number === "number" && data.sequence_number > state.lastSequence) {
-            this.seenMessageIds.record(headers.messageId)
-            return this.continue(state, envelope, now)
-          }
-        } else if (
-          STARTS.has(data.type) && !this.finished.has(responseId) && !this.restored.has(responseId) &&
-          this.seenMessageIds.recordedSince(this.evictedAt) >= this.remembered
-        ) {
-          this.seenMessageIds.record(headers.messageId)
-          return this.start(responseId, headers.conversationId, envelope, now)
-        }
-      }
-    }
-    // Everything else is checked against the ids seen before.
-    if (!this.seenMessageIds.add(headers.messageId)) return [{ _tag: "Duplicate", messageId: headers.messageId }]
+    const fresh = event !== undefined && conversationId && responseId !== undefined && (state !== undefined
+      ? typeof event.sequence_number === "number" && event.sequence_number > state.lastSequence
+      : STARTS.has(event.type) && !this.finished.has(responseId) && !this.restored.has(responseId) &&
+        this.seenMessageIds.recordedSince(this.evictedAt) >= this.remembered)
+    if (fresh) this.seenMessageIds.record(headers.messageId)
+    else if (!this.seenMessageIds.add(headers.messageId)) return [{ _tag: "Duplicate", messageId: headers.messageId }]
 
-    const conversationId = headers.conversationId
-    if (!isKnownEvent(envelope.data)) return [{ _tag: "Ignored", eventType: envelope.data.type }]
-    const event = envelope.data
+    if (event === undefined) return [{ _tag: "Ignored", eventType: envelope.data.type }]
     const eventType = event.type
-    const responseId = event.response_id ?? responseIdOf(event)
     if (conversationId === undefined || conversationId === "") {
       return [violation({ reason: "MissingConversationId", detail: "server envelope without headers.conversationId", eventType, responseId })]
     }
     if (responseId === undefined) {
       return [violation({ reason: "MissingResponseId", detail: "event without response_id or response.id", eventType, conversationId })]
     }
-    // A response being assembled is neither restored nor finished (both are checked before it
-    // starts, and it leaves the table when it ends): the common event needs one lookup.
-    const state = this.inFlight.get(responseId)
     if (state !== undefined) return this.continue(state, envelope, now)
     if (this.restored.has(responseId)) return [{ _tag: "Duplicate", messageId: headers.messageId }]
     if (this.finished.has(responseId)) {

@@ -44,6 +44,10 @@ const dialed = (dial: ReturnType<typeof fakeDialer>, count = 1) =>
 
 const diffs = (times: ReadonlyArray<number>) => times.slice(1).map((t, i) => t - times[i]!)
 
+/** The frame of a `response.in_progress` event for response `r` in conversation `c`, with envelope id `id`. */
+const inProgressFrame = (id: string, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ type: "message", headers: { messageId: id, timestamp: 1, conversationId: "c" }, data: JSON.stringify({ type: "response.in_progress", response_id: "r", ...extra }) })
+
 describe("Connection under TestClock", () => {
   it.effect("reconnect delays: min(1000·2^n, 30000) + uniform(0, 1000), reproducible with a seeded Random", () =>
     Effect.gen(function*() {
@@ -410,7 +414,7 @@ describe("Connection under TestClock", () => {
             yield* awaitState(connection, "connected")
             const busy = yield* Deferred.make<void>()
             yield* connection.handleInbound(() => Deferred.await(busy))
-            socket.receive(JSON.stringify({ type: "message", headers: { messageId: "m", timestamp: 1, conversationId: "c" }, data: JSON.stringify({ type: "response.in_progress", response_id: "r" }) }))
+            socket.receive(inProgressFrame("m"))
             yield* Effect.yieldNow
             yield* TestClock.adjust("5 minutes")
             const heldAlive = !socket.terminated
@@ -428,8 +432,7 @@ describe("Connection under TestClock", () => {
 
   it.effect("a handler that waits holds the frames behind it in order, and over 64 KiB of them pause the socket until they are handled", () =>
     Effect.gen(function*() {
-      const envelope = (id: string) =>
-        JSON.stringify({ type: "message", headers: { messageId: id, timestamp: 1, conversationId: "c" }, data: JSON.stringify({ type: "response.in_progress", response_id: "r", padding: "x".repeat(1000) }) })
+      const envelope = (id: string) => inProgressFrame(id, { padding: "x".repeat(1000) })
       const { result } = yield* withConnection(
         (s) => s.open(),
         (connection, dial) =>
@@ -459,8 +462,7 @@ describe("Connection under TestClock", () => {
 
   it.effect("handleInbound takes each envelope as it arrives, in order, for its scope; then inbound has them again", () =>
     Effect.gen(function*() {
-      const envelope = (id: string) =>
-        JSON.stringify({ type: "message", headers: { messageId: id, timestamp: 1, conversationId: "c" }, data: JSON.stringify({ type: "response.in_progress", response_id: "r" }) })
+      const envelope = (id: string) => inProgressFrame(id)
       const { result } = yield* withConnection(
         (s) => s.open(),
         (connection, dial) =>
@@ -498,7 +500,7 @@ describe("Connection under TestClock", () => {
             const socket = yield* dialed(dial)
             yield* awaitState(connection, "connected")
             for (let i = 0; i < 11_000; i++) socket.receive(i % 2 === 0 ? "not json" : new Uint8Array(3))
-            socket.receive(JSON.stringify({ type: "message", headers: { messageId: "ok", timestamp: 1, conversationId: "c" }, data: JSON.stringify({ type: "response.in_progress", response_id: "r" }) }))
+            socket.receive(inProgressFrame("ok"))
             const delivered = yield* connection.inbound.pipe(Stream.runHead)
             yield* TestClock.adjust("10 seconds")
             return { delivered, status: yield* connection.state }
