@@ -109,9 +109,9 @@ export class InboundAssembler {
   constructor(limits: AssemblerLimits) {
     this.limits = limits
     this.remembered = limits.remembered ?? 10_000
-    this.seenMessageIds = new RecentIds(limits.remembered ?? 10_000)
-    this.finished = new RecentSet(limits.remembered ?? 10_000)
-    this.restored = new RecentSet(limits.remembered ?? 10_000)
+    this.seenMessageIds = new RecentIds(this.remembered)
+    this.finished = new RecentSet(this.remembered)
+    this.restored = new RecentSet(this.remembered)
   }
 
   /** Remembers responses completed by an earlier run (from a `DedupeStore`), oldest first. Call before the first `push`. */
@@ -146,7 +146,7 @@ export class InboundAssembler {
     const fresh = event !== undefined && conversationId && responseId !== undefined && (state !== undefined
       ? typeof event.sequence_number === "number" && event.sequence_number > state.lastSequence
       : STARTS.has(event.type) && !this.finished.has(responseId) && !this.restored.has(responseId) &&
-        this.seenMessageIds.recordedSince(this.evictedAt) >= this.remembered)
+        this.seenMessageIds.recorded - this.evictedAt >= this.remembered)
     if (fresh) this.seenMessageIds.record(headers.messageId)
     else if (!this.seenMessageIds.add(headers.messageId)) return [{ _tag: "Duplicate", messageId: headers.messageId }]
 

@@ -7,7 +7,7 @@
  *
  * Why not `effect/socket`'s reader: it resumes the reading fiber for every frame, so every
  * event of a streamed message cost a scheduler turn and a dozen effects. Effect is entered
- * once per completed message instead (the echo bench's profile: about half of the process).
+ * once per completed message instead.
  * The socket's open, error and close still come from `effect/socket` (`Link.ts`).
  */
 import { Effect } from "effect"
@@ -115,7 +115,6 @@ export const makeIntake = <E>(options: {
         if (more !== undefined) yield* more
       }
       backlog.length = 0
-      backlogSize = 0
       if (ended !== undefined) return yield* Effect.fail(ended.error)
       if (busy) {
         busy = false

@@ -201,6 +201,13 @@ const HIGH_WATER_MARK = 1024 * 1024
  * ws does not always call back queued writes on a killed socket (the soak found it), so the link
  * fails its waiting writers itself when it ends.
  */
+/** Characters of text, bytes of encoded text: what the mark counts. */
+const sizeOf = (frames: ReadonlyArray<TextFrame>) => {
+  let size = 0
+  for (const frame of frames) size += frame.length
+  return size
+}
+
 const makeWrites = (handle: WebSocketHandle, isOpen: () => boolean) => {
   const waiting = new Set<(result: Effect.Effect<void, ConnectionError>) => void>()
   let unwritten = 0
@@ -217,8 +224,7 @@ const makeWrites = (handle: WebSocketHandle, isOpen: () => boolean) => {
   const tryWriteAll = (frames: ReadonlyArray<TextFrame>): boolean => {
     if (frames.length === 0) return true
     if (!isOpen()) return false
-    let bytes = 0
-    for (const frame of frames) bytes += frame.length
+    const bytes = sizeOf(frames)
     if (unwritten + bytes > HIGH_WATER_MARK) return false
     unwritten += bytes
     send(frames, bytes, ignore)
@@ -228,8 +234,7 @@ const makeWrites = (handle: WebSocketHandle, isOpen: () => boolean) => {
     Effect.suspend(() => {
       if (tryWriteAll(frames)) return Effect.void
       if (!isOpen()) return Effect.fail(notConnected(true))
-      let bytes = 0
-      for (const frame of frames) bytes += frame.length
+      const bytes = sizeOf(frames)
       unwritten += bytes
       return Effect.callback<void, ConnectionError>((resume) => {
         const finish = (result: Effect.Effect<void, ConnectionError>) => {

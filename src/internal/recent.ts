@@ -80,10 +80,6 @@ export class RecentIds {
   get recorded() {
     return this.written
   }
-  /** How many ids came after position `position`. */
-  recordedSince(position: number) {
-    return this.written - position
-  }
   /** Remembers `id`, known not to repeat one of the last `capacity`, without checking. */
   record(id: string): void {
     if (this.capacity <= 0) return
