@@ -17,7 +17,6 @@ import {
   type ConnectionErrorReason,
   FrameTooLarge,
   HeartbeatTimeout,
-  notConnected,
   OpenFailed,
   OpenTimeout
 } from "../ConnectionError.ts"
@@ -25,6 +24,7 @@ import type { TextFrame, WebSocketHandle } from "../WebSocketHandle.ts"
 import { type Heartbeat, makeHeartbeat } from "./Heartbeat.ts"
 import { type Frame, type FrameHandler, makeIntake } from "./Intake.ts"
 import { makePings } from "./Pings.ts"
+import { makeWrites } from "./Writes.ts"
 
 /** An open link, as the sender sees it. */
 export interface Link {
@@ -187,69 +187,6 @@ export const serveLink = Effect.fnUntraced(function*(options: LinkOptions) {
   }))
   return yield* intake.run
 })
-
-/** Bytes handed to ws whose write has not called back yet, above which a writer waits. */
-const HIGH_WATER_MARK = 1024 * 1024
-
-/**
- * Writes. A writer goes on as soon as ws has its frames; it waits for the OS only while more than
- * `HIGH_WATER_MARK` is unwritten, which keeps the socket's buffer bounded. Not waiting loses
- * nothing: a write that fails ends the link, and a reply counts as delivered only after a pong
- * (`confirm`), so it is re-sent on the next link. Waiting for every write's callback was an
- * event-loop turn and a fiber resume per chunk of every reply.
- *
- * ws does not always call back queued writes on a killed socket (the soak found it), so the link
- * fails its waiting writers itself when it ends.
- */
-/** Characters of text, bytes of encoded text: what the mark counts. */
-const sizeOf = (frames: ReadonlyArray<TextFrame>) => {
-  let size = 0
-  for (const frame of frames) size += frame.length
-  return size
-}
-
-const makeWrites = (handle: WebSocketHandle, isOpen: () => boolean) => {
-  const waiting = new Set<(result: Effect.Effect<void, ConnectionError>) => void>()
-  let unwritten = 0
-  /** Hands the frames to ws; `done` hears of the last one's write (ws calls back in order). */
-  const send = (frames: ReadonlyArray<TextFrame>, bytes: number, done: (error: Error | undefined) => void) => {
-    const last = frames.length - 1
-    for (let i = 0; i < last; i++) handle.sendText(frames[i]!, ignore)
-    handle.sendText(frames[last]!, (error) => {
-      unwritten -= bytes
-      done(error)
-    })
-  }
-  /** The common case, with no effect at all: open, and below the mark once these are added. */
-  const tryWriteAll = (frames: ReadonlyArray<TextFrame>): boolean => {
-    if (frames.length === 0) return true
-    if (!isOpen()) return false
-    const bytes = sizeOf(frames)
-    if (unwritten + bytes > HIGH_WATER_MARK) return false
-    unwritten += bytes
-    send(frames, bytes, ignore)
-    return true
-  }
-  const writeAll = (frames: ReadonlyArray<TextFrame>): Effect.Effect<void, ConnectionError> =>
-    Effect.suspend(() => {
-      if (tryWriteAll(frames)) return Effect.void
-      if (!isOpen()) return Effect.fail(notConnected(true))
-      const bytes = sizeOf(frames)
-      unwritten += bytes
-      return Effect.callback<void, ConnectionError>((resume) => {
-        const finish = (result: Effect.Effect<void, ConnectionError>) => {
-          if (waiting.delete(finish)) resume(result)
-        }
-        waiting.add(finish)
-        send(frames, bytes, (error) => finish(error === undefined ? Effect.void : Effect.fail(notConnected(true))))
-        return Effect.sync(() => waiting.delete(finish))
-      })
-    })
-  const failAll = () => {
-    for (const finish of [...waiting]) finish(Effect.fail(notConnected(true)))
-  }
-  return { writeAll, tryWriteAll, failAll }
-}
 
 /** Why the link ended: what the socket noted itself, else what the close or open error says. */
 const failure = (
