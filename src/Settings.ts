@@ -236,17 +236,23 @@ export const environmentVariables: ReadonlyArray<readonly [SettingName, string]>
   ([name, row]) => ("env" in row && row.env !== undefined ? [[name as SettingName, row.env] as const] : [])
 )
 
-/** The settings as one `Schema.Struct` of optional keys, described: the source of the JSON Schema. */
+/** A setting's description, with its default said in words (see `InputSchema`). */
+const describeSetting = (row: Setting<unknown, unknown>): string =>
+  row.default === undefined ? row.description : `${row.description}; default ${JSON.stringify(row.default)}`
+
+/**
+ * The settings as one `Schema.Struct` of optional keys, described: the source of the JSON Schema.
+ *
+ * Gotchas: no `default` keyword. OpenClaw fills the schema's defaults into the config it hands
+ * out, inside every `accounts.<id>` too, so a named account would never inherit a channel-level
+ * value (the channel's `url`, `dmPolicy`, `allowFrom`, …) for a key that has a default. Defaults
+ * are applied by `Config.decodeSettings` alone, after inheritance (`openclaw/Account.ts`).
+ */
 export const InputSchema = Schema.Struct(
   Object.fromEntries(
     Object.entries(settings).map(([name, row]) => [
       name,
-      Schema.optionalKey(
-        (row.schema as Schema.Codec<unknown, unknown>).annotate({
-          description: row.description,
-          ...(row.default === undefined ? {} : { default: row.default })
-        })
-      )
+      Schema.optionalKey((row.schema as Schema.Codec<unknown, unknown>).annotate({ description: describeSetting(row) }))
     ])
   ) as { readonly [K in SettingName]: Schema.optionalKey<Schema.Codec<SettingValues[K], unknown>> }
 )

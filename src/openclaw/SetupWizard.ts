@@ -61,9 +61,7 @@ export const setupWizard: ChannelSetupWizard = {
       inputKey: "clientId",
       message: "InstaClaw client id (x-app-key)",
       required: true,
-      // A kept value is written into the account too, so it does not depend on what the host's
-      // rewrite of the section leaves to inherit (the e2e found a new account on the default URL).
-      applyCurrentValue: true,
+      // A value kept at the prompt is not written: the account goes on inheriting it.
       currentValue: ({ cfg, accountId }) => stringValue(configured(cfg, accountId, "clientId")),
       validate: ({ value }) => checkSetting("clientId", value.trim()),
       normalizeValue: ({ value }) => value.trim(),
@@ -73,7 +71,6 @@ export const setupWizard: ChannelSetupWizard = {
       inputKey: "url",
       message: "InstaClaw WebSocket URL",
       placeholder: settings.url.default,
-      applyCurrentValue: true,
       currentValue: ({ cfg, accountId }) => stringValue(configured(cfg, accountId, "url")),
       initialValue: () => settings.url.default,
       validate: ({ value }) => checkSetting("url", value.trim()),

@@ -5,6 +5,7 @@
  * chosen secret reference), so these tests check what the wizard writes into the config.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { Result } from "effect"
 import type { OpenClawConfig } from "openclaw/plugin-sdk/channel-core"
 import * as Channel from "../../src/openclaw/Channel.ts"
 import { SECRET_ENV, setupWizard } from "../../src/openclaw/SetupWizard.ts"
@@ -21,6 +22,12 @@ const runWizard = async (start: OpenClawConfig, accountId: string, answers: Answ
   let cfg = start
   const refused: Array<string> = []
   for (const input of setupWizard.textInputs ?? []) {
+    // A current value (the account's own, or the one it inherits) is offered first: "Keep it?".
+    const current = await input.currentValue?.({ cfg, accountId, credentialValues: {} })
+    if (current !== undefined && answers.text[input.inputKey] === undefined) {
+      if (input.applyCurrentValue === true) cfg = await input.applySet!({ cfg, accountId, value: current })
+      continue
+    }
     const initial = input.initialValue === undefined ? undefined : await input.initialValue({ cfg, accountId, credentialValues: {} })
     const typed = answers.text[input.inputKey] ?? initial ?? ""
     const problem = input.validate?.({ value: typed, cfg, accountId, credentialValues: {} })
@@ -48,8 +55,21 @@ describe("the channels add wizard", () => {
   it("is the channel's setup wizard", () => {
     assert.strictEqual(Channel.makeChannelPlugin().setupWizard, setupWizard)
     assert.strictEqual(setupWizard.channel, "instaclaw")
-    // A value the operator keeps is written into the account, not left to inheritance.
-    assert.isTrue(setupWizard.textInputs!.every((input) => input.applyCurrentValue === true))
+    // A value the operator keeps is left to inheritance, not copied into the account.
+    assert.isTrue(setupWizard.textInputs!.every((input) => input.applyCurrentValue !== true))
+  })
+
+  it("a new named account that keeps the channel's client id and URL stores only its secret, and inherits them", async () => {
+    const start = { channels: { instaclaw: { clientId: "top", clientSecret: "top-secret", url: "wss://top.example/ws/" } } } as unknown as OpenClawConfig
+    const { cfg, refused } = await runWizard(start, "eu", { text: {}, secret: "eu-secret" })
+    assert.deepStrictEqual(refused, [])
+    assert.deepStrictEqual(section(cfg).accounts.eu, { clientSecret: "eu-secret" })
+    const resolved = Channel.resolveSettings(cfg, "eu", {})
+    assert.isTrue(Result.isSuccess(resolved.result))
+    if (Result.isSuccess(resolved.result)) {
+      assert.strictEqual(resolved.result.success.url, "wss://top.example/ws/")
+      assert.strictEqual(resolved.result.success.clientId, "top")
+    }
   })
 
   it("a new default account: client id, the default URL, a typed secret; then configured", async () => {
