@@ -3,14 +3,21 @@
  *
  * For the layer's scope, `Connection` dials, authenticates with `x-app-key`/`x-app-secret`,
  * keeps each link alive with a heartbeat, and reconnects by its `ReconnectPolicy` — forever
- * unless `maxReconnectAttempts` says otherwise. Inbound frames come out decoded as a stream;
- * outbound responses go in as streams of frames and are re-sent from their first event if a
- * drop cuts them off before the server provably read them.
+ * unless `maxReconnectAttempts` says otherwise.
  *
- * Where each part lives: `connection/Link.ts` (one link's life), `connection/Heartbeat.ts`
+ * Inbound: each frame is taken synchronously at the socket's edge, in its own message event
+ * (`connection/Intake.ts`), decoded here, and its `"message"` envelope handed to the handler set
+ * with `handleInbound` (the connector's path: an effect only when the handler returns one, and
+ * then the frames behind it wait, with TCP backpressure past a mark); without a handler,
+ * envelopes go to the `inbound` stream. Outbound: a response's frames go out batch by batch
+ * (`beginResponse`, or `sendResponse` for a stream) and are re-sent from their first frame on the
+ * next link if a drop cuts them off before the server provably read them.
+ *
+ * Where each part lives: `connection/Link.ts` (one link's life), `connection/Intake.ts` (frames
+ * as they arrive), `connection/Writes.ts` (one link's writes), `connection/Heartbeat.ts`
  * (liveness), `connection/Pings.ts` (delivery confirmation), `connection/Responses.ts` (replies
- * awaiting it, re-sent on a new link), `connection/Reconnect.ts` (the
- * policy), `WebSocketDialer.ts` (the sockets, injected), `ConnectionError.ts` (why links end).
+ * awaiting it, re-sent on a new link), `connection/Reconnect.ts` (the policy),
+ * `WebSocketDialer.ts` (the sockets, injected), `ConnectionError.ts` (why links end).
  * All timing goes through Effect (`Schedule`, `Effect.sleep`): `TestClock` drives it.
  *
  * @since 0.1.0
@@ -19,9 +26,9 @@ import {
   Cause,
   Clock,
   Context,
+  Deferred,
   Duration,
   Effect,
-  Latch,
   Layer,
   Metric,
   Option,
@@ -165,13 +172,12 @@ const make = Effect.gen(function*() {
     lastDisconnectedAt: undefined
   })
   const updateStatus = (patch: Partial<ConnectionStatus>) => SubscriptionRef.update(status, (current) => ({ ...current, ...patch }))
-  const fatal = yield* Latch.make(false)
-  const fatalError = yield* Ref.make<ConnectionError>(notConnected())
+  /** Fails once reconnecting has given up: the one outcome `awaitFatal` waits for. */
+  const fatal = yield* Deferred.make<never, ConnectionError>()
   const inbound = yield* Queue.bounded<Wire.MessageEnvelope>(1024)
   let handler: InboundHandler | undefined
-  /** The open link, if any; `connected` is open exactly while it is set. */
-  let current: Link | undefined
-  const connected = yield* Latch.make(false)
+  /** The open link, if any: set when a link opens, cleared when it ends. */
+  const currentLink = yield* SubscriptionRef.make(Option.none<Link>())
   /** Dials made so far; each link's generation is its dial's number. */
   const dials = yield* Ref.make(0)
 
@@ -217,14 +223,11 @@ const make = Effect.gen(function*() {
         Effect.gen(function*() {
           // Before anyone else writes on it: what the last link may have lost, in order.
           yield* Effect.catchTag(resendAll(link), "ConnectionError", () => Effect.void)
-          current = link
+          yield* SubscriptionRef.set(currentLink, Option.some(link))
           yield* setState("connected", { reconnectAttempts: 0, lastConnectedAt: yield* Clock.currentTimeMillis })
-          yield* connected.open
           yield* Effect.logInfo("Connection established")
         }),
-      onClose: Effect.andThen(Effect.sync(() => {
-        current = undefined
-      }), connected.close),
+      onClose: SubscriptionRef.set(currentLink, Option.none()),
       onFrame: receive
     }).pipe(Effect.scoped)
   })
@@ -255,8 +258,7 @@ const make = Effect.gen(function*() {
     const last = (yield* SubscriptionRef.get(status)).lastError?.message ?? "none"
     const error = new ReconnectAttemptsExhausted({ attempts: config.maxReconnectAttempts ?? 0, lastError: last })
     yield* Effect.logError(error.message)
-    yield* Ref.set(fatalError, new ConnectionError({ reason: error, opened: false }))
-    yield* fatal.open
+    yield* Deferred.fail(fatal, new ConnectionError({ reason: error, opened: false }))
   })
 
   const supervise = nextLink.pipe(
@@ -278,17 +280,20 @@ const make = Effect.gen(function*() {
   )
   yield* Effect.forkIn(supervise, scope)
 
-  const awaitLink: Effect.Effect<Link, ConnectionError> = Effect.gen(function*() {
-    while (true) {
-      yield* connected.await
-      if (current !== undefined) return current
-      yield* Effect.yieldNow
-    }
-  }).pipe(
+  /** The open link, or the next one to open within `sendTimeout` (`changes` starts with the current value). */
+  const awaitLink: Effect.Effect<Link, ConnectionError> = SubscriptionRef.changes(currentLink).pipe(
+    Stream.filter(Option.isSome),
+    Stream.runHead,
+    // `changes` never ends, so the head is always there; the type says it may not be.
+    Effect.flatMap((opened) => Option.isSome(opened) ? Effect.succeed(opened.value.value) : Effect.fail(notConnected())),
     Effect.timeoutOrElse({ duration: config.sendTimeout, orElse: () => Effect.fail(notConnected()) })
   )
 
-  const { beginResponse, resendAll } = makeResponses({ current: () => current, awaitLink })
+  // `current` is read synchronously on every write (`connection/Responses.ts`): no effect for it.
+  const { beginResponse, resendAll } = makeResponses({
+    current: () => Option.getOrUndefined(SubscriptionRef.getUnsafe(currentLink)),
+    awaitLink
+  })
 
   const sendResponse = <E, R>(frames: Stream.Stream<OutboundFrame, E, R>) =>
     Effect.flatMap(beginResponse, (response) =>
@@ -316,6 +321,6 @@ const make = Effect.gen(function*() {
       ),
     beginResponse,
     sendResponse,
-    awaitFatal: Effect.flatMap(fatal.await, () => Effect.flatMap(Ref.get(fatalError), Effect.fail))
+    awaitFatal: Deferred.await(fatal)
   })
 })
