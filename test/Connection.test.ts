@@ -301,6 +301,28 @@ describe("Connection under TestClock", () => {
       if (Exit.isFailure(result.exit)) assert.strictEqual((result.exit.cause.reasons[0] as any).error.message, "WebSocket is not connected")
     }))
 
+  it.effect("a send made while down waits for the link that opens within sendTimeout and goes out on it", () =>
+    Effect.gen(function*() {
+      const { dial, result } = yield* withConnection(
+        (s, attempt) => (attempt === 0 ? s.refuse() : s.open()),
+        (connection, dial) =>
+          Effect.gen(function*() {
+            yield* dialed(dial)
+            const protocol = Protocol.make()
+            const send = yield* Effect.forkChild(connection.sendResponse(protocol.streamReply({ conversationId: "c" }, "hello")))
+            yield* Effect.yieldNow
+            const waitingWhileDown = send.pollUnsafe() === undefined && dial.sockets.length === 1
+            // The reconnect delay is under 2 s, well within the 5 s sendTimeout.
+            yield* TestClock.adjust("2 seconds")
+            return { waitingWhileDown, exit: yield* Fiber.await(send) }
+          })
+      )
+      assert.isTrue(result.waitingWhileDown)
+      assert.isTrue(Exit.isSuccess(result.exit))
+      assert.strictEqual(dial.sockets.length, 2)
+      assert.strictEqual(JSON.parse(JSON.parse(dial.sockets[1]!.sent.at(-1)!).data).type, "response.completed")
+    }))
+
   it.effect("a response cut off by a drop is re-sent from its first frame on the next link", () =>
     Effect.gen(function*() {
       const { dial } = yield* withConnection(
