@@ -3,9 +3,14 @@
  *
  * Every ping sent on the link goes through `send`, which numbers it; pongs come back in the
  * order pings went out, so pong k answers ping k — whichever unit sent it (the heartbeat or a
- * confirmation). `confirm` waits for the pong of a fresh ping: since TCP keeps order, that pong
- * proves the server read every frame written before the ping. Confirmations asked for together
- * share one ping.
+ * confirmation). `confirm` waits for the pong of a ping sent after everything its caller wrote:
+ * since TCP keeps order, that pong proves the server read all of it.
+ *
+ * At most ONE confirmation ping is in flight per link. Confirmations asked for while it is out
+ * wait, together, for the next one, sent when its pong comes back. A server that writes faster
+ * than the link reads has its pongs queued behind everything it wrote; with a ping per reply they
+ * piled up, and common servers cut off a peer with many pings unanswered (`ws` terminates one
+ * past `maxPendingAutoPongs`, 60 by default) — a burst of messages then dropped the link.
  *
  * Liveness is not decided here: that is the heartbeat's job (`Heartbeat.ts`).
  */
@@ -19,25 +24,28 @@ export interface Pings {
   readonly onPong: () => void
   /**
    * Waits for the pong of a ping sent after everything written so far (one ping for all the
-   * confirmations asked for in the same turn); fails with `NotConnected` if the link ends first.
+   * confirmations asked for meanwhile); fails with `NotConnected` if the link ends first.
    */
   readonly confirm: Effect.Effect<void, ConnectionError>
   /** Fails every waiting `confirm` (the link ended). */
   readonly failAll: () => void
 }
 
+type Resume = (result: Effect.Effect<void, ConnectionError>) => void
+
 export const makePings = (options: {
   readonly ping: () => void
   /** False once the socket is no longer open: `confirm` then fails at once. */
   readonly isOpen: () => boolean
 }): Pings => {
-  type Resume = (result: Effect.Effect<void, ConnectionError>) => void
   let sent = 0
   let answered = 0
-  /** Who waits for which ping's pong. */
-  const waiters = new Map<number, Set<Resume>>()
-  /** Who asked for a confirmation since the last one went out: they share the next ping. */
+  /** The confirmation ping in flight: its number, and who waits for its pong. */
+  let inFlight: { readonly ping: number; readonly resumes: Set<Resume> } | undefined
+  /** Who asked for a confirmation since the ping in flight went out: they share the next one. */
   let asking = new Set<Resume>()
+  /** A flush is queued for the end of this turn. */
+  let queued = false
   const send = () => {
     sent++
     options.ping()
@@ -45,40 +53,45 @@ export const makePings = (options: {
   const fail = (resumes: Iterable<Resume>) => {
     for (const resume of resumes) resume(Effect.fail(notConnected(true)))
   }
-  // One ping for every confirmation asked for while the fibers that are running now run: sent
-  // once they have all had their turn (a microtask runs after the scheduler's batch), it comes
-  // after everything they wrote, so its pong proves all of it.
+  // Sends the next confirmation ping for everyone asking, unless one is still out (its pong
+  // calls this again). Run once the fibers running now have had their turn (a microtask runs
+  // after the scheduler's batch), so the ping comes after everything they wrote.
   const flush = () => {
+    queued = false
+    if (inFlight !== undefined || asking.size === 0) return
     const resumes = asking
     asking = new Set()
-    if (resumes.size === 0) return
     if (!options.isOpen()) return fail(resumes)
-    // Registered first: a pong may come back while `ping` is still running (a fake socket's does).
-    waiters.set(sent + 1, resumes)
+    // Set first: a pong may come back while `ping` is still running (a fake socket's does).
+    inFlight = { ping: sent + 1, resumes }
     send()
   }
   return {
     send,
     onPong: () => {
       answered++
-      const resumes = waiters.get(answered)
-      if (resumes === undefined) return
-      waiters.delete(answered)
+      if (inFlight === undefined || inFlight.ping !== answered) return
+      const { resumes } = inFlight
+      inFlight = undefined
       for (const resume of resumes) resume(Effect.void)
+      flush()
     },
     confirm: Effect.callback<void, ConnectionError>((resume) => {
       if (!options.isOpen()) return resume(Effect.fail(notConnected(true)))
-      if (asking.size === 0) queueMicrotask(flush)
       asking.add(resume)
+      if (!queued && inFlight === undefined) {
+        queued = true
+        queueMicrotask(flush)
+      }
       return Effect.sync(() => {
         asking.delete(resume)
-        for (const resumes of waiters.values()) resumes.delete(resume)
+        inFlight?.resumes.delete(resume)
       })
     }),
     failAll: () => {
-      const all = [...asking, ...[...waiters.values()].flatMap((resumes) => [...resumes])]
+      const all = [...asking, ...(inFlight?.resumes ?? [])]
       asking = new Set()
-      waiters.clear()
+      inFlight = undefined
       fail(all)
     }
   }

@@ -1,6 +1,6 @@
 /**
  * Delivery confirmation's ping accounting (`src/connection/Pings.ts`): confirmations asked for in
- * the same turn share one ping; a pong answers only the ping it belongs to; a heartbeat ping in
+ * the same turn share one ping; at most one confirmation ping is unanswered at a time; a pong answers only the ping it belongs to; a heartbeat ping in
  * between keeps the numbering; the link's end fails every waiter.
  */
 import { describe, it } from "@effect/vitest"
@@ -30,20 +30,48 @@ describe("Pings", () => {
       assert.isTrue(Exit.isSuccess(exit))
     }))
 
-  it.effect("a later confirmation gets a ping of its own: the earlier pong does not answer it", () =>
+  it.effect("one confirmation ping in flight: a later confirmation waits for its pong, then gets the next ping", () =>
     Effect.gen(function*() {
       const { pings, sent } = setup()
       const first = yield* Effect.forkChild(pings.confirm)
       yield* turn
       const second = yield* Effect.forkChild(pings.confirm)
+      const third = yield* Effect.forkChild(pings.confirm)
       yield* turn
-      assert.strictEqual(sent(), 2)
+      assert.strictEqual(sent(), 1, "no second ping while the first is unanswered")
       pings.onPong()
       assert.isTrue(Exit.isSuccess(yield* Fiber.await(first)))
+      assert.strictEqual(sent(), 2, "the pong sends the ping the later confirmations share")
       yield* turn
-      assert.isUndefined(second.pollUnsafe(), "still waiting for the second pong")
+      assert.isUndefined(second.pollUnsafe(), "the first pong does not answer the later confirmations")
       pings.onPong()
       assert.isTrue(Exit.isSuccess(yield* Fiber.await(second)))
+      assert.isTrue(Exit.isSuccess(yield* Fiber.await(third)))
+      assert.strictEqual(sent(), 2)
+    }))
+
+  it.effect("a burst of confirmations never has more than one ping unanswered", () =>
+    Effect.gen(function*() {
+      const { pings, sent } = setup()
+      const fibers = []
+      let pongs = 0
+      for (let round = 0; round < 50; round++) {
+        fibers.push(yield* Effect.forkChild(pings.confirm))
+        yield* turn
+        assert.isAtMost(sent() - pongs, 1, `round ${round}: unanswered pings`)
+        // The server answers only every fifth turn, as one that writes faster than it reads.
+        if (round % 5 === 4 && sent() > pongs) {
+          pongs++
+          pings.onPong()
+        }
+      }
+      while (sent() > pongs) {
+        pongs++
+        pings.onPong()
+        yield* turn
+      }
+      for (const fiber of fibers) assert.isTrue(Exit.isSuccess(yield* Fiber.await(fiber)))
+      assert.isAtMost(sent(), 11, "confirmations share pings")
     }))
 
   it.effect("a heartbeat ping sent before the confirmation's is answered first and confirms nothing", () =>
