@@ -150,6 +150,8 @@ export const startGateway = async (options: {
   readonly secondUrl: string
   /** More accounts by id (e.g. one with a wrong secret, one whose server is down). */
   readonly moreAccounts?: Record<string, Record<string, unknown>>
+  /** `channels.instaclaw` as a whole, instead of the one built from the options above. */
+  readonly channel?: Record<string, unknown>
 }): Promise<Gateway> => {
   const dir = mkdtempSync(join(tmpdir(), "instaclaw-e2e-"))
   const port = await freePort()
@@ -160,7 +162,7 @@ export const startGateway = async (options: {
     discovery: { mdns: { mode: "off" } },
     logging: { file: join(dir, "gateway.log") },
     channels: {
-      instaclaw: {
+      instaclaw: options.channel ?? {
         clientId: "e2e-app",
         clientSecret: "e2e-secret-5d2c",
         url: options.instaclawUrl,
