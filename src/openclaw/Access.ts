@@ -1,6 +1,6 @@
 /**
  * Who may talk to the agent through InstaClaw, decided the way OpenClaw's own channels decide it:
- * the SDK's ingress resolver (`resolveStableChannelMessageIngress`) with the account's
+ * the host's ingress resolver (`runtime.channel.inbound.ingress.resolveStable`) with the account's
  * `dmPolicy` and `allowFrom`, keyed by the InstaClaw `senderId`, and the SDK's pairing challenge.
  *
  * - `open` with `allowFrom: ["*"]` (the default): every InstaClaw user — the service has
@@ -10,12 +10,22 @@
  *   instaclaw <code>`), then is let in;
  * - `disabled`: nobody.
  *
- * The same decision says whether the sender's commands (`/stop`, …) are authorized.
+ * The same decision says whether the sender's commands (`/stop`, …) are authorized, and an allowed
+ * decision carries the resolver's exact result: the inbound context is built with it
+ * (`channelIngress`), as the SDK asks.
+ *
+ * Gotchas: a result that enters the inbound context must be resolved after the route is chosen,
+ * bound to that agent, session and message (`contextBinding`), and with the same runtime that
+ * builds the context — so the caller passes the host's resolver and the binding in.
  *
  * @since 0.1.0
  */
 import { Effect } from "effect"
-import { resolveStableChannelMessageIngress } from "openclaw/plugin-sdk/channel-ingress-runtime"
+import type {
+  ChannelIngressContextBinding,
+  ResolvedChannelMessageIngress,
+  ResolveStableChannelMessageIngressParams
+} from "openclaw/plugin-sdk/channel-ingress-runtime"
 import { createChannelPairingChallengeIssuer } from "openclaw/plugin-sdk/channel-pairing"
 import { hasControlCommand } from "openclaw/plugin-sdk/command-detection"
 import { CHANNEL_ID } from "./ChannelSchema.ts"
@@ -36,8 +46,14 @@ export interface HostPairing {
   }) => Promise<{ readonly code: string; readonly created: boolean }>
 }
 
+/** The part of OpenClaw's `runtime.channel.inbound.ingress` access uses. */
+export interface HostIngress {
+  readonly resolveStable: (params: ResolveStableChannelMessageIngressParams) => Promise<ResolvedChannelMessageIngress>
+}
+
 export type AccessDecision =
-  | { readonly _tag: "Allow"; readonly commandAuthorized: boolean }
+  /** `ingress` is the resolver's result, to be passed on unchanged as the context's `channelIngress`. */
+  | { readonly _tag: "Allow"; readonly commandAuthorized: boolean; readonly ingress: ResolvedChannelMessageIngress }
   | { readonly _tag: "Refuse"; readonly reason: string }
   /** `reply` tells the sender how to get in; nothing reaches the agent. */
   | { readonly _tag: "Pair"; readonly reply: string }
@@ -51,14 +67,19 @@ export const decideAccess = (params: {
   readonly dmPolicy: DmPolicy
   readonly allowFrom: ReadonlyArray<string>
   readonly pairing?: HostPairing | undefined
+  /** The host's resolver: the one whose runtime also builds the inbound context. */
+  readonly ingress: HostIngress
+  /** The routed agent and session, and the message id, the inbound context will carry. */
+  readonly contextBinding: ChannelIngressContextBinding
 }): Effect.Effect<AccessDecision> =>
   Effect.promise(async (): Promise<AccessDecision> => {
     const { pairing } = params
-    const ingress = await resolveStableChannelMessageIngress({
+    const ingress = await params.ingress.resolveStable({
       channelId: CHANNEL_ID,
       accountId: params.accountId,
       subject: { stableId: params.senderId },
       conversation: { kind: "direct", id: params.conversationId },
+      contextBinding: params.contextBinding,
       dmPolicy: params.dmPolicy,
       groupPolicy: "disabled",
       allowFrom: [...params.allowFrom],
@@ -68,7 +89,7 @@ export const decideAccess = (params: {
         ? {}
         : { readStoreAllowFrom: ({ accountId }: { readonly accountId: string }) => pairing.readAllowFromStore({ channel: CHANNEL_ID, accountId }) })
     })
-    if (ingress.ingress.decision === "allow") return { _tag: "Allow", commandAuthorized: ingress.commandAccess.authorized }
+    if (ingress.ingress.decision === "allow") return { _tag: "Allow", commandAuthorized: ingress.commandAccess.authorized, ingress }
     if (ingress.ingress.decision === "pairing" && pairing !== undefined) {
       let reply = pendingPairingReply
       const challenge = createChannelPairingChallengeIssuer({

@@ -5,27 +5,31 @@
  *
  * @since 0.1.0
  */
-import type { ChannelPlugin, OpenClawConfig } from "openclaw/plugin-sdk/channel-core"
+import type { ChannelPlugin } from "openclaw/plugin-sdk/channel-core"
 import { DEFAULT_ACCOUNT_ID, type InstaClawAccount, listAccountIds, normalizeTarget, resolveAccount } from "./Account.ts"
 import { CHANNEL_ID, channelSchema, LIVE_KEYS, uiHints } from "./ChannelSchema.ts"
-import { collectStatusIssues, probeAccount, sendText, startAccount, type StartAccountContext } from "./Gateway.ts"
-import type { HostChannelRuntime } from "./OpenClawAgent.ts"
+import { collectStatusIssues, type HostServices, probeAccount, sendText, startAccount, type StartAccountContext } from "./Gateway.ts"
 import { setupContract } from "./Setup.ts"
 import { setupWizard } from "./SetupWizard.ts"
 
 export { configProblems, DEFAULT_ACCOUNT_ID, type InstaClawAccount, listAccountIds, normalizeTarget, resolveAccount, resolveSettings } from "./Account.ts"
 export { CHANNEL_ID } from "./ChannelSchema.ts"
-export { collectStatusIssues, probeAccount, sendText, startAccount, type StartAccountContext, toSnapshot } from "./Gateway.ts"
+export {
+  collectStatusIssues,
+  type HostServices,
+  probeAccount,
+  sendText,
+  startAccount,
+  type StartAccountContext,
+  toSnapshot
+} from "./Gateway.ts"
 
 /**
- * The channel plugin. `hostChannel` is OpenClaw's `api.runtime.channel`, kept by the entry;
- * `stateDir` the plugin's folder in OpenClaw's state directory (answered ids live there).
+ * The channel plugin. `host` gives what the entry kept of OpenClaw's runtime (`runtime.channel`,
+ * the plugin's folder in the state directory, the live config); it is asked when an account
+ * starts, so the plugin object itself can be built before OpenClaw hands over a runtime.
  */
-export const makeChannelPlugin = (
-  hostChannel?: HostChannelRuntime,
-  stateDir?: () => string,
-  liveConfig?: () => OpenClawConfig
-): ChannelPlugin<InstaClawAccount> => ({
+export const makeChannelPlugin = (host: () => HostServices = () => ({})): ChannelPlugin<InstaClawAccount> => ({
   id: CHANNEL_ID,
   meta: {
     id: CHANNEL_ID,
@@ -84,7 +88,7 @@ export const makeChannelPlugin = (
     })
   },
   gateway: {
-    startAccount: (ctx) => startAccount(ctx as unknown as StartAccountContext, { hostChannel, stateDir, liveConfig })
+    startAccount: (ctx) => startAccount(ctx as unknown as StartAccountContext, host())
   },
   outbound: {
     deliveryMode: "gateway",

@@ -229,7 +229,7 @@ const runAccount = (ctx: StartAccountContext, settings: ConnectorSettings, { hos
   Effect.gen(function*() {
     yield* update(ctx, { running: true, connected: false, lifecycle: "starting", lastStartAt: yield* Clock.currentTimeMillis, lastError: null })
     const channel = (ctx.channelRuntime as OpenClawAgent.HostChannelRuntime | undefined) ?? hostChannel
-    if (channel?.reply?.dispatchReplyWithBufferedBlockDispatcher === undefined) {
+    if (channel?.reply?.dispatchReplyWithBufferedBlockDispatcher === undefined || channel.inbound?.buildContext === undefined) {
       return yield* blocked(ctx, "OpenClaw did not provide a channel runtime to this plugin; update OpenClaw")
     }
     // One socket per account: wait for a previous run of this account to close first.

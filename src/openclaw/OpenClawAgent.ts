@@ -1,10 +1,10 @@
 /**
  * The `Agent` inside an OpenClaw gateway: each completed InstaClaw message goes through the
  * host's runtime — route (`resolveAgentRoute`, peer kind direct, id = conversationId, one
- * session per account and conversation unless `sessionScope: "host"`), inbound
- * context (`finalizeInboundContext`, with the sender and `systemPrompt`), and
- * `dispatchReplyWithBufferedBlockDispatcher` — and every `block`/`final` delivery becomes the
- * next piece of the reply stream, sent on at once.
+ * session per account and conversation unless `sessionScope: "host"`), access (`Access.ts`, the
+ * host's ingress resolver bound to that route), inbound context (`inbound.buildContext` with the
+ * sender, `systemPrompt` and the resolver's result), and `dispatchReplyWithBufferedBlockDispatcher`
+ * — and every `block`/`final` delivery becomes the next piece of the reply stream, sent on at once.
  *
  * The host runtime is described structurally (`HostChannelRuntime`) so unit tests can fake it;
  * `src/openclaw/index.ts` checks at compile time that OpenClaw's real runtime fits.
@@ -16,9 +16,10 @@
  * @since 0.1.0
  */
 import { Cause, Clock, Effect, Queue, Stream } from "effect"
+import type { BuildChannelInboundEventContextParams, BuiltChannelInboundEventContext } from "openclaw/plugin-sdk/channel-inbound"
 import { isAbortRequestText } from "openclaw/plugin-sdk/command-primitives-runtime"
 import { Agent, AgentError, type AgentRequest, AgentStopped, type ReplyPiece } from "../Agent.ts"
-import { decideAccess, type DmPolicy, type HostPairing } from "./Access.ts"
+import { decideAccess, type DmPolicy, type HostIngress, type HostPairing } from "./Access.ts"
 
 import { CHANNEL_ID } from "./ChannelSchema.ts"
 
@@ -42,8 +43,16 @@ export interface HostChannelRuntime {
     }) => { readonly sessionKey: string; readonly agentId: string }
   }
   readonly pairing?: HostPairing | undefined
+  /**
+   * The inbound context is built here rather than with `reply.finalizeInboundContext`, which the
+   * SDK marks deprecated; the runtime's builder and resolver share one host instance, so a
+   * resolver result is accepted by the builder of the same runtime only.
+   */
+  readonly inbound: {
+    readonly ingress: HostIngress
+    readonly buildContext: (params: BuildChannelInboundEventContextParams) => BuiltChannelInboundEventContext
+  }
   readonly reply: {
-    readonly finalizeInboundContext: (ctx: any) => any
     readonly dispatchReplyWithBufferedBlockDispatcher: (params: {
       readonly ctx: any
       readonly cfg: any
@@ -198,6 +207,14 @@ export const make = (host: OpenClawHost): Agent["Service"] => {
             allowFrom: host.allowFrom ?? ["*"],
             sessionScope: host.sessionScope ?? "conversation"
           }
+          // The route comes first: the access decision that enters the context is bound to it.
+          const route = host.channel.routing.resolveAgentRoute({
+            cfg,
+            channel: CHANNEL_ID,
+            accountId: host.accountId,
+            peer: { kind: "direct", id: request.conversationId },
+            ...(settings.sessionScope === "host" ? {} : { dmScope: "per-account-channel-peer" as const })
+          })
           const access = yield* decideAccess({
             accountId: host.accountId,
             senderId: request.senderId,
@@ -206,7 +223,9 @@ export const make = (host: OpenClawHost): Agent["Service"] => {
             text: request.text,
             dmPolicy: settings.dmPolicy,
             allowFrom: settings.allowFrom,
-            pairing: host.channel.pairing
+            pairing: host.channel.pairing,
+            ingress: host.channel.inbound.ingress,
+            contextBinding: { agentId: route.agentId, sessionKey: route.sessionKey, messageId: request.messageId, inboundEventKind: "user_request" }
           })
           if (access._tag === "Refuse") {
             yield* Effect.logWarning(`Refused a message from sender ${request.senderId} (${access.reason})`).pipe(
@@ -233,34 +252,24 @@ export const make = (host: OpenClawHost): Agent["Service"] => {
               if (ownSet.size === 0 && running.get(request.conversationId) === ownSet) running.delete(request.conversationId)
             })
           )
-          const route = host.channel.routing.resolveAgentRoute({
-            cfg,
+          // Body, RawBody, BodyForAgent and CommandBody all come from the text; Provider, Surface
+          // and OriginatingChannel from the channel; SessionKey from the route.
+          const context = host.channel.inbound.buildContext({
             channel: CHANNEL_ID,
             accountId: host.accountId,
-            peer: { kind: "direct", id: request.conversationId },
-            ...(settings.sessionScope === "host" ? {} : { dmScope: "per-account-channel-peer" as const })
-          })
-          const context = host.channel.reply.finalizeInboundContext({
-            Body: request.text,
-            BodyForAgent: request.text,
-            RawBody: request.text,
-            CommandBody: request.text,
-            From: `${CHANNEL_ID}:${request.senderId}`,
-            To: `${CHANNEL_ID}:${request.conversationId}`,
-            SessionKey: route.sessionKey,
-            AccountId: host.accountId,
-            ChatType: "direct",
-            SenderId: request.senderId,
-            SenderName: request.senderName,
-            Provider: CHANNEL_ID,
-            Surface: CHANNEL_ID,
-            MessageSid: request.messageId,
-            Timestamp: now,
+            messageId: request.messageId,
+            timestamp: now,
+            from: `${CHANNEL_ID}:${request.senderId}`,
+            sender: { id: request.senderId, ...(request.senderName === undefined ? {} : { name: request.senderName }) },
+            conversation: { kind: "direct", id: request.conversationId },
+            route: { agentId: route.agentId, routeSessionKey: route.sessionKey },
+            reply: { to: `${CHANNEL_ID}:${request.conversationId}`, originatingTo: request.conversationId },
+            message: { rawBody: request.text },
             // Commands (/stop, …) as the access policy says, like OpenClaw's own channels.
-            CommandAuthorized: access.commandAuthorized,
-            OriginatingChannel: CHANNEL_ID,
-            OriginatingTo: request.conversationId,
-            ...(settings.systemPrompt === undefined ? {} : { GroupSystemPrompt: settings.systemPrompt })
+            access: { commands: { authorized: access.commandAuthorized } },
+            // The operator's prompt (GroupSystemPrompt), not user-supplied text.
+            ...(settings.systemPrompt === undefined ? {} : { supplemental: { groupSystemPrompt: settings.systemPrompt } }),
+            channelIngress: access.ingress
           })
           const deliveries = new DeliveryAssembler()
           const reasoning = new ReasoningText()

@@ -12,9 +12,9 @@ import { type HostServices, settingsFor } from "../../src/openclaw/Gateway.ts"
 import { DeliveryAssembler, type HostChannelRuntime } from "../../src/openclaw/OpenClawAgent.ts"
 import plugin from "../../src/openclaw/index.ts"
 import * as library from "../../src/index.ts"
-import { ReferenceServer } from "../../src/server/ReferenceServer.ts"
-import { fakeGatewayContext, fakeRuntime } from "../support/fakeOpenClaw.ts"
-import { collect, waitFor } from "../support/harness.ts"
+import { ReferenceServer, type ServerEvent } from "../../src/server/ReferenceServer.ts"
+import { fakeGatewayContext, fakeRuntime, within } from "../support/fakeOpenClaw.ts"
+import * as Harness from "../support/harness.ts"
 
 const cfgFor = (url: string, extra: Record<string, unknown> = {}) => ({
   channels: { instaclaw: { clientId: "demo", clientSecret: "demo-secret", url, systemPrompt: "Answer in one line.", ...extra } }
@@ -25,25 +25,68 @@ const startServer = Effect.gen(function*() {
   return { server, events: yield* server.subscribe }
 })
 
+/**
+ * Every wait below is bounded (`within`): one that waits in vain fails saying what did not happen,
+ * not with the test's bare timeout. These two wrap the harness's unbounded ones.
+ */
+const waitFor = <T extends ServerEvent["_tag"]>(
+  events: PubSub.Subscription<ServerEvent>,
+  tag: T,
+  where?: (event: Extract<ServerEvent, { readonly _tag: T }>) => boolean
+) => Harness.waitFor(events, tag, where).pipe(within(`${tag} at the reference server`))
+
+const collect = <T extends ServerEvent["_tag"]>(events: PubSub.Subscription<ServerEvent>, tag: T, n: number) =>
+  Harness.collect(events, tag, n).pipe(within(`${n} × ${tag} at the reference server`))
+
+/** The end of an account's run (the promise `startAccount` returned), once it was aborted. */
+const stopped = (run: Promise<unknown>) => Effect.promise(() => run).pipe(within("the aborted account's stop"))
+
 /** Starts an account; the test's scope aborts it and waits, even when an assertion failed. */
 const runAccount = (gateway: ReturnType<typeof fakeGatewayContext>, channel: HostChannelRuntime, extra: Omit<HostServices, "hostChannel"> = {}) =>
   Effect.acquireRelease(
     Effect.sync(() => Channel.startAccount(gateway.ctx, { hostChannel: channel, ...extra })),
-    (run) => Effect.promise(() => {
+    (run) => Effect.suspend(() => {
       gateway.abort.abort()
-      return run
+      return stopped(run)
     })
   )
 
 describe("plugin entry", () => {
-  it("registers the instaclaw channel; the library entry carries no plugin", () => {
+  it("registers the instaclaw channel in the modes that ask for channels; the library entry carries no plugin", () => {
     const registered: Array<{ plugin: { id: string } }> = []
-    plugin.register({ runtime: {}, registerChannel: (r: any) => registered.push(r) } as never)
-    assert.strictEqual(registered.length, 1)
-    assert.strictEqual(registered[0]!.plugin.id, "instaclaw")
+    for (const registrationMode of ["full", "discovery", "setup-only", "setup-runtime", "cli-metadata", "tool-discovery"]) {
+      plugin.register({ registrationMode, runtime: {}, registerChannel: (r: any) => registered.push(r) } as never)
+    }
+    assert.strictEqual(registered.length, 4, "not for cli-metadata nor tool-discovery")
+    for (const r of registered) assert.strictEqual(r.plugin, plugin.channelPlugin)
+    assert.strictEqual(plugin.channelPlugin.id, "instaclaw")
     assert.notProperty(library, "default")
     assert.strictEqual(plugin.id, "insta-claw-connector")
   })
+
+  it.live("the runtime OpenClaw hands the entry reaches the accounts it starts: its channel runtime, state directory and live config", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "instaclaw-state-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+      const { events, server } = yield* startServer
+      const started = cfgFor(server.url, { systemPrompt: "AT-START" })
+      const live = cfgFor(server.url, { systemPrompt: "LIVE" })
+      const host = fakeRuntime(async ({ deliver }) => void (await deliver({ text: "ok" }, { kind: "final" })))
+      const runtime = { channel: host.channel, state: { resolveStateDir: () => dir }, config: { current: () => live } }
+      plugin.register({ registrationMode: "full", runtime, logger: { warn: () => {} }, registerChannel: () => {} } as never)
+      const gateway = fakeGatewayContext(Channel.resolveAccount(started as never), started)
+      const run = yield* Effect.acquireRelease(
+        Effect.sync(() => plugin.channelPlugin.gateway!.startAccount!(gateway.ctx as never)),
+        (running) => Effect.suspend(() => (gateway.abort.abort(), stopped(running)))
+      )
+      yield* waitFor(events, "ClientConnected")
+      const { responseId } = yield* server.sendUserMessage({ conversationId: "conv_rt", text: "hello" })
+      assert.strictEqual((yield* waitFor(events, "ReplyCompleted")).text, "ok")
+      assert.deepStrictEqual(host.contexts.map((c) => c.GroupSystemPrompt), ["LIVE"])
+      gateway.abort.abort()
+      yield* stopped(run)
+      assert.strictEqual(readFileSync(join(dir, "plugins", "insta-claw-connector", "answered-default.txt"), "utf8"), `${responseId}\n`)
+    }))
 
   it("openclaw.plugin.json is exactly what `npm run manifest` generates from the settings table", () => {
     const committed = readFileSync(new URL("../../openclaw.plugin.json", import.meta.url), "utf8")
@@ -173,12 +216,12 @@ describe("gateway.startAccount", () => {
       const gateway = fakeGatewayContext(Channel.resolveAccount(cfg as never), cfg)
       let settled = false
       const run = (yield* runAccount(gateway, fakeRuntime(async () => {}).channel)).then(() => (settled = true))
-      yield* Effect.promise(() => gateway.until((s) => s.lifecycle === "blocked"))
+      yield* gateway.until("the account blocked", (s) => s.lifecycle === "blocked")
       assert.strictEqual(gateway.status().lastError, "Missing required configuration: clientId must be provided and non-empty")
       yield* Effect.promise(() => new Promise((r) => setImmediate(r)))
       assert.isFalse(settled, "no restart loop: still pending")
       gateway.abort.abort()
-      yield* Effect.promise(() => run)
+      yield* stopped(run)
       assert.strictEqual(gateway.status().lifecycle, "stopped")
     }))
 
@@ -194,7 +237,7 @@ describe("gateway.startAccount", () => {
       const gateway = fakeGatewayContext(Channel.resolveAccount(cfg as never), cfg)
       const run = yield* runAccount(gateway, host.channel)
       yield* waitFor(events, "ClientConnected")
-      yield* Effect.promise(() => gateway.until((s) => s.connected === true))
+      yield* gateway.until("the account connected", (s) => s.connected === true)
       assert.strictEqual(gateway.status().lifecycle, "ready")
 
       yield* server.sendUserMessage({ conversationId: "conv_7", text: "hi there", senderId: "user_7", senderName: "Ada" })
@@ -205,18 +248,36 @@ describe("gateway.startAccount", () => {
 
       // One session per account and conversation, whatever the host's session.dmScope says.
       assert.deepStrictEqual(host.routes[0], { cfg, channel: "instaclaw", accountId: "default", peer: { kind: "direct", id: "conv_7" }, dmScope: "per-account-channel-peer" })
+      // The context the SDK's builder made (the fake host's builder is the SDK's own).
       const inbound = host.contexts[0]!
-      assert.strictEqual(inbound.Body, "hi there")
-      assert.strictEqual(inbound.SenderName, "Ada")
-      assert.strictEqual(inbound.SenderId, "user_7")
-      assert.strictEqual(inbound.ChatType, "direct")
-      assert.strictEqual(inbound.SessionKey, "agent:main:instaclaw:direct:conv_7")
-      assert.strictEqual(inbound.GroupSystemPrompt, "Answer in one line.")
+      const fields = ["Body", "BodyForAgent", "RawBody", "CommandBody", "From", "To", "SessionKey", "AccountId", "ChatType", "SenderId", "SenderName", "Provider", "Surface", "OriginatingChannel", "OriginatingTo", "CommandAuthorized", "GroupSystemPrompt", "InboundEventKind"]
+      assert.deepStrictEqual(Object.fromEntries(fields.map((key) => [key, inbound[key]])), {
+        Body: "hi there",
+        BodyForAgent: "hi there",
+        RawBody: "hi there",
+        CommandBody: "hi there",
+        From: "instaclaw:user_7",
+        To: "instaclaw:conv_7",
+        SessionKey: "agent:main:instaclaw:direct:conv_7",
+        AccountId: "default",
+        ChatType: "direct",
+        SenderId: "user_7",
+        SenderName: "Ada",
+        Provider: "instaclaw",
+        Surface: "instaclaw",
+        OriginatingChannel: "instaclaw",
+        OriginatingTo: "conv_7",
+        CommandAuthorized: true, // dmPolicy open: every sender's commands are authorized
+        GroupSystemPrompt: "Answer in one line.",
+        InboundEventKind: "user_request"
+      })
+      assert.match(String(inbound.MessageSid), /\S/)
+      assert.isNumber(inbound.Timestamp)
       assert.isNumber(gateway.status().lastInboundAt)
       assert.isNumber(gateway.status().lastOutboundAt)
 
       gateway.abort.abort()
-      yield* Effect.promise(() => run)
+      yield* stopped(run)
       assert.strictEqual((yield* waitFor(events, "ClientDisconnected")).code, 1000)
       assert.deepStrictEqual([gateway.status().running, gateway.status().connected, gateway.status().lifecycle], [false, false, "stopped"])
       assert.notInclude(gateway.logs.join("\n"), "demo-secret")
@@ -234,13 +295,13 @@ describe("gateway.startAccount", () => {
       const gateway = fakeGatewayContext(Channel.resolveAccount(cfg as never), cfg)
       const run = yield* Effect.acquireRelease(
         Effect.sync(() => Channel.startAccount(gateway.ctx, { hostChannel: host.channel, stateDir: () => dir })),
-        (running) => Effect.promise(() => (gateway.abort.abort(), running))
+        (running) => Effect.suspend(() => (gateway.abort.abort(), stopped(running)))
       )
       yield* waitFor(events, "ClientConnected")
       const { responseId } = yield* server.sendUserMessage({ conversationId: "conv_s", text: "remember me" })
       yield* waitFor(events, "ReplyCompleted")
       gateway.abort.abort()
-      yield* Effect.promise(() => run)
+      yield* stopped(run)
       assert.strictEqual(readFileSync(join(dir, "answered-default.txt"), "utf8"), `${responseId}\n`)
     }))
 
@@ -256,7 +317,7 @@ describe("gateway.startAccount", () => {
       yield* waitFor(events, "ReplyCompleted")
       assert.deepStrictEqual(host.routes[0], { cfg, channel: "instaclaw", accountId: "default", peer: { kind: "direct", id: "conv_h" } })
       gateway.abort.abort()
-      yield* Effect.promise(() => run)
+      yield* stopped(run)
     }))
 
   it.live("partials stream out as the model writes them, before the host's dispatch ends", () =>
@@ -307,12 +368,14 @@ describe("gateway.startAccount", () => {
       const from = (yield* server.subscribe)
       yield* server.sendUserMessage({ conversationId: "conv_stop", text: "/stop" })
       const frames: Array<{ responseId: string; type: string; status?: string; reason?: string }> = []
-      while (!frames.some((f) => f.type === "response.completed")) {
-        const event = yield* PubSub.take(from)
-        if (event._tag !== "Frame") continue
-        const data = JSON.parse(JSON.parse(event.json).data)
-        frames.push({ responseId: data.response_id, type: data.type, status: data.response?.status, reason: data.response?.incomplete_details?.reason })
-      }
+      yield* Effect.gen(function*() {
+        while (!frames.some((f) => f.type === "response.completed")) {
+          const event = yield* PubSub.take(from)
+          if (event._tag !== "Frame") continue
+          const data = JSON.parse(JSON.parse(event.json).data)
+          frames.push({ responseId: data.response_id, type: data.type, status: data.response?.status, reason: data.response?.incomplete_details?.reason })
+        }
+      }).pipe(within("response.completed of the /stop reply", () => `; frames seen: ${JSON.stringify(frames)}`))
       const incomplete = frames.find((f) => f.type === "response.incomplete")!
       assert.deepStrictEqual(incomplete, { responseId: incomplete.responseId, type: "response.incomplete", status: "incomplete", reason: "stopped by the user" })
       const after = frames.slice(frames.indexOf(incomplete) + 1).filter((f) => f.responseId === incomplete.responseId)
@@ -321,17 +384,18 @@ describe("gateway.startAccount", () => {
       assert.isTrue(host.contexts.find((c) => c.Body === "/stop")!.CommandAuthorized as boolean, "the /stop was authorized and reached the host")
     }))
 
-  it.live("an account stop with no reply streaming settles well within 1 s, closing with 1000", () =>
+  it.live("an account stop with no reply streaming waits for no grace period, closing with 1000", () =>
     Effect.gen(function*() {
       const { events, server } = yield* startServer
-      const cfg = cfgFor(server.url)
+      // An hour of grace: a stop that waited for it would never end within the bounded wait.
+      const cfg = cfgFor(server.url, { shutdownGracePeriod: 3_600_000 })
       const gateway = fakeGatewayContext(Channel.resolveAccount(cfg as never), cfg)
-      const run = Channel.startAccount(gateway.ctx, { hostChannel: fakeRuntime(async () => {}).channel })
-      yield* Effect.promise(() => gateway.until((s) => s.connected === true))
-      const stoppedAt = performance.now()
+      const run = yield* runAccount(gateway, fakeRuntime(async () => {}).channel)
+      yield* gateway.until("the account connected", (s) => s.connected === true)
       gateway.abort.abort()
-      yield* Effect.promise(() => run)
-      assert.isBelow(performance.now() - stoppedAt, 1000)
+      yield* stopped(run)
+      assert.strictEqual(gateway.status().lifecycle, "stopped")
+      assert.notMatch(gateway.logs.join("\n"), /Shutting down: waiting/, "no reply was running, so no grace period began")
       assert.strictEqual((yield* waitFor(events, "ClientDisconnected")).code, 1000)
     }))
 
@@ -353,14 +417,16 @@ describe("gateway.startAccount", () => {
           const seen = yield* server.subscribe
           yield* server.sendUserMessage({ conversationId, text: "weather?" })
           const types: Array<string> = []
-          while (true) {
-            const event = yield* PubSub.take(seen)
-            if (event._tag === "Frame" && event.json.includes(`"conversationId":"${conversationId}"`)) {
-              const data = JSON.parse(JSON.parse(event.json).data)
-              types.push(data.type === "response.output_item.added" ? `added:${data.item.type}` : data.type)
+          return yield* Effect.gen(function*() {
+            while (true) {
+              const event = yield* PubSub.take(seen)
+              if (event._tag === "Frame" && event.json.includes(`"conversationId":"${conversationId}"`)) {
+                const data = JSON.parse(JSON.parse(event.json).data)
+                types.push(data.type === "response.output_item.added" ? `added:${data.item.type}` : data.type)
+              }
+              if (event._tag === "ReplyCompleted" && event.conversationId === conversationId) return { types, text: event.text }
             }
-            if (event._tag === "ReplyCompleted" && event.conversationId === conversationId) return { types, text: event.text }
-          }
+          }).pipe(within(`ReplyCompleted for ${conversationId}`, () => `; frame types seen: ${types.join(", ")}`))
         }).pipe(Effect.scoped)
       const on = yield* typesFor({ progressEvents: true }, "conv_progress_on")
       assert.strictEqual(on.text, "Sunny.")
@@ -389,7 +455,7 @@ describe("gateway.startAccount", () => {
       const overloaded = yield* waitFor(events, "ReplyFailed")
       assert.deepStrictEqual([overloaded.code, overloaded.message], ["agent_error", "⚠️ The model is overloaded."])
       gateway.abort.abort()
-      yield* Effect.promise(() => run)
+      yield* stopped(run)
       assert.notInclude(gateway.logs.join("\n"), "demo-secret")
       assert.include(gateway.logs.join("\n"), "model crashed")
     }))
@@ -405,7 +471,7 @@ describe("gateway.startAccount", () => {
       const debugCfg = cfgFor(server.url, { debug: true })
       const gateway = fakeGatewayContext(Channel.resolveAccount(debugCfg as never), debugCfg)
       const run = yield* runAccount(gateway, fakeRuntime(async () => {}).channel)
-      yield* Effect.promise(() => gateway.until((s) => s.connected === true))
+      yield* gateway.until("the account connected", (s) => s.connected === true)
       const result = yield* Effect.promise(() => Channel.sendText({ to: "instaclaw:conv_out", text: "Proactive hello" }))
       assert.strictEqual(result.channel, "instaclaw")
       assert.match(result.messageId, /^resp_/)
@@ -414,7 +480,7 @@ describe("gateway.startAccount", () => {
       const done = yield* waitFor(events, "ReplyCompleted")
       assert.deepStrictEqual([done.conversationId, done.text, done.responseId], ["conv_out", "Proactive hello", result.messageId])
       gateway.abort.abort()
-      yield* Effect.promise(() => run)
+      yield* stopped(run)
     }))
 
   it.live("the same account started twice never has two sockets open", () =>
@@ -425,16 +491,16 @@ describe("gateway.startAccount", () => {
       const first = fakeGatewayContext(Channel.resolveAccount(cfg as never), cfg)
       const second = fakeGatewayContext(Channel.resolveAccount(cfg as never), cfg)
       const runFirst = yield* runAccount(first, host.channel)
-      yield* Effect.promise(() => first.until((s) => s.connected === true))
+      yield* first.until("the first run connected", (s) => s.connected === true)
       const runSecond = yield* runAccount(second, host.channel)
-      yield* Effect.promise(() => second.until((s) => typeof s.stateReason === "string"))
+      yield* second.until("the second run said it waits", (s) => typeof s.stateReason === "string")
       assert.strictEqual(yield* server.clientCount, 1, "the second waits")
       first.abort.abort()
-      yield* Effect.promise(() => runFirst)
-      yield* Effect.promise(() => second.until((s) => s.connected === true))
+      yield* stopped(runFirst)
+      yield* second.until("the second run took over", (s) => s.connected === true)
       assert.strictEqual(yield* server.clientCount, 1, "then takes over")
       second.abort.abort()
-      yield* Effect.promise(() => runSecond)
+      yield* stopped(runSecond)
       assert.strictEqual((yield* waitFor(events, "ClientDisconnected")).code, 1000)
     }))
 
@@ -623,7 +689,8 @@ describe("live config", () => {
       yield* server.sendUserMessage({ conversationId: "conv_l", text: "three", senderId: "user_l" })
       assert.strictEqual((yield* waitFor(events, "ReplyFailed")).code, "access_denied")
       assert.deepStrictEqual(host.contexts.map((c) => c.GroupSystemPrompt), ["FIRST-PROMPT", "SECOND-PROMPT"])
-      assert.deepStrictEqual(host.routes.map((r) => (r as { dmScope?: string }).dmScope), ["per-account-channel-peer", undefined])
+      // The refused third message was routed too: access is decided for the route it would take.
+      assert.deepStrictEqual(host.routes.map((r) => (r as { dmScope?: string }).dmScope), ["per-account-channel-peer", undefined, "per-account-channel-peer"])
       assert.strictEqual(yield* server.clientCount, 1, "no reconnect for any of it")
     }))
 })

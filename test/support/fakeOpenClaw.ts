@@ -1,10 +1,33 @@
 /**
  * A fake OpenClaw host for unit tests of the plugin: the runtime calls the agent makes
- * (`resolveAgentRoute`, `finalizeInboundContext`, `dispatchReplyWithBufferedBlockDispatcher`),
- * a gateway context with status tracking, and a plugin API that records registrations.
+ * (`resolveAgentRoute`, `inbound.ingress.resolveStable`, `inbound.buildContext`,
+ * `dispatchReplyWithBufferedBlockDispatcher`), and a gateway context with status tracking.
+ *
+ * The inbound part is not faked: OpenClaw gives a plugin that is neither bundled nor an official
+ * install the SDK's own resolver and builder, unwrapped, and so does this host — the contexts the
+ * tests read are the ones the real SDK builds.
  */
+import { Duration, Effect } from "effect"
+import { buildChannelInboundEventContext } from "openclaw/plugin-sdk/channel-inbound"
+import { resolveStableChannelMessageIngress } from "openclaw/plugin-sdk/channel-ingress-runtime"
 import type { HostChannelRuntime, HostReplyPayload } from "../../src/openclaw/OpenClawAgent.ts"
 import type { InstaClawAccount, StartAccountContext } from "../../src/openclaw/Channel.ts"
+
+/**
+ * How long a test waits for something on loopback before it fails saying what did not happen —
+ * far beyond what a passing run takes, well below the test's own timeout.
+ */
+export const patience = Duration.seconds(5)
+
+/**
+ * Bounds a wait: after `patience` it dies with "<what> did not happen within 5 seconds", plus
+ * `detail()`, instead of leaving the test to its bare timeout.
+ */
+export const within = (what: string, detail: () => string = () => "") => <A, E, R>(wait: Effect.Effect<A, E, R>) =>
+  Effect.timeoutOrElse(wait, {
+    duration: patience,
+    orElse: () => Effect.die(new Error(`${what} did not happen within ${Duration.format(patience)}${detail()}`))
+  })
 
 export interface Dispatch {
   readonly ctx: Record<string, unknown>
@@ -42,8 +65,13 @@ export const fakeRuntime = (answer: (dispatch: Dispatch) => Promise<void>) => {
         return { agentId: "main", sessionKey: `agent:main:instaclaw:direct:${params.peer?.id}` }
       }
     },
+    inbound: {
+      // Outside a host-managed plugin instance the SDK's standalone resolver is the policy-only
+      // one OpenClaw's runtime hands such a plugin.
+      ingress: { resolveStable: resolveStableChannelMessageIngress },
+      buildContext: buildChannelInboundEventContext
+    },
     reply: {
-      finalizeInboundContext: (ctx) => ({ ...ctx, finalized: true }),
       dispatchReplyWithBufferedBlockDispatcher: async ({ ctx, dispatcherOptions, replyOptions }) => {
         contexts.push(ctx)
         await answer({ ctx, deliver: dispatcherOptions.deliver, replyOptions: replyOptions ?? {} })
@@ -75,16 +103,19 @@ export const fakeGatewayContext = (account: InstaClawAccount, cfg: unknown, extr
     },
     ...extra
   }
-  /** Resolves once the latest status satisfies `predicate`. */
-  const until = (predicate: (status: Record<string, any>) => boolean) =>
-    new Promise<void>((resolve) => {
+  /** Succeeds once the latest status satisfies `predicate`; bounded by `within(what)`, which adds the last status. */
+  const until = (what: string, predicate: (status: Record<string, any>) => boolean) =>
+    Effect.callback<void>((resume) => {
       const check = () => {
         if (!predicate(current)) return
         waiters.delete(check)
-        resolve()
+        resume(Effect.void)
       }
       waiters.add(check)
       check()
-    })
+      return Effect.sync(() => {
+        waiters.delete(check)
+      })
+    }).pipe(within(what, () => `; last status: ${JSON.stringify(current)}`))
   return { ctx, abort, statuses, logs, status: () => current, until }
 }
