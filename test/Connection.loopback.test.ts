@@ -50,6 +50,20 @@ const takeUntilCompleted = (received: Queue.Queue<string>) =>
     return frames
   })
 
+/** One turn of the event loop: the real sockets read and write. */
+const ioTurn = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+
+/** Steps the test clock, a turn at a time, until the ended link has let go (its close grace). */
+const throughCloseGrace = (connection: Connection["Service"]) =>
+  Effect.gen(function*() {
+    for (let step = 0; step < 100; step++) {
+      if ((yield* connection.state) === "reconnecting") return
+      yield* TestClock.adjust("100 millis")
+      yield* ioTurn
+    }
+    assert.fail("the link did not end within its close grace")
+  })
+
 describe("Connection over loopback", () => {
   it.effect("sends x-app-key and x-app-secret on the upgrade; closing the scope closes with 1000", () =>
     Effect.gen(function*() {
@@ -181,11 +195,33 @@ describe("Connection over loopback", () => {
       const peer = yield* Queue.take(server.connections)
       yield* awaitState(connection, "connected")
       peer.socket.send("x".repeat(2048))
+      yield* throughCloseGrace(connection)
       assert.strictEqual(yield* Effect.promise(() => peer.closed), 1009)
-      yield* awaitState(connection, "reconnecting")
       yield* TestClock.adjust("2 seconds")
       yield* Queue.take(server.connections)
       assert.match(logs.text(), /A frame exceeded maxFrameBytes; closed with 1009/)
+    }))
+
+  it.effect("a 64 MiB frame: reading stops at the limit, 1009 reaches the server, the socket ends within the close grace", () =>
+    Effect.gen(function*() {
+      const server = yield* wsServer()
+      const limit = 1024 * 1024
+      const { connection } = yield* openConnection(server.url, { maxFrameBytes: limit })
+      const peer = yield* Queue.take(server.connections)
+      yield* awaitState(connection, "connected")
+      const client = latestClient!
+      const tcp = (client as unknown as { readonly _socket: net.Socket })._socket
+      const refused = new Promise<void>((resolve) => client.once("error", () => resolve()))
+      peer.socket.send(Buffer.alloc(64 * 1024 * 1024, 120), { binary: false })
+      yield* Effect.promise(() => refused)
+      // The socket could read all it wants now: on loopback, far more than the limit in this many
+      // turns (ws discarded the rest of the frame as it read it).
+      for (let turn = 0; turn < 300; turn++) yield* ioTurn
+      assert.isBelow(tcp.bytesRead, limit + 1024 * 1024, `read ${tcp.bytesRead} bytes of a 64 MiB frame`)
+      yield* throughCloseGrace(connection)
+      assert.isTrue(tcp.destroyed, "the socket is gone")
+      assert.strictEqual(yield* Effect.promise(() => peer.closed), 1009)
+      assert.isBelow(tcp.bytesRead, limit + 1024 * 1024)
     }))
 
   it.effect("send while no server is reachable waits sendTimeout, then fails", () =>

@@ -46,6 +46,13 @@ export const dialWs = (
     tcp.cork()
     process.nextTick(uncork)
   }
+  // Past a frame over `maxPayload`, ws queues its 1009 close but reads the rest of the socket to
+  // discard it: a server sending a huge frame had the connector take it all in. Reading stops
+  // instead; the close frame still goes out, and the link destroys the socket after its close
+  // grace (`connection/Link.ts`). ws resumes the socket on the next tick: pause after that.
+  const stopReading = () => {
+    process.nextTick(() => tcp?.pause())
+  }
   // A refused upgrade: note why, then abort the handshake.
   ws.on("unexpected-response", (_request, response) => {
     const status = response.statusCode ?? 0
@@ -56,7 +63,10 @@ export const dialWs = (
   // Errors reach the reader through its own listener; this one keeps their cause. ws reports a
   // frame over `maxPayload` as an error before its close frame (1009) is even written.
   ws.on("error", (error: Error & { readonly code?: string }) => {
-    if (error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") endReason = new FrameTooLarge()
+    if (error.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") {
+      endReason = new FrameTooLarge()
+      stopReading()
+    }
     if (endReason !== undefined) return
     const detail = error.message
     endReason = opened
