@@ -9,7 +9,7 @@ import { TestClock } from "effect/testing"
 import * as net from "node:net"
 import { WebSocket } from "ws"
 import type { Connection } from "../src/Connection.ts"
-import { openConnectionWith } from "./support/connection.ts"
+import { openConnectionWith, throughCloseGrace } from "./support/connection.ts"
 import { wsServer } from "./support/wsServer.ts"
 
 const credentials = { clientId: "app", clientSecret: "failures-secret-3c1e" }
@@ -103,6 +103,9 @@ describe("connection failures say why", () => {
       yield* connection.stateChanges.pipe(Stream.filter((s) => s === "connected"), Stream.runHead)
       // 1 KB fragments, past a 1 MiB limit: ws refuses mid-message, while more keep arriving.
       for (let i = 0; i < 1100; i++) peer.socket.send("x".repeat(1024), { fin: i === 1099 })
+      // Reading stops at the limit: the server's close frame is never read, so the link lets go
+      // at the end of its close grace.
+      yield* throughCloseGrace(connection)
       assert.strictEqual(yield* Effect.promise(() => peer.closed), 1009)
       assert.strictEqual((yield* awaitFailure(connection))._tag, "FrameTooLarge")
     }))

@@ -14,7 +14,7 @@ import type { ConnectorInput } from "../src/Config.ts"
 import type { Connection } from "../src/Connection.ts"
 import * as Protocol from "../src/Protocol.ts"
 import { forceGc } from "./support/gc.ts"
-import { openConnectionWith } from "./support/connection.ts"
+import { ioTurn, openConnectionWith, throughCloseGrace } from "./support/connection.ts"
 import { wsServer } from "./support/wsServer.ts"
 
 const SECRET = "loopback-secret-4f9a"
@@ -48,20 +48,6 @@ const takeUntilCompleted = (received: Queue.Queue<string>) =>
     const frames: Array<string> = []
     while (frames.length === 0 || typeOf(frames.at(-1)!) !== "response.completed") frames.push(yield* Queue.take(received))
     return frames
-  })
-
-/** One turn of the event loop: the real sockets read and write. */
-const ioTurn = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
-
-/** Steps the test clock, a turn at a time, until the ended link has let go (its close grace). */
-const throughCloseGrace = (connection: Connection["Service"]) =>
-  Effect.gen(function*() {
-    for (let step = 0; step < 100; step++) {
-      if ((yield* connection.state) === "reconnecting") return
-      yield* TestClock.adjust("100 millis")
-      yield* ioTurn
-    }
-    assert.fail("the link did not end within its close grace")
   })
 
 describe("Connection over loopback", () => {
