@@ -5,13 +5,20 @@
  * - `DedupeStore.memory` (the default): nothing survives a restart.
  * - `DedupeStore.layerFile(path)`: one id per line in `path`. `remember` only appends to a
  *   buffer; a background fiber writes it every `flushInterval` and when the scope closes, so the
- *   hot path never waits on the disk. The file holds at most `2 × capacity` ids (ids are at most
- *   256 characters, `Wire.MAX_ID_LENGTH`); past that it is rewritten with the newest `capacity`.
- *   Inside OpenClaw the plugin keeps one file per account in its state directory.
+ *   hot path never waits on the disk. `flushed` writes the buffer now (joining a write under
+ *   way): the connector acknowledges a message to the server only after it (docs/PROTOCOL.md
+ *   §7), so a message acknowledged before a crash is never lost nor answered again. The file
+ *   holds at most `2 × capacity` ids (ids are at most 256 characters, `Wire.MAX_ID_LENGTH`);
+ *   past that it is rewritten with the newest `capacity`. Inside OpenClaw the plugin keeps one
+ *   file per account in its state directory.
+ *
+ * Another implementation (a store several gateways share, say) provides the same three: `load`
+ * (the recent answered ids, bounded), `remember` (returns at once; never fails the caller) and
+ * `flushed` (a barrier: what was remembered before it is where a restarted connector finds it).
  *
  * @since 0.1.0
  */
-import { Context, Duration, Effect, Layer, Schedule } from "effect"
+import { Context, Duration, Effect, Layer, Schedule, Semaphore } from "effect"
 import { appendFile, mkdir, readFile, rename, writeFile } from "node:fs/promises"
 import { dirname } from "node:path"
 
@@ -20,10 +27,12 @@ export interface DedupeStoreShape {
   readonly load: Effect.Effect<ReadonlyArray<string>>
   /** Remembers one answered id; returns at once. */
   readonly remember: (id: string) => Effect.Effect<void>
+  /** Returns once every id remembered before it would be found by `load` after a restart. */
+  readonly flushed: Effect.Effect<void>
 }
 
-/** Remembers nothing beyond the process. */
-export const memory: DedupeStoreShape = { load: Effect.succeed([]), remember: () => Effect.void }
+/** Remembers nothing beyond the process: nothing to wait for. */
+export const memory: DedupeStoreShape = { load: Effect.succeed([]), remember: () => Effect.void, flushed: Effect.void }
 
 /** The store the connector uses: `memory` unless a layer provides another. */
 export const DedupeStore = Context.Reference<DedupeStoreShape>("insta-claw/DedupeStore", { defaultValue: () => memory })
@@ -39,13 +48,16 @@ const makeFile = (path: string, capacity: number, flushInterval: Duration.Input)
     const stored = yield* Effect.promise(() => readFile(path, "utf8").then((text) => text.split("\n").filter((id) => id !== ""), () => []))
     let lines = stored.length
     let pending: Array<string> = []
+    // One write at a time: a caller of `flushed` that finds one under way waits for it, then
+    // writes whatever it did not hold.
+    const writing = yield* Semaphore.make(1)
 
-    const flush = Effect.suspend(() => {
+    const write = Effect.suspend(() => {
       if (pending.length === 0) return Effect.void
       const batch = pending
       pending = []
       lines += batch.length
-      const write = lines > 2 * capacity
+      const append = lines > 2 * capacity
         ? Effect.promise(() => readFile(path, "utf8").catch(() => "")).pipe(
           Effect.flatMap((text) => {
             const newest = [...text.split("\n").filter((id) => id !== ""), ...batch].slice(-capacity)
@@ -55,10 +67,11 @@ const makeFile = (path: string, capacity: number, flushInterval: Duration.Input)
           })
         )
         : Effect.promise(() => appendFile(path, `${batch.join("\n")}\n`))
-      return write.pipe(
+      return append.pipe(
         Effect.catchCause((cause) => Effect.logWarning(`Could not write the dedupe store ${path}; redeliveries after a restart may be answered twice`, cause))
       )
     })
+    const flush = writing.withPermits(1)(write)
 
     const folder = yield* Effect.tryPromise(() => mkdir(dirname(path), { recursive: true })).pipe(Effect.result)
     if (folder._tag === "Failure") {
@@ -73,6 +86,7 @@ const makeFile = (path: string, capacity: number, flushInterval: Duration.Input)
       remember: (id) =>
         Effect.sync(() => {
           pending.push(id)
-        })
+        }),
+      flushed: flush
     } satisfies DedupeStoreShape
   })

@@ -45,6 +45,19 @@ describe("DedupeStore.layerFile", () => {
       yield* second.close
     }))
 
+  it.effect("flushed writes what was remembered before it, at once: the barrier an acknowledgement waits for", () =>
+    Effect.gen(function*() {
+      const path = yield* tempFile
+      const store = yield* openStore(path, { flushInterval: "1 hour" })
+      yield* store.store.remember("resp_a")
+      yield* store.store.remember("resp_b")
+      yield* Effect.all([store.store.flushed, store.store.flushed], { concurrency: "unbounded" })
+      assert.deepStrictEqual(readFileSync(path, "utf8").trim().split("\n"), ["resp_a", "resp_b"], "each id written once")
+      yield* store.store.flushed
+      assert.deepStrictEqual(readFileSync(path, "utf8").trim().split("\n"), ["resp_a", "resp_b"], "nothing new: nothing written")
+      yield* store.close
+    }))
+
   it.effect("stays bounded: past twice the capacity the file keeps the newest ids", () =>
     Effect.gen(function*() {
       const path = yield* tempFile
