@@ -185,8 +185,16 @@ const serve = Command.make(
 
 const connect = Command.make(
   "connect",
-  {},
-  () => Layer.launch(InstaClaw.layerFromEnv.pipe(Layer.provide(Agent.echo), withLogLevelFlag))
+  {
+    dedupeFile: Flag.String("dedupe-file").pipe(
+      Flag.withDescription("Keep answered message ids in this file, so messages redelivered after a restart are answered once"),
+      Flag.optional
+    )
+  },
+  ({ dedupeFile }) =>
+    Layer.launch(
+      InstaClaw.layer({}, { dedupeFile: Option.getOrUndefined(dedupeFile) }).pipe(Layer.provide(Agent.echo), withLogLevelFlag)
+    )
 ).pipe(Command.withDescription("Run the connector with the echo agent, configured from INSTACLAW_* environment variables"))
 
 // ---------------------------------------------------------------------------------------------
