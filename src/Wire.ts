@@ -1,6 +1,7 @@
 /**
- * The wire format (docs/PROTOCOL.md §2–§3) as `Schema`s: the envelope, the Open Responses
- * streaming events InstaClaw reads and writes, and the decoding of one text frame.
+ * The wire format (docs/PROTOCOL.md §2–§3, §6–§7) as `Schema`s: the envelope kinds (`message`,
+ * and v2's `hello` and `ack`), the Open Responses streaming events InstaClaw reads and writes, and
+ * the decoding of one text frame.
  *
  * The event types the connector understands are listed once, as the cases of `KnownEvent`;
  * `isKnownEvent` and the assembler read that same list.
@@ -173,16 +174,64 @@ export const MessageEnvelope = Schema.Struct({
 })
 export type MessageEnvelope = typeof MessageEnvelope.Type
 
+// ---------------------------------------------------------------------------------------------
+// Version 2 (§6–§7): the handshake and acknowledgements, envelopes of their own kinds.
+// ---------------------------------------------------------------------------------------------
+
+/** The protocol version a v2 hello announces. */
+export const PROTOCOL_VERSION = 2
+
+/** The features a v2 hello may list (§6). Peers ignore names they do not know. */
+export const FEATURES = ["ack", "media", "groups"] as const
+export type Feature = typeof FEATURES[number]
+
+/**
+ * The `data` of a hello: `{ protocol, features, upload? }`. Unknown features and fields are kept
+ * and ignored, so a later peer's hello still decodes.
+ */
+export const HelloData = Schema.StructWithRest(
+  Schema.Struct({
+    protocol: Schema.Int,
+    features: Schema.Array(Schema.String),
+    upload: Schema.optionalKey(Schema.StructWithRest(Schema.Struct({ url: Schema.String }), Rest))
+  }),
+  Rest
+)
+export type HelloData = typeof HelloData.Type
+
+/** A `"hello"` envelope: the client's first frame on every link, and a v2 server's answer. */
+export const HelloEnvelope = Schema.Struct({
+  type: Schema.Literal("hello"),
+  headers: Headers,
+  data: Schema.fromJsonString(HelloData)
+})
+export type HelloEnvelope = typeof HelloEnvelope.Type
+
+/** The `data` of an ack: the user message taken, by its `response_id`. */
+export const AckData = Schema.StructWithRest(Schema.Struct({ response_id: Id }), Rest)
+export type AckData = typeof AckData.Type
+
+/** An `"ack"` envelope: the client took the user message `data.response_id` (§7). */
+export const AckEnvelope = Schema.Struct({
+  type: Schema.Literal("ack"),
+  headers: Headers,
+  data: Schema.fromJsonString(AckData)
+})
+export type AckEnvelope = typeof AckEnvelope.Type
+
+/** The envelope kinds this package reads; any other kind is an `OtherEnvelope`. */
+const knownKinds: ReadonlySet<string> = new Set(["message", "hello", "ack"])
+
 /** Any other envelope kind: ignored with a debug log (room for later kinds). */
 export const OtherEnvelope = Schema.StructWithRest(
   Schema.Struct({
-    type: Schema.String.check(Schema.makeFilter((type) => type !== "message", { expected: "an envelope type other than \"message\"" }))
+    type: Schema.String.check(Schema.makeFilter((type) => !knownKinds.has(type), { expected: "an envelope type other than \"message\", \"hello\" or \"ack\"" }))
   }),
   Rest
 )
 export type OtherEnvelope = typeof OtherEnvelope.Type
 
-export const Envelope = Schema.Union([MessageEnvelope, OtherEnvelope])
+export const Envelope = Schema.Union([MessageEnvelope, HelloEnvelope, AckEnvelope, OtherEnvelope])
 export type Envelope = typeof Envelope.Type
 
 /** A whole text frame: the JSON of one envelope. */
@@ -230,3 +279,42 @@ export const encodeFrame: (envelope: Envelope) => string = Schema.encodeSync(Fra
 
 /** True for a `"message"` envelope. */
 export const isMessageEnvelope = (envelope: Envelope): envelope is MessageEnvelope => envelope.type === "message"
+
+/** True for a `"hello"` envelope. */
+export const isHelloEnvelope = (envelope: Envelope): envelope is HelloEnvelope => envelope.type === "hello"
+
+/** True for an `"ack"` envelope. */
+export const isAckEnvelope = (envelope: Envelope): envelope is AckEnvelope => envelope.type === "ack"
+
+/**
+ * The frame of a hello: `{ protocol: 2, features, upload? }` as the double-encoded `data`.
+ * Gotchas: a server lists only the features it will use on this link (the intersection).
+ */
+export const helloFrame = (hello: {
+  readonly messageId: string
+  readonly timestamp: number
+  readonly features: ReadonlyArray<string>
+  readonly upload?: { readonly url: string } | undefined
+}): string =>
+  JSON.stringify({
+    type: "hello",
+    headers: { messageId: hello.messageId, timestamp: hello.timestamp },
+    data: JSON.stringify({
+      protocol: PROTOCOL_VERSION,
+      features: hello.features,
+      ...(hello.upload === undefined ? {} : { upload: hello.upload })
+    })
+  })
+
+/** The frame of an ack for the user message `responseId` in `conversationId`. */
+export const ackFrame = (ack: {
+  readonly messageId: string
+  readonly timestamp: number
+  readonly conversationId: string
+  readonly responseId: string
+}): string =>
+  JSON.stringify({
+    type: "ack",
+    headers: { messageId: ack.messageId, timestamp: ack.timestamp, conversationId: ack.conversationId },
+    data: JSON.stringify({ response_id: ack.responseId })
+  })

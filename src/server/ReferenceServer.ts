@@ -4,17 +4,28 @@
  *
  * It checks `x-app-key`/`x-app-secret` (401 when wrong), sends user messages as streamed Open
  * Responses events (role `user`), and assembles the client's streamed replies with the same
- * Protocol code the connector uses. Switches let a test misbehave on purpose: stop answering
- * pings, drop every connection, refuse auth, send a malformed frame.
+ * Protocol code the connector uses (`Replies.ts`). It speaks protocol v2 (§6–§7) to a client whose
+ * first frame is a hello — answers it, keeps user messages until acknowledged, redelivers them on
+ * the client's next link (`Mailbox.ts`) — and v1, exactly as before, to one that sends none.
+ * Switches let a test misbehave on purpose: stop answering pings, drop every connection, drop a
+ * link after a number of frames, refuse auth, send a malformed frame.
  *
  * @since 0.1.0
  */
-import { Clock, Context, Duration, Effect, Layer, PubSub, Ref, Result, Schema, type Scope, Stream } from "effect"
+import { Clock, Context, Duration, Effect, FiberSet, Layer, PubSub, Ref, Result, Schema, type Scope, Stream } from "effect"
 import type { IncomingMessage } from "node:http"
 import type { AddressInfo } from "node:net"
 import { WebSocket, WebSocketServer } from "ws"
 import type { EventProfile } from "../Config.ts"
 import * as Protocol from "../Protocol.ts"
+import { Link, Mailbox, type Write } from "./Mailbox.ts"
+import { type ReplyEvent, replyReader } from "./Replies.ts"
+import { encodeUserMessage, type UserMessage } from "./UserMessage.ts"
+
+export type { UserMessage } from "./UserMessage.ts"
+
+/** The v2 features this server supports; a hello agrees on those the client lists too. */
+export const SERVER_FEATURES: ReadonlyArray<Protocol.Feature> = ["ack"]
 
 export interface ReferenceServerOptions {
   /** Default `127.0.0.1`. */
@@ -26,12 +37,23 @@ export interface ReferenceServerOptions {
   /** Accepted credentials. Default `demo` / `demo-secret`. */
   readonly clientId?: string | undefined
   readonly clientSecret?: string | undefined
+  /** Several accepted clients, each its own identity; replaces `clientId`/`clientSecret`. The first is the default recipient. */
+  readonly accounts?: ReadonlyArray<{ readonly clientId: string; readonly clientSecret: string }> | undefined
   /** Largest delta of a user message, in UTF-16 code units. Default 50. */
   readonly deltaSize?: number | undefined
   /** Pause between the deltas of a user message. Default none. */
   readonly pacing?: Duration.Input | undefined
   /** Event profile for user messages. Default `full`. */
   readonly eventProfile?: EventProfile | undefined
+  /** 1: answer no hello, as a v1 server (hellos and acks are ignored). Default 2. */
+  readonly protocol?: 1 | 2 | undefined
+  /** The v2 features offered in the server's hello. Default `SERVER_FEATURES`. */
+  readonly features?: ReadonlyArray<Protocol.Feature> | undefined
+  /**
+   * How long a new link of a client that spoke `ack` is held for its hello before it is taken
+   * for v1 (a client that came back without v2). Default 10 seconds.
+   */
+  readonly helloTimeout?: Duration.Input | undefined
 }
 
 /** Something the server saw or did. Subscribe with `ReferenceServer.subscribe`. */
@@ -40,12 +62,17 @@ export type ServerEvent =
   | { readonly _tag: "ClientDisconnected"; readonly code: number }
   | { readonly _tag: "AuthRefused"; readonly status: number }
   | { readonly _tag: "Frame"; readonly json: string }
-  | { readonly _tag: "ReplyDelta"; readonly conversationId: string; readonly responseId: string; readonly delta: string }
-  | { readonly _tag: "ReplyCompleted"; readonly conversationId: string; readonly responseId: string; readonly text: string }
-  | { readonly _tag: "ReplyFailed"; readonly conversationId: string; readonly responseId: string; readonly code: string; readonly message: string }
-  | { readonly _tag: "Violation"; readonly violation: Protocol.Violation }
+  /** A link's hello was answered; `features` are the ones both sides listed. */
+  | { readonly _tag: "Hello"; readonly clientId: string; readonly features: ReadonlyArray<string> }
+  /** An ack arrived; `settled` when it acknowledged a message the server was keeping (not a repeat). */
+  | { readonly _tag: "Acked"; readonly clientId: string; readonly responseId: string; readonly settled: boolean }
+  /** Kept messages written again to a new link after its hellos, in the order first sent. */
+  | { readonly _tag: "Redelivered"; readonly clientId: string; readonly responseIds: ReadonlyArray<string> }
+  /** The number of messages waiting for an ack changed. */
+  | { readonly _tag: "Unacknowledged"; readonly count: number }
+  | ReplyEvent
 
-/** A user message could not be sent: no client stayed connected. `redeliver(responseId)` later. */
+/** A user message could not be sent to a v1 client: no link stayed open. `redeliver(responseId)` later. */
 export class NoClientError extends Schema.TaggedError<NoClientError>()("NoClientError", {
   responseId: Schema.String
 }) {
@@ -54,21 +81,18 @@ export class NoClientError extends Schema.TaggedError<NoClientError>()("NoClient
   }
 }
 
-export interface UserMessage {
-  readonly conversationId: string
-  readonly text: string
-  readonly senderId?: string | undefined
-  readonly senderName?: string | undefined
-}
-
 export class ReferenceServer extends Context.Service<ReferenceServer, {
   /** `ws://host:port/path` — what to put in `INSTACLAW_WS_URL`. */
   readonly url: string
   readonly port: number
-  /** Streams a user message to every connected client. Waits for a client if none is connected. */
-  readonly sendUserMessage: (message: UserMessage) => Effect.Effect<{ readonly responseId: string }, NoClientError>
-  /** Sends a previous user message again, frame for frame, as a server does after a reconnect. */
-  readonly redeliver: (responseId: string) => Effect.Effect<void, NoClientError>
+  /**
+   * Streams a user message to the client's ready links. To a v1 client it waits for a link if
+   * none is open; to a client that speaks `ack` it never waits: with no link ready, the message
+   * is kept and goes out after the next link's hellos (`queued`).
+   */
+  readonly sendUserMessage: (message: UserMessage) => Effect.Effect<{ readonly responseId: string; readonly queued: boolean }, NoClientError>
+  /** Sends a recent user message again, frame for frame, as a v1 server does after a reconnect. */
+  readonly redeliver: (responseId: string) => Effect.Effect<void>
   /** Sends raw text to every client, e.g. a malformed frame. */
   readonly sendRaw: (text: string) => Effect.Effect<void>
   /** A subscription to server events from now on. */
@@ -78,11 +102,19 @@ export class ReferenceServer extends Context.Service<ReferenceServer, {
   /** Completed replies for one conversation, from now on. */
   readonly replies: (conversationId: string) => Stream.Stream<string>
   readonly clientCount: Effect.Effect<number>
+  /** User messages kept until their client acknowledges them, over all clients. */
+  readonly unacknowledged: Effect.Effect<number>
   /** Switches for misbehaving on purpose. */
   readonly setAnswerPings: (answer: boolean) => Effect.Effect<void>
   readonly setRefuseAuth: (refuse: boolean) => Effect.Effect<void>
   /** Drops every connection: `terminate()` with no code, else a close frame with `code`. */
   readonly dropAll: (code?: number) => Effect.Effect<void>
+  /**
+   * Once: the first link to be written `frames` more user-message frames (hellos not counted)
+   * is terminated right after the last of them is out, cutting a message mid-stream; 0 cuts it
+   * at its next frame. `undefined` disarms.
+   */
+  readonly setDropAfterFrames: (frames: number | undefined) => Effect.Effect<void>
 }>()("insta-claw/ReferenceServer") {
   static readonly layer = (options: ReferenceServerOptions = {}): Layer.Layer<ReferenceServer> =>
     Layer.effect(ReferenceServer, make(options))
@@ -91,21 +123,57 @@ export class ReferenceServer extends Context.Service<ReferenceServer, {
 export const make = Effect.fnUntraced(function*(options: ReferenceServerOptions) {
   const host = options.host ?? "127.0.0.1"
   const path = options.path ?? "/user-ws/"
-  const clientId = options.clientId ?? "demo"
-  const clientSecret = options.clientSecret ?? "demo-secret"
+  const accounts = options.accounts ?? [{ clientId: options.clientId ?? "demo", clientSecret: options.clientSecret ?? "demo-secret" }]
   const deltaSize = options.deltaSize ?? 50
   const pacing = options.pacing === undefined ? undefined : Duration.fromInputUnsafe(options.pacing)
+  const helloTimeout = Duration.fromInputUnsafe(options.helloTimeout ?? "10 seconds")
+  const offered = options.protocol === 1 ? undefined : options.features ?? SERVER_FEATURES
 
   const events = yield* Effect.acquireRelease(PubSub.unbounded<ServerEvent>(), PubSub.shutdown)
   const publish = (event: ServerEvent) => PubSub.publishUnsafe(events, event)
   const answerPings = yield* Ref.make(true)
   const refuseAuth = yield* Ref.make(false)
-  const clients = new Set<WebSocket>()
-  const clientJoined = yield* PubSub.unbounded<void>()
-  const assembler = new Protocol.InboundAssembler(Protocol.defaultLimits)
+  /** The drop switch: frames left before the next link is cut, or undefined. */
+  const dropSwitch: { afterFrames: number | undefined } = { afterFrames: undefined }
+  const sockets = new Map<WebSocket, Link>()
+  const linkJoined = yield* PubSub.unbounded<void>()
+  const readReply = replyReader()
   const clock = yield* Clock.Clock
-  /** The frames of recent user messages, for `redeliver`. */
-  const sentMessages = new Map<string, ReadonlyArray<string>>()
+  const runFork = yield* FiberSet.makeRuntime<never>()
+  const token = yield* Protocol.randomToken
+  let hellosSent = 0
+  /** Recent user messages, for `redeliver`. */
+  const recent = new Map<string, { readonly clientId: string; readonly frames: ReadonlyArray<string> }>()
+
+  /** Writes one user-message frame, minding the drop switch. */
+  const write: Write = (link, text, done) => {
+    const limit = dropSwitch.afterFrames
+    if (link.cut || !link.socket.isOpen()) return done()
+    if (limit === undefined || ++link.framesSinceArmed < limit) return link.socket.send(text, done)
+    link.cut = true
+    dropSwitch.afterFrames = undefined
+    if (limit === 0) {
+      link.socket.terminate()
+      return done()
+    }
+    link.socket.send(text, () => {
+      link.socket.terminate()
+      done()
+    })
+  }
+  const mailboxes = new Map(accounts.map(({ clientId }) => [clientId, new Mailbox(clientId, write)]))
+  const mailboxOf = (clientId: string | undefined) => {
+    const mailbox = mailboxes.get(clientId ?? accounts[0]!.clientId)
+    if (mailbox === undefined) throw new Error(`The reference server has no account ${clientId}`)
+    return mailbox
+  }
+  let published = 0
+  const countUnacknowledged = () => {
+    let count = 0
+    for (const mailbox of mailboxes.values()) count += mailbox.unacknowledged
+    if (count !== published) publish({ _tag: "Unacknowledged", count: published = count })
+    return count
+  }
 
   const server = yield* Effect.acquireRelease(
     Effect.callback<WebSocketServer>((resume) => {
@@ -115,9 +183,9 @@ export const make = Effect.fnUntraced(function*(options: ReferenceServerOptions)
         path,
         autoPong: false,
         verifyClient: (info, done) => {
+          const key = info.req.headers["x-app-key"]
           const ok = !Ref.getUnsafe(refuseAuth) &&
-            info.req.headers["x-app-key"] === clientId &&
-            info.req.headers["x-app-secret"] === clientSecret
+            accounts.some((account) => account.clientId === key && account.clientSecret === info.req.headers["x-app-secret"])
           if (ok) return done(true)
           publish({ _tag: "AuthRefused", status: 401 })
           done(false, 401, "Unauthorized: check x-app-key and x-app-secret")
@@ -133,45 +201,70 @@ export const make = Effect.fnUntraced(function*(options: ReferenceServerOptions)
       })
   )
 
-  const onFrame = (json: string) => {
+  /** The link's first frame decides its protocol: a hello (to a v2 server) makes it v2. */
+  const decide = (link: Link, mailbox: Mailbox, envelope: Protocol.Envelope | undefined) => {
+    if (offered === undefined || envelope === undefined || !Protocol.isHelloEnvelope(envelope)) return mailbox.v1(link)
+    const features = offered.filter((feature) => envelope.data.features.includes(feature))
+    const now = clock.currentTimeMillisUnsafe()
+    if (!link.cut && link.socket.isOpen()) {
+      link.socket.send(Protocol.helloFrame({ messageId: `msg_${now}_${token}h${(hellosSent++).toString(36)}`, timestamp: now, features }), () => {})
+    }
+    const redelivered = mailbox.hello(link, features)
+    publish({ _tag: "Hello", clientId: link.clientId, features })
+    if (redelivered.length > 0) publish({ _tag: "Redelivered", clientId: link.clientId, responseIds: redelivered })
+  }
+
+  const onFrame = (link: Link, mailbox: Mailbox, json: string) => {
     publish({ _tag: "Frame", json })
     const decoded = Protocol.decodeFrame(json)
-    if (Result.isFailure(decoded) || !Protocol.isMessageEnvelope(decoded.success)) return
-    const envelope = decoded.success
-    const outputs = assembler.push(envelope, clock.currentTimeMillisUnsafe())
-    const event = envelope.data as Protocol.StreamingEvent & { readonly delta?: unknown; readonly response?: Protocol.ResponseSnapshot }
-    const conversationId = envelope.headers.conversationId ?? ""
-    const responseId = event.response_id ?? event.response?.id ?? ""
-    if (outputs.length === 0 && event.type === "response.output_text.delta" && typeof event.delta === "string") {
-      publish({ _tag: "ReplyDelta", conversationId, responseId, delta: event.delta })
+    const envelope = Result.isSuccess(decoded) ? decoded.success : undefined
+    if (link.phase === "awaiting") {
+      decide(link, mailbox, envelope)
+      countUnacknowledged()
     }
-    for (const output of outputs) {
-      if (output._tag === "Message") {
-        publish({ _tag: "ReplyCompleted", conversationId, responseId: output.message.responseId, text: output.message.text })
-      } else if (output._tag === "Violation" && output.violation.reason === "ResponseFailed") {
-        const error = event.response?.error
-        publish({ _tag: "ReplyFailed", conversationId, responseId, code: error?.code ?? "unknown", message: error?.message ?? "" })
-      } else if (output._tag === "Violation") {
-        publish({ _tag: "Violation", violation: output.violation })
-      }
+    if (envelope === undefined) return
+    if (Protocol.isAckEnvelope(envelope)) {
+      const settled = mailbox.ack(link, envelope.data.response_id)
+      publish({ _tag: "Acked", clientId: link.clientId, responseId: envelope.data.response_id, settled })
+      countUnacknowledged()
+    } else if (Protocol.isMessageEnvelope(envelope)) {
+      for (const event of readReply(envelope, clock.currentTimeMillisUnsafe())) publish(event)
     }
   }
 
   server.on("connection", (socket: WebSocket, request: IncomingMessage) => {
-    clients.add(socket)
+    const clientId = String(request.headers["x-app-key"])
+    const mailbox = mailboxOf(clientId)
+    const link = new Link(clientId, {
+      isOpen: () => socket.readyState === WebSocket.OPEN,
+      send: (text, done) => socket.send(text, () => done()),
+      terminate: () => socket.terminate()
+    })
+    sockets.set(socket, link)
+    mailbox.join(link)
     socket.on("message", (data, isBinary) => {
-      if (!isBinary) onFrame(data.toString())
+      if (!isBinary) onFrame(link, mailbox, data.toString())
     })
     socket.on("ping", (data) => {
       if (Ref.getUnsafe(answerPings)) socket.pong(data)
     })
     socket.on("close", (code) => {
-      clients.delete(socket)
+      sockets.delete(socket)
+      mailbox.leave(link)
       publish({ _tag: "ClientDisconnected", code })
     })
     socket.on("error", () => {})
-    publish({ _tag: "ClientConnected", clientId: String(request.headers["x-app-key"]) })
-    PubSub.publishUnsafe(clientJoined, undefined)
+    // A client that spoke ack gets nothing on a new link before its hello; one that came back
+    // without v2 must not wait for ever.
+    if (mailbox.speaksAck) {
+      runFork(Effect.sleep(helloTimeout).pipe(Effect.andThen(Effect.sync(() => {
+        if (link.phase !== "awaiting" || link.closed) return
+        mailbox.v1(link)
+        countUnacknowledged()
+      }))))
+    }
+    publish({ _tag: "ClientConnected", clientId })
+    PubSub.publishUnsafe(linkJoined, undefined)
   })
 
   const port = (server.address() as AddressInfo).port
@@ -179,7 +272,7 @@ export const make = Effect.fnUntraced(function*(options: ReferenceServerOptions)
 
   const sendToAll = (text: string) =>
     Effect.callback<void>((resume) => {
-      const open = [...clients].filter((client) => client.readyState === WebSocket.OPEN)
+      const open = [...sockets.keys()].filter((client) => client.readyState === WebSocket.OPEN)
       let waiting = open.length
       if (waiting === 0) return resume(Effect.void)
       for (const client of open) {
@@ -189,52 +282,49 @@ export const make = Effect.fnUntraced(function*(options: ReferenceServerOptions)
       }
     })
 
-  const awaitClient = Effect.gen(function*() {
-    if (clients.size > 0) return
-    const joined = yield* PubSub.subscribe(clientJoined)
-    if (clients.size > 0) return
-    yield* PubSub.take(joined)
-  }).pipe(Effect.scoped)
+  /** Waits until the client has an open link (v1: a message waits for its client). */
+  const awaitLink = (mailbox: Mailbox) =>
+    Effect.gen(function*() {
+      if (mailbox.openLinks > 0) return
+      const joined = yield* PubSub.subscribe(linkJoined)
+      while (mailbox.openLinks === 0) yield* PubSub.take(joined)
+    }).pipe(Effect.scoped)
 
   const sendUserMessage = Effect.fn("ReferenceServer.sendUserMessage")(function*(message: UserMessage) {
-    yield* awaitClient
-    const encoder = new Protocol.ReplyEncoder({
-      conversationId: message.conversationId,
+    const mailbox = mailboxOf(message.clientId)
+    if (!mailbox.speaksAck) yield* awaitLink(mailbox)
+    const { frames, responseId } = encodeUserMessage(message, {
       token: yield* Protocol.randomToken,
       startedAt: yield* Clock.currentTimeMillis,
-      model: "instaclaw-reference",
       profile: options.eventProfile ?? "full",
-      deltaSize,
-      role: "user"
+      deltaSize
     })
-    const headers = {
-      ...(message.senderId === undefined ? {} : { senderId: message.senderId }),
-      ...(message.senderName === undefined ? {} : { senderName: message.senderName })
-    }
-    const withSender = (json: string) => {
-      if (message.senderId === undefined && message.senderName === undefined) return json
-      const envelope = JSON.parse(json)
-      return JSON.stringify({ ...envelope, headers: { ...envelope.headers, ...headers } })
-    }
-    const frames = [...encoder.open(), ...encoder.text(message.text), ...encoder.complete()]
     if (frames.length === 0) return yield* Effect.die(new Error("Cannot send empty message"))
-    const jsons = frames.map((frame) => withSender(frame.json))
-    sentMessages.set(encoder.responseId, jsons)
-    if (sentMessages.size > 100) sentMessages.delete(sentMessages.keys().next().value!)
-    for (const [i, json] of jsons.entries()) {
-      if (pacing !== undefined && frames[i]!.type === "response.output_text.delta") yield* Effect.sleep(pacing)
-      if (clients.size === 0) return yield* new NoClientError({ responseId: encoder.responseId })
-      yield* sendToAll(json)
+    const jsons = frames.map((frame) => frame.json)
+    recent.set(responseId, { clientId: mailbox.clientId, frames: jsons })
+    if (recent.size > 100) recent.delete(recent.keys().next().value!)
+    const entry = mailbox.add(responseId, jsons)
+    const queued = !mailbox.hasReadyLink
+    countUnacknowledged()
+    for (const frame of frames) {
+      if (pacing !== undefined && frame.type === "response.output_text.delta") yield* Effect.sleep(pacing)
+      if (!mailbox.speaksAck && mailbox.openLinks === 0) {
+        mailbox.abandon(entry)
+        countUnacknowledged()
+        return yield* new NoClientError({ responseId })
+      }
+      yield* Effect.callback<void>((resume) => mailbox.release(entry, () => resume(Effect.void)))
     }
-    return { responseId: encoder.responseId }
+    return { responseId, queued }
   })
 
   const redeliver = Effect.fn("ReferenceServer.redeliver")(function*(responseId: string) {
-    yield* awaitClient
-    for (const json of sentMessages.get(responseId) ?? []) yield* sendToAll(json)
+    const message = recent.get(responseId)
+    if (message === undefined) return
+    const mailbox = mailboxOf(message.clientId)
+    yield* awaitLink(mailbox)
+    for (const json of message.frames) yield* Effect.callback<void>((resume) => mailbox.broadcast(json, () => resume(Effect.void)))
   })
-
-  const subscribe = PubSub.subscribe(events)
 
   return ReferenceServer.of({
     url,
@@ -242,7 +332,7 @@ export const make = Effect.fnUntraced(function*(options: ReferenceServerOptions)
     sendUserMessage,
     redeliver,
     sendRaw: sendToAll,
-    subscribe,
+    subscribe: PubSub.subscribe(events),
     events: Stream.fromPubSub(events),
     replies: (conversationId) =>
       Stream.fromPubSub(events).pipe(
@@ -252,15 +342,21 @@ export const make = Effect.fnUntraced(function*(options: ReferenceServerOptions)
             : Result.failVoid
         )
       ),
-    clientCount: Effect.sync(() => clients.size),
+    clientCount: Effect.sync(() => sockets.size),
+    unacknowledged: Effect.sync(countUnacknowledged),
     setAnswerPings: (answer) => Ref.set(answerPings, answer),
     setRefuseAuth: (refuse) => Ref.set(refuseAuth, refuse),
     dropAll: (code) =>
       Effect.sync(() => {
-        for (const client of clients) {
+        for (const client of sockets.keys()) {
           if (code === undefined) client.terminate()
           else client.close(code)
         }
+      }),
+    setDropAfterFrames: (frames) =>
+      Effect.sync(() => {
+        dropSwitch.afterFrames = frames
+        for (const link of sockets.values()) link.framesSinceArmed = 0
       })
   })
 })
