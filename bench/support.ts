@@ -48,6 +48,27 @@ export const serverHarness = async (options: ReferenceServerOptions = {}) => {
   }
 }
 
+/**
+ * Sends `count` user messages from the reference server, one conversation after another within
+ * each of `conversations` conversations (all conversations at once); waits for every reply.
+ */
+export const roundTrips = async (harness: Awaited<ReturnType<typeof serverHarness>>, count: number, conversations: number) => {
+  const done = harness.count((event) => event._tag === "ReplyCompleted", count)
+  await harness.run(
+    Effect.forEach(
+      Array.from({ length: conversations }, (_, c) => c),
+      (c) =>
+        Effect.forEach(
+          Array.from({ length: Math.ceil(count / conversations) }, (_, i) => c + i * conversations).filter((i) => i < count),
+          (i) => harness.server.sendUserMessage({ conversationId: `conv_${c}`, text: `message ${i} says hello` }),
+          { discard: true }
+        ),
+      { concurrency: "unbounded", discard: true }
+    )
+  )
+  await done
+}
+
 /** A connector in its own scope, against `url`, with a given agent. */
 export const connectorHarness = async (
   url: string,

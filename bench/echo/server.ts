@@ -2,8 +2,9 @@
  * The load server for the cross-process echo phase, run as its own process by bench/run.ts
  * (`node bench/echo/server.ts`, driven over IPC). It speaks InstaClaw's side of the wire: checks
  * `x-app-key`/`x-app-secret` on the upgrade (401 otherwise), answers pings (ws does), and sends
- * user messages built by the same encoder the reference server uses (full profile, 7-character
- * deltas), `window` of them unanswered at a time across `conversations`, or at a fixed pace.
+ * user messages built by the same encoder the reference server uses (bench/userMessage.ts: full
+ * profile, 7-character deltas), `window` of them unanswered at a time across `conversations`, or
+ * at a fixed pace.
  *
  * It is plain `ws` rather than the reference server's Effect program so that the server is never
  * what limits the round trips being measured: it reports its own CPU time, and the bench prints
@@ -15,7 +16,7 @@
  * `{ type: "done", roundTrips, seconds, serverCpuMs, mismatches }` at the end.
  */
 import { WebSocket, WebSocketServer } from "ws"
-import { ReplyEncoder } from "../../src/ReplyEncoder.ts"
+import { userMessageFrames } from "../userMessage.ts"
 
 export interface EchoRun {
   readonly type: "run"
@@ -39,18 +40,7 @@ const server = new WebSocketServer({
 let pending: EchoRun | undefined
 let client: WebSocket | undefined
 
-const userFrames = (index: number, run: EchoRun): Array<string> => {
-  const encoder = new ReplyEncoder({
-    conversationId: `conv_${index % run.conversations}`,
-    token: `u${process.pid}x${Date.now().toString(36)}x${index}`,
-    startedAt: Date.now(),
-    model: "instaclaw-reference",
-    profile: "full",
-    deltaSize: 7,
-    role: "user"
-  })
-  return [...encoder.open(), ...encoder.text(run.text), ...encoder.complete()].map((frame) => frame.json)
-}
+const userFrames = (index: number, run: EchoRun): Array<string> => userMessageFrames(index, `conv_${index % run.conversations}`, run.text)
 
 const start = (socket: WebSocket, run: EchoRun) => {
   send({ type: "started" })

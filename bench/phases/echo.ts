@@ -1,0 +1,88 @@
+/**
+ * Echo across processes: the load server (bench/echo/server.ts, plain `ws`) in one process, and
+ * in another either the connector (`insta-claw connect`, the echo agent) or the baseline — the
+ * hand-written plain-`ws` echo client (bench/echo/baseline.ts) — alternated run by run. A window
+ * of 200 unanswered messages over 10 conversations: round trips/s (target ≥ 0.8×), client CPU per
+ * round trip, CPU use of client and server, client peak RSS; medians of the runs.
+ */
+import type { EchoRun } from "../echo/server.ts"
+import { type ClientKind, forkLoadServer, processStats, spawnClient } from "../processes.ts"
+import { fmt, type PhaseOptions, type PhaseResult, times } from "../report.ts"
+import { median } from "../support.ts"
+
+/** What one measured run of one client gives. */
+export interface EchoFigures {
+  readonly roundTripsPerSecond: number
+  readonly cpuMsPerRoundTrip: number
+  readonly cpuShare: number
+  readonly serverCpuShare: number
+  readonly rssMiB: number
+  readonly peakRssMiB: number
+}
+
+/** The echo load server as a child process, and one measured run of one client against it. */
+export const echoServer = async () => {
+  const server = await forkLoadServer("echo/server.ts")
+  const run = async (kind: ClientKind, job: Omit<EchoRun, "type">): Promise<EchoFigures> => {
+    const client = spawnClient(kind, server.url)
+    try {
+      server.send({ type: "run", ...job })
+      await server.next("started")
+      const before = processStats(client.pid)
+      let peakRssMiB = before.rssMiB
+      const sampler = setInterval(() => {
+        peakRssMiB = Math.max(peakRssMiB, processStats(client.pid).rssMiB)
+      }, 250)
+      const done = await server.next("done")
+      clearInterval(sampler)
+      const after = processStats(client.pid)
+      if (done.roundTrips !== job.messages || done.mismatches !== 0) throw new Error(`${kind}: ${JSON.stringify(done)}`)
+      return {
+        roundTripsPerSecond: done.roundTrips / done.seconds,
+        cpuMsPerRoundTrip: (after.cpuMs - before.cpuMs) / done.roundTrips,
+        cpuShare: (after.cpuMs - before.cpuMs) / 1000 / done.seconds,
+        serverCpuShare: done.serverCpuMs / 1000 / done.seconds,
+        rssMiB: after.rssMiB,
+        peakRssMiB: Math.max(peakRssMiB, after.rssMiB)
+      }
+    } finally {
+      await client.stop()
+    }
+  }
+  return { run, close: server.close }
+}
+
+export const echo = async (messages: number, { runs: runCount }: PhaseOptions): Promise<PhaseResult> => {
+  const server = await echoServer()
+  const job = { messages, conversations: 10, text: "twenty chars, hello!", window: 200 }
+  const runs: Record<ClientKind, Array<EchoFigures>> = { connector: [], baseline: [] }
+  try {
+    for (let run = 0; run < runCount; run++) {
+      // Alternate which goes first, so neither always gets the warmer machine.
+      for (const kind of (run % 2 === 0 ? ["connector", "baseline"] : ["baseline", "connector"]) as Array<ClientKind>) {
+        runs[kind].push(await server.run(kind, job))
+      }
+    }
+  } finally {
+    await server.close()
+  }
+  const pick = (kind: ClientKind, key: keyof EchoFigures) => median(runs[kind].map((r) => r[key]))
+  const summary = (kind: ClientKind) => ({
+    roundTripsPerSecond: pick(kind, "roundTripsPerSecond"),
+    cpuMsPerRoundTrip: pick(kind, "cpuMsPerRoundTrip"),
+    cpuShare: pick(kind, "cpuShare"),
+    serverCpuShare: pick(kind, "serverCpuShare"),
+    peakRssMiB: pick(kind, "peakRssMiB")
+  })
+  const c = summary("connector")
+  const b = summary("baseline")
+  return {
+    json: { echo: { ...job, connector: c, baseline: b, ratio: c.roundTripsPerSecond / b.roundTripsPerSecond } },
+    rows: [
+      ["echo across processes: round trips/s (target ≥ 0.8×)", fmt(c.roundTripsPerSecond), fmt(b.roundTripsPerSecond), times(c.roundTripsPerSecond, b.roundTripsPerSecond)],
+      ["echo: client CPU per round trip (µs)", fmt(c.cpuMsPerRoundTrip * 1000), fmt(b.cpuMsPerRoundTrip * 1000), times(c.cpuMsPerRoundTrip, b.cpuMsPerRoundTrip)],
+      ["echo: client / load-server CPU use (share of a core)", `${fmt(c.cpuShare, 2)} / ${fmt(c.serverCpuShare, 2)}`, `${fmt(b.cpuShare, 2)} / ${fmt(b.serverCpuShare, 2)}`, "—"],
+      ["echo: client peak RSS (MiB)", fmt(c.peakRssMiB), fmt(b.peakRssMiB), times(c.peakRssMiB, b.peakRssMiB)]
+    ]
+  }
+}
