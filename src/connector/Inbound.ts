@@ -1,0 +1,80 @@
+/**
+ * The connector's side of the intake. Each envelope goes through the assembler synchronously, as
+ * its frame arrives (`Connection.handleInbound`); an effect is made only for what the assembler
+ * completes, refuses or drops — once per message, not once per event. A completed message goes
+ * to `onMessage`; a violation is counted and logged at warn (a flood kept to a few lines and a
+ * count, `FLOOD_LIMITS`); duplicates and ignored events at debug. `sweep` gives up responses
+ * left unfinished for `responseIdleTimeout`.
+ *
+ * Gotchas: the handler's effect runs in the link's fiber, which has the link's context. It runs
+ * in the connector's own (the one `makeInbound` was built in) instead, set whole rather than
+ * merged: a merge copies every service.
+ */
+import { Clock, type Context, Duration, Effect, Metric } from "effect"
+import { FLOOD_LIMITS, type InboundHandler } from "../Connection.ts"
+import { makeLogLimiter } from "../internal/logLimiter.ts"
+import * as Metrics from "../Metrics.ts"
+import type { AssemblerOutput, InboundAssembler, InboundMessage, MessageEnvelope } from "../Protocol.ts"
+
+export interface Inbound {
+  /** The handler for `Connection.handleInbound`. */
+  readonly consume: InboundHandler
+  /** Gives up idle responses (each a violation); does nothing while `paused()`. */
+  readonly sweep: Effect.Effect<void>
+}
+
+/** How often `sweep` should run: a tenth of the idle timeout, at least every second. */
+export const sweepInterval = (responseIdleTimeout: number): Duration.Duration =>
+  Duration.millis(Math.max(1000, Math.floor(responseIdleTimeout / 10)))
+
+export const makeInbound = Effect.fnUntraced(function*(options: {
+  readonly assembler: Pick<InboundAssembler, "push" | "sweep">
+  /** A completed message (it is new: the assembler drops redeliveries). */
+  readonly onMessage: (message: InboundMessage) => Effect.Effect<void>
+  /** True while nothing is being read because the connector is busy (`Lanes.waiting`). */
+  readonly paused: () => boolean
+}) {
+  const { assembler, onMessage } = options
+  const clock = yield* Clock.Clock
+  const limiter = yield* makeLogLimiter(FLOOD_LIMITS)
+
+  const report = (output: AssemblerOutput): Effect.Effect<void> => {
+    switch (output._tag) {
+      case "Message":
+        return onMessage(output.message)
+      case "Violation": {
+        const { violation } = output
+        return Effect.andThen(
+          Metric.update(Metrics.protocolViolations, 1),
+          limiter.log(violation.reason, Effect.logWarning(`Protocol violation ${violation.reason}: ${violation.detail}`).pipe(
+            Effect.annotateLogs({
+              ...(violation.conversationId === undefined ? {} : { conversationId: violation.conversationId }),
+              ...(violation.responseId === undefined ? {} : { responseId: violation.responseId }),
+              ...(violation.eventType === undefined ? {} : { eventType: violation.eventType })
+            })
+          ))
+        )
+      }
+      case "Duplicate":
+        return Effect.logDebug(`Dropped a redelivered envelope ${output.messageId}`)
+      case "Ignored":
+        return Effect.logDebug(`Ignored event ${output.eventType}`)
+    }
+  }
+
+  const context = yield* Effect.context<never>()
+  const inConnector = (effect: Effect.Effect<void>) => Effect.updateContext(effect, (_: Context.Context<never>) => context)
+  const consume = (envelope: MessageEnvelope): Effect.Effect<void> | undefined => {
+    const outputs = assembler.push(envelope, clock.currentTimeMillisUnsafe())
+    if (outputs.length === 0) return undefined
+    return inConnector(outputs.length === 1 ? report(outputs[0]!) : Effect.forEach(outputs, report, { discard: true }))
+  }
+
+  const sweep = Effect.gen(function*() {
+    if (options.paused()) return
+    const now = yield* Clock.currentTimeMillis
+    for (const output of assembler.sweep(now)) yield* report(output)
+  })
+
+  return { consume, sweep } satisfies Inbound
+})

@@ -1,0 +1,87 @@
+/**
+ * When each completed message is answered. Replies in one conversation go out in the order the
+ * messages came (a lane per conversation, drained by one fiber at a time); different
+ * conversations are answered at once, at most `maxConcurrent` at a time. With the agent's own
+ * ordering (`Agent.ordering: "agent"`) every message goes to it at once, within the same bound.
+ *
+ * At most `maxPending` messages wait for or are with the agent; past that, `enqueue` waits for
+ * room — and with it the intake, which reads nothing meanwhile (TCP backpressure to the server).
+ *
+ * Gotchas: while `enqueue` waits, the server is not silent, the connector is. `waiting()` tells
+ * the idle sweep to stand still, and the wait is handed to `onWaited` (the assembler adds it to
+ * every response's last activity) — else a backlog longer than `responseIdleTimeout` discarded
+ * the half-read messages behind it.
+ */
+import { Clock, Effect, Semaphore } from "effect"
+import type { InboundMessage } from "../Protocol.ts"
+
+/** How many completed messages may wait for the agent before inbound reading pauses. */
+export const MAX_PENDING_MESSAGES = 1000
+
+export interface Lanes {
+  /** Takes one message: waits for room among the pending ones, then queues it in its lane. */
+  readonly enqueue: (message: InboundMessage) => Effect.Effect<void>
+  /** True while `enqueue` waits for room. */
+  readonly waiting: () => boolean
+}
+
+export const makeLanes = Effect.fnUntraced(function*(options: {
+  /** Answers one message (`Reply.ts`). */
+  readonly answer: (message: InboundMessage) => Effect.Effect<void>
+  /** Runs a lane, or one answer, in the background (among the work shutdown waits for). */
+  readonly run: (effect: Effect.Effect<void>) => Effect.Effect<unknown>
+  readonly ordering: "connector" | "agent"
+  readonly maxConcurrent: number
+  readonly maxPending?: number | undefined
+  /** `enqueue` waited this many milliseconds for room (more than none). */
+  readonly onWaited: (millis: number) => void
+}) {
+  const { answer } = options
+  const clock = yield* Clock.Clock
+  const concurrency = yield* Semaphore.make(options.maxConcurrent)
+  const pending = yield* Semaphore.make(options.maxPending ?? MAX_PENDING_MESSAGES)
+  /** The messages waiting in each conversation with a running lane (its first is being answered). */
+  const lanes = new Map<string, Array<InboundMessage>>()
+
+  const drain = (conversationId: string): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      const lane = lanes.get(conversationId)!
+      const next = lane.shift()
+      if (next === undefined) {
+        lanes.delete(conversationId)
+        return Effect.void
+      }
+      return answer(next).pipe(
+        Effect.annotateLogs({ conversationId, responseId: next.responseId }),
+        concurrency.withPermits(1),
+        Effect.ensuring(pending.release(1)),
+        Effect.andThen(drain(conversationId))
+      )
+    })
+
+  let waiting = false
+  const enqueue = (message: InboundMessage): Effect.Effect<void> =>
+    Effect.gen(function*() {
+      const before = clock.currentTimeMillisUnsafe()
+      waiting = true
+      yield* pending.take(1).pipe(Effect.ensuring(Effect.sync(() => {
+        waiting = false
+      })))
+      const waited = clock.currentTimeMillisUnsafe() - before
+      if (waited > 0) options.onWaited(waited)
+      if (options.ordering === "agent") {
+        // The agent orders each conversation itself: every message reaches it at once.
+        return yield* options.run(answer(message).pipe(
+          Effect.annotateLogs({ conversationId: message.conversationId, responseId: message.responseId }),
+          concurrency.withPermits(1),
+          Effect.ensuring(pending.release(1))
+        ))
+      }
+      const lane = lanes.get(message.conversationId)
+      if (lane !== undefined) return lane.push(message)
+      lanes.set(message.conversationId, [message])
+      yield* options.run(drain(message.conversationId))
+    })
+
+  return { enqueue, waiting: () => waiting } satisfies Lanes
+})

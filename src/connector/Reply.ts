@@ -1,0 +1,115 @@
+/**
+ * Replies going out. `answer` gives one inbound message to the agent and writes its reply as the
+ * agent produces it (`Protocol.writeReply` onto a `Connection.beginResponse` writer, batch by
+ * batch, with no stream in between); `send` writes a text the host sends on its own
+ * (`Connector.send`). Each reply's start moves the status's `lastOutboundAt`.
+ *
+ * A reply counts (`Metrics.messagesOut`, `repliesFailed`) once the server has provably read it:
+ * that confirmation runs in the background (`background`), so the conversation's next message
+ * does not wait for it.
+ */
+import { Effect, Metric, Stream } from "effect"
+import type { Agent } from "../Agent.ts"
+import type { ConnectionError, ResponseWriter } from "../Connection.ts"
+import * as Metrics from "../Metrics.ts"
+import type { EmptyMessageError, InboundMessage, OutboundFrame, Protocol, ReplyOutcome } from "../Protocol.ts"
+import type { Failures } from "./Failures.ts"
+
+export interface Replies {
+  /** Answers one message; never fails (a reply that cannot be sent is counted and logged). */
+  readonly answer: (message: InboundMessage) => Effect.Effect<void>
+  /** Sends `text` as one response and waits for the server to have read it. */
+  readonly send: (
+    conversationId: string,
+    text: string
+  ) => Effect.Effect<{ readonly conversationId: string; readonly responseId: string }, EmptyMessageError | ConnectionError>
+}
+
+export const makeReplies = (options: {
+  readonly agent: Pick<Agent["Service"], "reply">
+  readonly systemPrompt: string | undefined
+  readonly protocol: Pick<Protocol["Service"], "writeReply" | "streamReply">
+  readonly beginResponse: Effect.Effect<ResponseWriter>
+  readonly failures: Failures
+  /** A reply starts going out (`Status.markOutbound`). */
+  readonly markOutbound: Effect.Effect<void>
+  /** Runs a reply's confirmation in the background, among the work shutdown waits for. */
+  readonly background: (effect: Effect.Effect<void>) => Effect.Effect<unknown>
+}): Replies => {
+  const { agent, protocol, failures, markOutbound } = options
+
+  const couldNotSend = (error: ConnectionError) =>
+    Effect.andThen(Metric.update(Metrics.repliesFailed, 1), Effect.logError(`Could not send the reply: ${error.message}`))
+
+  /** The end of a reply once the server has provably read it: its count, and its warning. */
+  const confirm = (outcome: ReplyOutcome, finish: Effect.Effect<void, ConnectionError>) =>
+    Effect.gen(function*() {
+      const confirmed = yield* Effect.result(finish)
+      if (confirmed._tag === "Failure") return yield* couldNotSend(confirmed.failure)
+      switch (outcome._tag) {
+        case "Completed":
+          return yield* Metric.update(Metrics.messagesOut, 1)
+        case "Stopped":
+          return
+        case "Failed":
+          return yield* Metric.update(Metrics.repliesFailed, 1)
+        case "Empty":
+          yield* Metric.update(Metrics.repliesFailed, 1)
+          return yield* Effect.logWarning("The agent returned an empty reply; sent response.failed")
+      }
+    })
+
+  // A span per message, without a stack trace: `Effect.fn` captured an `Error` for the call site
+  // of every message (Effect's RPC server makes the same choice for its span per request).
+  const answer = Effect.fnUntraced(function*(message: InboundMessage) {
+    yield* Metric.update(Metrics.messagesIn, 1)
+    yield* Effect.logDebug(`Answering message ${message.messageId} (${message.text.length} characters)`)
+    const pieces = agent.reply({
+      conversationId: message.conversationId,
+      senderId: message.senderId,
+      senderName: message.senderName,
+      text: message.text,
+      systemPrompt: options.systemPrompt,
+      messageId: message.messageId,
+      responseId: message.responseId
+    })
+    // Each batch of frames goes to the connection as the encoder makes it: no stream in between.
+    const response = yield* options.beginResponse
+    let first = true
+    const write = (frames: ReadonlyArray<OutboundFrame>) => {
+      if (!first) return response.write(frames)
+      first = false
+      return Effect.andThen(markOutbound, response.write(frames))
+    }
+    const replyOptions = {
+      conversationId: message.conversationId,
+      describeFailure: failures.describeFailure,
+      describeStop: failures.describeStop,
+      onSourceFailure: failures.onSourceFailure
+    }
+    const sent = yield* Effect.result(
+      protocol.writeReply(replyOptions, pieces, write).pipe(Effect.onInterrupt(() => response.abandon))
+    )
+    if (sent._tag === "Failure") {
+      yield* response.abandon
+      return yield* couldNotSend(sent.failure)
+    }
+    // Written: the conversation's next message may go to the agent. The pong that proves this
+    // reply was read comes in the background; until it does, every new link gets the reply again
+    // (before anything newer), so nobody waits for it — a reader held back by a full queue
+    // cannot read that pong, and waiting here for it could stop both for good.
+    yield* options.background(confirm(sent.success, response.finish))
+  }, Effect.withSpan("Connector.answer", undefined, { captureStackTrace: false }))
+
+  const send = Effect.fnUntraced(function*(conversationId: string, text: string) {
+    const frames = yield* Stream.runCollect(protocol.streamReply({ conversationId }, text))
+    const response = yield* options.beginResponse
+    yield* markOutbound
+    yield* Effect.andThen(response.write(frames), response.finish).pipe(Effect.onExit(() => response.abandon))
+    const responseId = frames[0]?.responseId ?? ""
+    yield* Effect.logDebug(`Sent ${responseId} to ${conversationId} (${text.length} characters)`)
+    return { conversationId, responseId }
+  })
+
+  return { answer, send }
+}
