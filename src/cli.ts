@@ -5,7 +5,7 @@
  * - `insta-claw demo` — `npm start`: a reference server and a connector with the echo agent,
  *   on this machine; sends a short conversation and prints each reply as it streams in.
  * - `insta-claw serve` — the reference server, for pointing OpenClaw (or any client) at;
- *   type a message, watch the reply stream in.
+ *   type a message, watch the reply stream in, and (protocol v2) how many messages wait for an ack.
  * - `insta-claw connect` — the connector alone, with the echo agent, configured from
  *   `INSTACLAW_*` environment variables, until SIGINT/SIGTERM.
  *
@@ -66,6 +66,8 @@ const printReply = (events: PubSub.Subscription<ServerEvent>, conversationId: st
 
 const indent = (text: string, label: string) => text.replaceAll("\n", `\n${" ".repeat(label.length)}`)
 
+const countMessages = (n: number) => `${n} message${n === 1 ? "" : "s"}`
+
 // ---------------------------------------------------------------------------------------------
 // demo
 // ---------------------------------------------------------------------------------------------
@@ -84,6 +86,7 @@ const demo = Command.make(
     const scope = yield* Scope.make()
     const server = Context.get(yield* Layer.buildWithScope(ReferenceServer.layer({ port: 0 }), scope), ReferenceServer)
     const events = yield* Scope.provide(server.subscribe, scope)
+    const seen = yield* Scope.provide(server.subscribe, scope)
     yield* Console.log(`  server     ${server.url}`)
 
     const connectorScope = yield* Scope.make()
@@ -107,6 +110,12 @@ const demo = Command.make(
       yield* Console.log("")
     }
 
+    // Protocol v2 (docs/PROTOCOL.md §6–§7): say what the hellos agreed on and what is unacknowledged.
+    const hello = (yield* PubSub.takeAll(seen)).find((event) => event._tag === "Hello")
+    const unacknowledged = yield* server.unacknowledged
+    if (hello !== undefined) {
+      yield* Console.log(`The connector spoke protocol v2 (features: ${hello.features.join(", ") || "none"}); ${countMessages(unacknowledged)} unacknowledged.`)
+    }
     yield* Scope.close(connectorScope, Exit.void)
     yield* Scope.close(scope, Exit.void)
     yield* Console.log(`${complete} of ${SCRIPT.length} replies came back complete. Connector closed with 1000; server stopped.`)
@@ -138,21 +147,39 @@ const serve = Command.make(
     yield* Console.log(`Point a connector at it:\n  INSTACLAW_WS_URL=${server.url} INSTACLAW_CLIENT_ID=${clientId} INSTACLAW_CLIENT_SECRET=<the secret>`)
     yield* Console.log(`Type a message and press Enter to send it to conversation conv_1; "@conv_2 text" sends to another.\n`)
 
-    // Connection events and replies, printed as they happen.
+    // Connection events and replies, printed as they happen. Once a client has said hello
+    // (protocol v2), status lines end with how many messages wait for its ack; an ack for a
+    // message sent again (which may get no reply, being answered already) gets a line of its own.
+    const unacknowledged = { count: 0, shown: false, redelivered: new Set<string>() }
+    const status = (text: string) =>
+      Console.log(unacknowledged.shown ? `[${text}; ${countMessages(unacknowledged.count)} waiting for an ack]` : `[${text}]`)
     yield* Effect.forkScoped(Stream.runForEach(Stream.fromSubscription(events), (event) => {
       switch (event._tag) {
         case "ClientConnected":
-          return Console.log(`[connector connected: ${event.clientId}]`)
+          return status(`connector connected: ${event.clientId}`)
         case "ClientDisconnected":
-          return Console.log(`[connector disconnected: close code ${event.code}]`)
+          return status(`connector disconnected: close code ${event.code}`)
         case "AuthRefused":
           return Console.log("[refused a connector with wrong credentials: HTTP 401]")
+        case "Hello":
+          unacknowledged.shown = true
+          return status(`${event.clientId} speaks protocol v2, features: ${event.features.join(", ") || "none"}`)
+        case "Redelivered":
+          for (const id of event.responseIds) unacknowledged.redelivered.add(id)
+          return status(`sent ${countMessages(event.responseIds.length)} again to ${event.clientId}`)
+        case "Unacknowledged":
+          unacknowledged.count = event.count
+          return Effect.void
+        case "Acked":
+          return event.settled && unacknowledged.redelivered.delete(event.responseId)
+            ? status(`${event.clientId} acknowledged a message sent again`)
+            : Effect.void
         case "ReplyDelta":
           return write(event.delta)
         case "ReplyCompleted":
-          return write(`\n[reply complete in ${event.conversationId}]\n`)
+          return Effect.andThen(write("\n"), status(`reply complete in ${event.conversationId}`))
         case "ReplyFailed":
-          return Console.log(`\n[reply failed in ${event.conversationId}: ${event.code}: ${event.message}]`)
+          return Effect.andThen(write("\n"), status(`reply failed in ${event.conversationId}: ${event.code}: ${event.message}`))
         default:
           return Effect.void
       }
@@ -169,7 +196,9 @@ const serve = Command.make(
         const conversationId = to?.[1] ?? "conv_1"
         const text = to?.[2] ?? line
         return server.sendUserMessage({ conversationId, text }).pipe(
-          Effect.andThen(write(`[sent to ${conversationId}] `)),
+          Effect.andThen(({ queued }) =>
+            queued ? status(`kept for ${conversationId}: goes out after the connector's next hello`) : write(`[sent to ${conversationId}] `)
+          ),
           Effect.timeoutOrElse({ duration: "60 seconds", orElse: () => Console.log("[no connector connected within 60 s]") })
         )
       })

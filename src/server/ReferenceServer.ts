@@ -64,7 +64,7 @@ export type ServerEvent =
   | { readonly _tag: "Frame"; readonly json: string }
   /** A link's hello was answered; `features` are the ones both sides listed. */
   | { readonly _tag: "Hello"; readonly clientId: string; readonly features: ReadonlyArray<string> }
-  /** An ack arrived; `settled` when it acknowledged a message the server was keeping (not a repeat). */
+  /** An ack arrived (after `Unacknowledged` for it); `settled` when it acknowledged a message the server was keeping. */
   | { readonly _tag: "Acked"; readonly clientId: string; readonly responseId: string; readonly settled: boolean }
   /** Kept messages written again to a new link after its hellos, in the order first sent. */
   | { readonly _tag: "Redelivered"; readonly clientId: string; readonly responseIds: ReadonlyArray<string> }
@@ -203,13 +203,17 @@ export const make = Effect.fnUntraced(function*(options: ReferenceServerOptions)
 
   /** The link's first frame decides its protocol: a hello (to a v2 server) makes it v2. */
   const decide = (link: Link, mailbox: Mailbox, envelope: Protocol.Envelope | undefined) => {
-    if (offered === undefined || envelope === undefined || !Protocol.isHelloEnvelope(envelope)) return mailbox.v1(link)
+    if (offered === undefined || envelope === undefined || !Protocol.isHelloEnvelope(envelope)) {
+      mailbox.v1(link)
+      return countUnacknowledged()
+    }
     const features = offered.filter((feature) => envelope.data.features.includes(feature))
     const now = clock.currentTimeMillisUnsafe()
     if (!link.cut && link.socket.isOpen()) {
       link.socket.send(Protocol.helloFrame({ messageId: `msg_${now}_${token}h${(hellosSent++).toString(36)}`, timestamp: now, features }), () => {})
     }
     const redelivered = mailbox.hello(link, features)
+    countUnacknowledged()
     publish({ _tag: "Hello", clientId: link.clientId, features })
     if (redelivered.length > 0) publish({ _tag: "Redelivered", clientId: link.clientId, responseIds: redelivered })
   }
@@ -218,15 +222,12 @@ export const make = Effect.fnUntraced(function*(options: ReferenceServerOptions)
     publish({ _tag: "Frame", json })
     const decoded = Protocol.decodeFrame(json)
     const envelope = Result.isSuccess(decoded) ? decoded.success : undefined
-    if (link.phase === "awaiting") {
-      decide(link, mailbox, envelope)
-      countUnacknowledged()
-    }
+    if (link.phase === "awaiting") decide(link, mailbox, envelope)
     if (envelope === undefined) return
     if (Protocol.isAckEnvelope(envelope)) {
       const settled = mailbox.ack(link, envelope.data.response_id)
-      publish({ _tag: "Acked", clientId: link.clientId, responseId: envelope.data.response_id, settled })
       countUnacknowledged()
+      publish({ _tag: "Acked", clientId: link.clientId, responseId: envelope.data.response_id, settled })
     } else if (Protocol.isMessageEnvelope(envelope)) {
       for (const event of readReply(envelope, clock.currentTimeMillisUnsafe())) publish(event)
     }
