@@ -2,7 +2,8 @@
  * What the reference server keeps for one client identity (its `clientId`): the identity's links
  * and the user messages sent to it, for protocol v2's acknowledgements and redelivery
  * (docs/PROTOCOL.md §6–§7). No sockets and no timers: the server hands each link a `LinkSocket`
- * and says what happened (a hello, an ack, a v1 frame); the mailbox says what to write where.
+ * and says what happened (a hello, an ack, a v1 frame); the mailbox says what to write where,
+ * through the server's writer (`DropSwitch`, which can cut a link mid-message for tests).
  *
  * - A link starts `awaiting`: a v2 client's first frame is its hello. A valid hello makes it `v2`;
  *   any other first frame makes it `v1` (as does a v1-only server, or a hello that never comes).
@@ -240,6 +241,34 @@ export class Mailbox {
     if (this.entries.get(entry.responseId) !== entry) return
     this.setOwed(entry, false)
     this.entries.delete(entry.responseId)
+  }
+}
+
+/**
+ * The server's writer of user-message frames, with its drop switch: once armed with `frames`,
+ * the first link to be written that many more is terminated right after the last is out (0: at
+ * its next frame, unwritten), and the switch disarms.
+ */
+export class DropSwitch {
+  private afterFrames: number | undefined
+  arm(frames: number | undefined, links: Iterable<Link>): void {
+    this.afterFrames = frames
+    for (const link of links) link.framesSinceArmed = 0
+  }
+  readonly write: Write = (link, text, done) => {
+    const limit = this.afterFrames
+    if (link.cut || !link.socket.isOpen()) return done()
+    if (limit === undefined || ++link.framesSinceArmed < limit) return link.socket.send(text, done)
+    link.cut = true
+    this.afterFrames = undefined
+    if (limit === 0) {
+      link.socket.terminate()
+      return done()
+    }
+    link.socket.send(text, () => {
+      link.socket.terminate()
+      done()
+    })
   }
 }
 

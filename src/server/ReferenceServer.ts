@@ -18,7 +18,7 @@ import type { AddressInfo } from "node:net"
 import { WebSocket, WebSocketServer } from "ws"
 import type { EventProfile } from "../Config.ts"
 import * as Protocol from "../Protocol.ts"
-import { Link, Mailbox, type Write } from "./Mailbox.ts"
+import { DropSwitch, Link, Mailbox } from "./Mailbox.ts"
 import { type ReplyEvent, replyReader } from "./Replies.ts"
 import { encodeUserMessage, type UserMessage } from "./UserMessage.ts"
 
@@ -133,8 +133,6 @@ export const make = Effect.fnUntraced(function*(options: ReferenceServerOptions)
   const publish = (event: ServerEvent) => PubSub.publishUnsafe(events, event)
   const answerPings = yield* Ref.make(true)
   const refuseAuth = yield* Ref.make(false)
-  /** The drop switch: frames left before the next link is cut, or undefined. */
-  const dropSwitch: { afterFrames: number | undefined } = { afterFrames: undefined }
   const sockets = new Map<WebSocket, Link>()
   const linkJoined = yield* PubSub.unbounded<void>()
   const readReply = replyReader()
@@ -145,23 +143,8 @@ export const make = Effect.fnUntraced(function*(options: ReferenceServerOptions)
   /** Recent user messages, for `redeliver`. */
   const recent = new Map<string, { readonly clientId: string; readonly frames: ReadonlyArray<string> }>()
 
-  /** Writes one user-message frame, minding the drop switch. */
-  const write: Write = (link, text, done) => {
-    const limit = dropSwitch.afterFrames
-    if (link.cut || !link.socket.isOpen()) return done()
-    if (limit === undefined || ++link.framesSinceArmed < limit) return link.socket.send(text, done)
-    link.cut = true
-    dropSwitch.afterFrames = undefined
-    if (limit === 0) {
-      link.socket.terminate()
-      return done()
-    }
-    link.socket.send(text, () => {
-      link.socket.terminate()
-      done()
-    })
-  }
-  const mailboxes = new Map(accounts.map(({ clientId }) => [clientId, new Mailbox(clientId, write)]))
+  const dropSwitch = new DropSwitch()
+  const mailboxes = new Map(accounts.map(({ clientId }) => [clientId, new Mailbox(clientId, dropSwitch.write)]))
   const mailboxOf = (clientId: string | undefined) => {
     const mailbox = mailboxes.get(clientId ?? accounts[0]!.clientId)
     if (mailbox === undefined) throw new Error(`The reference server has no account ${clientId}`)
@@ -354,10 +337,6 @@ export const make = Effect.fnUntraced(function*(options: ReferenceServerOptions)
           else client.close(code)
         }
       }),
-    setDropAfterFrames: (frames) =>
-      Effect.sync(() => {
-        dropSwitch.afterFrames = frames
-        for (const link of sockets.values()) link.framesSinceArmed = 0
-      })
+    setDropAfterFrames: (frames) => Effect.sync(() => dropSwitch.arm(frames, sockets.values()))
   })
 })
