@@ -9,7 +9,8 @@
  *
  * @since 0.1.0
  */
-import { RecentIds, RecentSet, utf8Length } from "./internal/recent.ts"
+import { DedupeGate, type Track } from "./internal/dedupeGate.ts"
+import { utf8Length } from "./internal/recent.ts"
 import { isKnownEvent, type KnownEvent, type MessageEnvelope } from "./Wire.ts"
 
 /** A completed user message, delivered exactly once. */
@@ -76,6 +77,8 @@ interface Assembling {
   readonly senderName: string | undefined
   readonly messageId: string
   readonly parts: Map<string, TextPart>
+  /** What the dedupe gate knows of this response. */
+  readonly track: Track
   /** The part the last text event went to, and its key: deltas of one part come in a row. */
   lastPart: TextPart | undefined
   lastItemId: string | undefined
@@ -94,29 +97,27 @@ const NOTHING: ReadonlyArray<AssemblerOutput> = Object.freeze([])
 
 const violation = (v: Violation): AssemblerOutput => ({ _tag: "Violation", violation: v })
 
+/** A violation that names a response the assembler holds, or held until now. */
+const about = (state: Assembling, reason: ViolationReason, detail: string, eventType?: string): AssemblerOutput =>
+  violation(eventType === undefined
+    ? { reason, detail, responseId: state.responseId, conversationId: state.conversationId }
+    : { reason, detail, eventType, responseId: state.responseId, conversationId: state.conversationId })
+
 /** The per-connection inbound state machine. */
 export class InboundAssembler {
   private readonly inFlight = new Map<string, Assembling>()
-  private readonly seenMessageIds: RecentIds
-  private readonly finished: RecentSet
-  /** Responses answered before a restart (`restore`): their events are redeliveries, not violations. */
-  private readonly restored: RecentSet
+  /** Seen message ids, ended responses, responses answered before a restart. */
+  private readonly dedupe: DedupeGate
   private readonly limits: AssemblerLimits
-  private readonly remembered: number
-  /** `seenMessageIds.recorded` when a response was last evicted. */
-  private evictedAt = Number.NEGATIVE_INFINITY
 
   constructor(limits: AssemblerLimits) {
     this.limits = limits
-    this.remembered = limits.remembered ?? 10_000
-    this.seenMessageIds = new RecentIds(this.remembered)
-    this.finished = new RecentSet(this.remembered)
-    this.restored = new RecentSet(this.remembered)
+    this.dedupe = new DedupeGate(limits.remembered ?? 10_000)
   }
 
   /** Remembers responses completed by an earlier run (from a `DedupeStore`), oldest first. Call before the first `push`. */
   restore(responseIds: Iterable<string>): void {
-    for (const id of responseIds) this.restored.add(id)
+    this.dedupe.restore(responseIds)
   }
 
   /** Responses being assembled now. Never more than `maxInFlight`. */
@@ -126,7 +127,7 @@ export class InboundAssembler {
 
   /** Ids remembered for dedupe. Never more than three times `remembered`. */
   get rememberedCount(): number {
-    return this.seenMessageIds.size + this.finished.size + this.restored.size
+    return this.dedupe.size
   }
 
   /** Feeds one envelope; returns what it completed, refused or ignored. */
@@ -135,20 +136,20 @@ export class InboundAssembler {
     const conversationId = headers.conversationId
     const event = isKnownEvent(envelope.data) ? envelope.data : undefined
     const responseId = event === undefined ? undefined : event.response_id ?? responseIdOf(event)
-    // A response being assembled is neither restored nor finished (both are checked before it
+    // A response being assembled is neither restored nor ended (both are checked before it
     // starts, and it leaves the table when it ends): the common event needs one lookup.
     const state = responseId === undefined ? undefined : this.inFlight.get(responseId)
-    // The common events cannot be redeliveries, so their ids are remembered without a lookup
-    // (`RecentIds`): the next event of a response being assembled (a redelivery's sequence
-    // number is taken already), and the start of a response never seen (not finished, restored,
-    // or evicted within the ids remembered). Only a server that reuses an id for a new event
-    // sees a difference: that event counts, where a lookup would have dropped it.
-    const fresh = event !== undefined && conversationId && responseId !== undefined && (state !== undefined
-      ? typeof event.sequence_number === "number" && event.sequence_number > state.lastSequence
-      : STARTS.has(event.type) && !this.finished.has(responseId) && !this.restored.has(responseId) &&
-        this.seenMessageIds.recorded - this.evictedAt >= this.remembered)
-    if (fresh) this.seenMessageIds.record(headers.messageId)
-    else if (!this.seenMessageIds.add(headers.messageId)) return [{ _tag: "Duplicate", messageId: headers.messageId }]
+    // Dedupe by message id (`internal/dedupeGate.ts`). The gate skips the lookup for the common
+    // events, proven new by what they carry, so it hears their response only when the event has
+    // a conversation: those are the events that reach the response's checks below.
+    const admitted = this.dedupe.admit(
+      headers.messageId,
+      event !== undefined && conversationId ? responseId : undefined,
+      event?.sequence_number,
+      state === undefined && event !== undefined && STARTS.has(event.type),
+      state?.track
+    )
+    if (!admitted) return [{ _tag: "Duplicate", messageId: headers.messageId }]
 
     if (event === undefined) return [{ _tag: "Ignored", eventType: envelope.data.type }]
     const eventType = event.type
@@ -159,8 +160,9 @@ export class InboundAssembler {
       return [violation({ reason: "MissingResponseId", detail: "event without response_id or response.id", eventType, conversationId })]
     }
     if (state !== undefined) return this.continue(state, envelope, now)
-    if (this.restored.has(responseId)) return [{ _tag: "Duplicate", messageId: headers.messageId }]
-    if (this.finished.has(responseId)) {
+    const standing = this.dedupe.standing(responseId)
+    if (standing === "Restored") return [{ _tag: "Duplicate", messageId: headers.messageId }]
+    if (standing === "Ended") {
       return [violation({ reason: "EventAfterCompletion", detail: "event for a response that already ended", eventType, responseId, conversationId })]
     }
     if (!STARTS.has(eventType)) {
@@ -172,6 +174,7 @@ export class InboundAssembler {
   /** A new response: its state, and the envelope that started it. */
   private start(responseId: string, conversationId: string, envelope: MessageEnvelope, now: number): ReadonlyArray<AssemblerOutput> {
     const { headers } = envelope
+    const track = this.dedupe.begin((envelope.data as KnownEvent).sequence_number)
     // A full table evicts its least recently active response: a new message is always accepted.
     const evicted = this.inFlight.size >= this.limits.maxInFlight ? this.evictStalest(now) : undefined
     const state: Assembling = {
@@ -181,6 +184,7 @@ export class InboundAssembler {
       senderName: headers.senderName,
       messageId: headers.messageId,
       parts: new Map(),
+      track,
       lastPart: undefined,
       lastItemId: undefined,
       lastContentIndex: undefined,
@@ -201,33 +205,19 @@ export class InboundAssembler {
       if (stalest === undefined || candidate.lastActivity < stalest.lastActivity) stalest = candidate
     }
     this.inFlight.delete(stalest!.responseId)
-    // Its ids are still remembered: until they are forgotten, a start is looked up (`push`).
-    this.evictedAt = this.seenMessageIds.recorded
-    return violation({
-      reason: "Evicted",
-      detail: `maxInFlightResponses (${this.limits.maxInFlight}) reached: dropped the least recently active response, idle for ${now - stalest!.lastActivity} ms`,
-      responseId: stalest!.responseId,
-      conversationId: stalest!.conversationId
-    })
+    this.dedupe.drop()
+    const idle = now - stalest!.lastActivity
+    return about(stalest!, "Evicted", `maxInFlightResponses (${this.limits.maxInFlight}) reached: dropped the least recently active response, idle for ${idle} ms`)
   }
 
   private continue(state: Assembling, envelope: MessageEnvelope, now: number): ReadonlyArray<AssemblerOutput> {
     const event = envelope.data as KnownEvent
     const eventType = event.type
-    const { responseId, conversationId } = state
 
     const sequence = event.sequence_number
     if (sequence !== undefined) {
       if (sequence <= state.lastSequence) {
-        return [
-          violation({
-            reason: "SequenceNotIncreasing",
-            detail: `sequence_number ${sequence} after ${state.lastSequence}`,
-            eventType,
-            responseId,
-            conversationId
-          })
-        ]
+        return [about(state, "SequenceNotIncreasing", `sequence_number ${sequence} after ${state.lastSequence}`, eventType)]
       }
       if (sequence !== state.lastSequence + 1) state.gap = true
       state.lastSequence = sequence
@@ -256,15 +246,7 @@ export class InboundAssembler {
       case "response.incomplete": {
         this.end(state)
         const reason = event.response?.error?.message
-        return [
-          violation({
-            reason: "ResponseFailed",
-            detail: `${eventType}${reason === undefined ? "" : `: ${reason}`}; partial message discarded`,
-            eventType,
-            responseId,
-            conversationId
-          })
-        ]
+        return [about(state, "ResponseFailed", `${eventType}${reason === undefined ? "" : `: ${reason}`}; partial message discarded`, eventType)]
       }
       default:
         return NOTHING
@@ -285,14 +267,7 @@ export class InboundAssembler {
     for (const state of this.inFlight.values()) {
       if (now - state.lastActivity >= this.limits.idleTimeoutMillis) {
         this.end(state)
-        outputs.push(
-          violation({
-            reason: "IdleTimeout",
-            detail: `no event for ${now - state.lastActivity} ms; partial message discarded`,
-            responseId: state.responseId,
-            conversationId: state.conversationId
-          })
-        )
+        outputs.push(about(state, "IdleTimeout", `no event for ${now - state.lastActivity} ms; partial message discarded`))
       }
     }
     return outputs
@@ -316,20 +291,12 @@ export class InboundAssembler {
     state.bytes = Math.max(state.bytes + added, whole)
     if (state.bytes <= this.limits.maxTextBytes) return NOTHING
     this.end(state)
-    return [
-      violation({
-        reason: "TextTooLarge",
-        detail: `text exceeds ${this.limits.maxTextBytes} bytes; message discarded`,
-        eventType,
-        responseId: state.responseId,
-        conversationId: state.conversationId
-      })
-    ]
+    return [about(state, "TextTooLarge", `text exceeds ${this.limits.maxTextBytes} bytes; message discarded`, eventType)]
   }
 
   private end(state: Assembling) {
     this.inFlight.delete(state.responseId)
-    this.finished.add(state.responseId)
+    this.dedupe.end(state.responseId)
   }
 
   private complete(state: Assembling, now: number): AssemblerOutput {
@@ -337,24 +304,12 @@ export class InboundAssembler {
     let text = ""
     for (const part of state.parts.values()) {
       if (part.done === undefined && state.gap) {
-        return violation({
-          reason: "IncompleteText",
-          detail: "sequence numbers skipped and no output_text.done text; message discarded",
-          eventType: "response.completed",
-          responseId: state.responseId,
-          conversationId: state.conversationId
-        })
+        return about(state, "IncompleteText", "sequence numbers skipped and no output_text.done text; message discarded", "response.completed")
       }
       text += part.done ?? part.deltas
     }
     if (text.trim() === "") {
-      return violation({
-        reason: "EmptyMessage",
-        detail: "completed response carried no text",
-        eventType: "response.completed",
-        responseId: state.responseId,
-        conversationId: state.conversationId
-      })
+      return about(state, "EmptyMessage", "completed response carried no text", "response.completed")
     }
     return {
       _tag: "Message",

@@ -404,6 +404,24 @@ describe("Protocol inbound assembler", () => {
     assert.strictEqual(assembler.inFlightCount, 1)
   })
 
+  it("an event that came before its response's start is a duplicate when it comes again after the start", () => {
+    const assembler = new Protocol.InboundAssembler(limits)
+    const early = delta("r", 2, "lo")
+    assert.deepStrictEqual(reasons(assembler.push(early, 0)), ["UnknownResponse"])
+    const out = [start("r"), delta("r", 1, "Hel"), early].flatMap((e) => assembler.push(e, 0))
+    assert.deepStrictEqual(out.map((o) => o._tag), ["Duplicate"])
+  })
+
+  it("a response no longer remembered as ended is not delivered twice while its ids are remembered", () => {
+    const assembler = new Protocol.InboundAssembler({ ...limits, maxInFlight: 10, remembered: 5 })
+    for (const id of ["a", "b", "c", "d", "e"]) assembler.push(start(id), 0)
+    const events = [start("r"), delta("r", 1, "hi"), completed("r", 2)]
+    assert.strictEqual(messages(events.flatMap((e) => assembler.push(e, 0))).length, 1)
+    // Five responses end after r, so r is forgotten as ended; its three ids are still remembered.
+    assert.strictEqual(assembler.sweep(1000).length, 5)
+    assert.deepStrictEqual(events.flatMap((e) => assembler.push(e, 1000)).map((o) => o._tag), ["Duplicate", "Duplicate", "Duplicate"])
+  })
+
   it("RecentIds: remembers the last ids, recorded or added, and looks them up only when asked", () => {
     const ids = new RecentIds(3)
     ids.record("a")

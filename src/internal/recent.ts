@@ -1,13 +1,13 @@
 /**
- * Small bounded building blocks of the inbound assembler: the last ids seen, a set that forgets
- * its oldest entries, and the UTF-8 length of a string without encoding it.
+ * Small bounded building blocks of the inbound assembler and its dedupe gate: the last ids seen, a
+ * set that forgets its oldest entries, and the UTF-8 length of a string without encoding it.
  */
 import { Buffer } from "node:buffer"
 
 /**
  * UTF-8 length of a string, without encoding it. Node's native count (a lone surrogate counts as
  * the 3 bytes of the replacement character it would be sent as); a loop over the characters here
- * was 15 % of the assembler's time.
+ * showed in the assembler's profile.
  */
 export const utf8Length = (text: string): number => Buffer.byteLength(text, "utf8")
 
@@ -17,13 +17,16 @@ export const utf8Length = (text: string): number => Buffer.byteLength(text, "utf
  * Gotchas: the oldest entry is found in a ring of the keys in insertion order, not with
  * `set.values().next()`: V8 leaves a deleted entry's slot in a Set until it rehashes, and
  * `values().next()` walks over every such slot, so with a full set each `add` cost a scan
- * (the echo bench's profile found it; 17 µs of every inbound frame).
+ * (the echo bench's profile found it).
  */
 export class RecentSet {
   private readonly entries = new Set<string>()
   private readonly order: Array<string> = []
+  /** A number the owner gave with each key, in the same ring as `order`. */
+  private readonly stamps: Array<number> = []
   /** Where the oldest key is in `order` once the ring is full. */
   private oldest = 0
+  private forgotten = Number.NEGATIVE_INFINITY
   private readonly capacity: number
   constructor(capacity: number) {
     this.capacity = capacity
@@ -31,19 +34,26 @@ export class RecentSet {
   has(key: string) {
     return this.entries.has(key)
   }
-  /** Adds `key`; false if it was already there. */
-  add(key: string): boolean {
+  /** Adds `key`, with a `stamp` of the owner's choosing; false if it was already there. */
+  add(key: string, stamp = 0): boolean {
     if (this.entries.has(key)) return false
     if (this.capacity <= 0) return true
     this.entries.add(key)
     if (this.order.length < this.capacity) {
       this.order.push(key)
+      this.stamps.push(stamp)
       return true
     }
     this.entries.delete(this.order[this.oldest]!)
+    this.forgotten = this.stamps[this.oldest]!
     this.order[this.oldest] = key
+    this.stamps[this.oldest] = stamp
     this.oldest = (this.oldest + 1) % this.capacity
     return true
+  }
+  /** The stamp of the key forgotten last to make room; -Infinity while none was. */
+  get lastForgottenStamp(): number {
+    return this.forgotten
   }
   get size() {
     return this.entries.size
@@ -56,8 +66,8 @@ export class RecentSet {
  * inbound event: no hashing at all); `add` checks an id against the last `capacity`, and
  * remembers it if it is new.
  *
- * Gotchas: hashing a fresh id into a set for every inbound event was 15 % of inbound decoding and
- * assembly. Now the ids recorded since the last `add` are hashed when that `add` comes, so a
+ * Gotchas: hashing a fresh id into a set for every inbound event showed in the inbound profile.
+ * Now the ids recorded since the last `add` are hashed when that `add` comes, so a
  * server that sends only ordinary events never pays for it, and one that mixes in others pays,
  * over time, what it paid before. An id recorded twice (which only a server that reuses ids
  * can cause) may be forgotten early: the older copy's eviction removes the lookup of both.
