@@ -1,5 +1,5 @@
 import { describe, it } from "@effect/vitest"
-import { Effect, Result, Stream } from "effect"
+import { Cause, Clock, Effect, Random, Result, Stream } from "effect"
 import * as fc from "fast-check"
 import { assert } from "vitest"
 import * as Protocol from "../src/Protocol.ts"
@@ -48,6 +48,60 @@ const settings = fc.record({
   deltaSize: fc.integer({ min: 2, max: 120 }),
   eventProfile: fc.constantFrom("full" as const, "minimal" as const)
 })
+
+/** One piece an agent may produce: any text (blank, empty, half a surrogate pair), reasoning, a tool call. */
+const agentPiece: fc.Arbitrary<Protocol.ReplyPiece> = fc.oneof(
+  { weight: 6, arbitrary: anyText },
+  { weight: 2, arbitrary: fc.constantFrom("", " ", "\n", "\ud83d", "\ude00", "\ud83d\ude00") },
+  { weight: 1, arbitrary: fc.string({ maxLength: 20 }).map((delta): Protocol.ReplyPiece => ({ _tag: "Reasoning", delta })) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ name: fc.string({ maxLength: 8 }), arguments: fc.string({ maxLength: 20 }), callId: fc.string({ maxLength: 8 }) })
+      .map((call): Protocol.ReplyPiece => ({ _tag: "ToolCall", ...call }))
+  }
+)
+
+/** An agent's stream: chunks of pieces (pieces ready together), then how it ends. */
+interface AgentStream {
+  readonly chunks: ReadonlyArray<ReadonlyArray<Protocol.ReplyPiece>>
+  readonly ending: "end" | "fail" | "stop" | "defect"
+  readonly describeFailure: boolean
+}
+const agentStream: fc.Arbitrary<AgentStream> = fc.record({
+  chunks: fc.array(fc.array(agentPiece, { minLength: 1, maxLength: 4 }), { maxLength: 6 }),
+  ending: fc.constantFrom("end" as const, "fail" as const, "stop" as const, "defect" as const),
+  describeFailure: fc.boolean()
+})
+
+const sourceOf = ({ chunks, ending }: AgentStream): Stream.Stream<Protocol.ReplyPiece, string> => {
+  const pieces = Stream.fromArrays(...chunks)
+  switch (ending) {
+    case "end":
+      return pieces
+    case "fail":
+      return Stream.concat(pieces, Stream.fail("boom"))
+    case "stop":
+      return Stream.concat(pieces, Stream.fail("stop"))
+    case "defect":
+      return Stream.concat(pieces, Stream.die(new Error("agent crashed")))
+  }
+}
+
+/** A clock that moves on at every reading: frames match only if both paths read it at the same points. */
+const tickingClock = (): Clock.Clock => {
+  let now = 1_732_500_000_000
+  const millis = () => (now += 7)
+  const nanos = () => BigInt(millis()) * 1_000_000n
+  return {
+    currentTimeMillisUnsafe: millis,
+    currentTimeMillis: Effect.sync(millis),
+    currentTimeNanosUnsafe: nanos,
+    currentTimeNanos: Effect.sync(nanos),
+    monotonicTimeNanosUnsafe: nanos,
+    monotonicTimeNanos: Effect.sync(nanos),
+    sleep: () => Effect.void
+  }
+}
 
 describe("Protocol properties", () => {
   it("1. envelope round trip: decode then encode gives the same envelope, for every event", () =>
@@ -195,4 +249,25 @@ describe("Protocol properties", () => {
       { numRuns: 200 }
     )
   })
+
+  // writeReply is the path the connector answers every message with; the other properties drive
+  // streamReply, so this one holds the two to the same frames.
+  it("5. writeReply's batches, flattened, are streamReply's frames: same JSON, same order, for any agent stream", () =>
+    fc.assert(
+      fc.property(settings, fc.boolean(), agentStream, fc.string({ maxLength: 8 }), (options, progressEvents, agent, seed) => {
+        const protocol = Protocol.make({ ...options, progressEvents })
+        const replyOptions: Protocol.ReplyOptions = {
+          conversationId: "conv",
+          describeStop: (cause) => Cause.squash(cause) === "stop" ? "stopped by the user" : undefined,
+          describeFailure: agent.describeFailure ? (cause) => ({ code: "agent_error", message: String(Cause.squash(cause)) }) : undefined
+        }
+        const pinned = <A, E>(effect: Effect.Effect<A, E>) => Effect.runSync(effect.pipe(Effect.provideService(Clock.Clock, tickingClock()), Random.withSeed(seed)))
+        const batches: Array<ReadonlyArray<Protocol.OutboundFrame>> = []
+        pinned(protocol.writeReply(replyOptions, sourceOf(agent), (frames) => Effect.sync(() => void batches.push(frames))))
+        const frames = pinned(Stream.runCollect(protocol.streamReply(replyOptions, sourceOf(agent))))
+        assert.deepStrictEqual(batches.flat().map((f) => f.json), frames.map((f) => f.json))
+        assert.isTrue(batches.every((batch) => batch.length > 0), "no empty batch")
+      }),
+      { numRuns: 300 }
+    ))
 })
