@@ -180,7 +180,7 @@ export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service
   }
   /** The last frames for a source that ended: complete, or failed when it never had any text. */
   const endFrames = (encoder: ReplyEncoder) =>
-    encoder.finished ? [] : encoder.started ? encoder.complete() : encoder.fail(emptyReplyFailure)
+    encoder.phase === "Ended" ? [] : encoder.phase === "Open" ? encoder.complete() : encoder.fail(emptyReplyFailure)
 
   const streamReply = <E = never, R = never>(options: ReplyOptions, text: string | Stream.Stream<ReplyPiece, E, R>) => {
     if (typeof text === "string") {
@@ -241,7 +241,7 @@ export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service
         Effect.catchCause((cause) => writeFailure === undefined ? Effect.succeed(cause) : Effect.failCause(writeFailure))
       )
       if (failure === undefined) {
-        const outcome: ReplyOutcome = encoder.started ? { _tag: "Completed" } : { _tag: "Empty" }
+        const outcome: ReplyOutcome = encoder.phase === "Open" ? { _tag: "Completed" } : { _tag: "Empty" }
         yield* writeSome(endFrames(at()))
         return outcome
       }

@@ -77,10 +77,18 @@ export interface ReplyEncoderOptions {
 }
 
 /**
+ * Where a reply is, in order: `Idle`, nothing sent; `Begun`, created and in_progress sent (reasoning
+ * and tool call items may follow); `Open`, the message item and its part are open and text goes out
+ * as deltas; `Ended`, its last frame (completed, failed or incomplete) is out and nothing follows.
+ * `fail` and `incomplete` may end a reply from any phase before `Ended`.
+ */
+export type ReplyPhase = "Idle" | "Begun" | "Open" | "Ended"
+
+/**
  * Encodes one reply. Call `text` for each piece, then `complete` — or `fail` at any point.
  *
- * Gotchas: `complete` on a reply that never had non-blank text returns no frames and leaves
- * `started` false; the caller reports `Cannot send empty message`.
+ * Gotchas: `complete` on a reply that never had non-blank text returns no frames and leaves the
+ * phase as it was (never `Open`); the caller reports `Cannot send empty message`.
  */
 export class ReplyEncoder {
   readonly responseId: string
@@ -89,7 +97,7 @@ export class ReplyEncoder {
   private envelopes = 0
   private held = ""
   private full = ""
-  private _started = false
+  private _phase: ReplyPhase = "Idle"
   /** output_index of the message item: after any reasoning and tool call items. */
   private messageIndex = 0
   private nextIndex = 0
@@ -97,9 +105,6 @@ export class ReplyEncoder {
   private readonly progressItems: Array<unknown> = []
   /** The reasoning item being streamed, if one is. */
   private reasoningItem: { readonly id: string; readonly index: number; text: string } | undefined
-  /** created and in_progress went out (`begin`); the item may not exist yet. */
-  private _begun = false
-  private _finished = false
   private nowMillis: number
   private readonly createdAt: number
   private readonly options: ReplyEncoderOptions
@@ -118,11 +123,17 @@ export class ReplyEncoder {
     return this
   }
 
-  get started(): boolean {
-    return this._started
+  /** Where the reply is: one value, so no two flags can disagree. */
+  get phase(): ReplyPhase {
+    return this._phase
   }
+  /** True once the message item opened, or the reply ended: no text opens it any more. */
+  get started(): boolean {
+    return this._phase === "Open" || this._phase === "Ended"
+  }
+  /** True once the reply's last frame is out. */
   get finished(): boolean {
-    return this._finished
+    return this._phase === "Ended"
   }
   private frame(event: Record<string, unknown> & { readonly type: string }): Array<OutboundFrame> {
     if (this.options.profile === "minimal" && !MINIMAL.has(event.type)) return []
@@ -167,7 +178,7 @@ export class ReplyEncoder {
 
   /** True once `begin` (or the first text) sent created and in_progress. */
   get begun(): boolean {
-    return this._begun
+    return this._phase !== "Idle"
   }
 
   /**
@@ -175,8 +186,8 @@ export class ReplyEncoder {
    * The item and its part follow with the first text.
    */
   begin(): Array<OutboundFrame> {
-    if (this._begun || this._finished) return []
-    this._begun = true
+    if (this._phase !== "Idle") return []
+    this._phase = "Begun"
     return [
       ...this.frame({ type: "response.created", response: this.snapshot("in_progress", [], null) }),
       ...this.frame({ type: "response.in_progress", response: this.snapshot("in_progress", [], null) })
@@ -188,7 +199,7 @@ export class ReplyEncoder {
    * `progressEvents`). Only before the reply's first text: after it, reasoning is dropped.
    */
   reasoning(delta: string): Array<OutboundFrame> {
-    if (this._started || this._finished || delta.length === 0) return []
+    if (this.started || delta.length === 0) return []
     const frames = this.begin()
     if (this.reasoningItem === undefined) {
       this.reasoningItem = { id: `rs_${this.options.token}_${this.nextIndex}`, index: this.nextIndex++, text: "" }
@@ -206,7 +217,7 @@ export class ReplyEncoder {
 
   /** A tool call, as a `function_call` item before the message item (opt-in, like `reasoning`). */
   toolCall(call: { readonly name: string; readonly arguments: string; readonly callId: string }): Array<OutboundFrame> {
-    if (this._started || this._finished) return []
+    if (this.started) return []
     const frames = [...this.begin(), ...this.endReasoning()]
     const index = this.nextIndex++
     const item = { type: "function_call", id: `fc_${this.options.token}_${index}`, call_id: call.callId, name: call.name, arguments: "" }
@@ -235,12 +246,13 @@ export class ReplyEncoder {
 
   /** Events 1–4: created, in_progress (unless `begin` sent them), output_item.added, content_part.added. */
   open(): Array<OutboundFrame> {
-    if (this._started || this._finished) return []
-    this._started = true
+    if (this.started) return []
+    const begun = this.begin()
     const progress = this.endReasoning()
+    this._phase = "Open"
     this.messageIndex = this.nextIndex++
     return [
-      ...this.begin(),
+      ...begun,
       ...progress,
       ...this.frame({ type: "response.output_item.added", output_index: this.messageIndex, item: this.item("in_progress", []) }),
       ...this.frame({
@@ -255,10 +267,10 @@ export class ReplyEncoder {
 
   /** Deltas for one more piece of text (opening the response on the first non-blank text). */
   text(piece: string): Array<OutboundFrame> {
-    if (this._finished || piece.length === 0) return []
+    if (this._phase === "Ended" || piece.length === 0) return []
     let pending = this.held + piece
     this.held = ""
-    if (!this._started && pending.trim() === "") {
+    if (this._phase !== "Open" && pending.trim() === "") {
       this.held = pending
       return []
     }
@@ -291,12 +303,11 @@ export class ReplyEncoder {
 
   /** Events 6–9: output_text.done, content_part.done, output_item.done, completed. */
   complete(): Array<OutboundFrame> {
-    if (this._finished) return []
-    if (!this._started) return []
+    if (this._phase !== "Open") return []
     // A lone high surrogate at the very end has no partner coming: send it as it is.
     const frames = this.held.length > 0 ? this.deltas(this.held) : []
     this.held = ""
-    this._finished = true
+    this._phase = "Ended"
     const text = this.full
     const item = this.item("completed", [this.part(text)])
     return [
@@ -314,11 +325,10 @@ export class ReplyEncoder {
    * Nothing of this response follows it.
    */
   incomplete(reason: string): Array<OutboundFrame> {
-    if (this._finished) return []
+    if (this._phase === "Ended") return []
     const frames = this.begin()
-    const output = [...this.progressItems, ...(this._started ? [this.item("incomplete", [this.part(this.full)])] : [])]
-    this._started = true
-    this._finished = true
+    const output = [...this.progressItems, ...(this._phase === "Open" ? [this.item("incomplete", [this.part(this.full)])] : [])]
+    this._phase = "Ended"
     this.held = ""
     return [
       ...frames,
@@ -328,10 +338,9 @@ export class ReplyEncoder {
 
   /** Ends the response with `response.failed`, starting it first if nothing was sent yet. */
   fail(failure: ReplyFailure): Array<OutboundFrame> {
-    if (this._finished) return []
+    if (this._phase === "Ended") return []
     const frames = this.begin()
-    this._started = true
-    this._finished = true
+    this._phase = "Ended"
     this.held = ""
     return [...frames, ...this.frame({ type: "response.failed", response: this.snapshot("failed", [], failure) })]
   }
