@@ -16,9 +16,9 @@
  * @since 0.1.0
  */
 import { join } from "node:path"
-import { defineChannelPluginEntry, type OpenClawConfig, type PluginRuntime } from "openclaw/plugin-sdk/channel-core"
+import { type ChannelPlugin, defineChannelPluginEntry, type OpenClawConfig, type PluginRuntime } from "openclaw/plugin-sdk/channel-core"
 import { createPluginRuntimeStore } from "openclaw/plugin-sdk/runtime-store"
-import { configProblems, type HostServices, makeChannelPlugin } from "./Channel.ts"
+import { configProblems, type HostServices, type InstaClawAccount, makeChannelPlugin } from "./Channel.ts"
 import { channelSchema, manifest, PLUGIN_ID } from "./ChannelSchema.ts"
 import type { HostChannelRuntime } from "./OpenClawAgent.ts"
 
@@ -43,12 +43,15 @@ const hostServices = (runtime: PluginRuntime | null): HostServices => {
   }
 }
 
+/** The helper's result, named through the helper: the SDK exports no name for it (declarations need one). */
+type PluginEntry = ReturnType<typeof defineChannelPluginEntry<ChannelPlugin<InstaClawAccount>>>
+
 /**
  * The plugin id is the package name: OpenClaw uses it as the config key
  * (`plugins.entries.insta-claw-connector`) and warns at install when the two differ. The channel
  * it registers keeps its own short id, `instaclaw` (`channels.instaclaw`).
  */
-export default defineChannelPluginEntry({
+const entry: PluginEntry = defineChannelPluginEntry({
   id: PLUGIN_ID,
   name: manifest.name,
   description: manifest.description,
@@ -65,5 +68,7 @@ export default defineChannelPluginEntry({
     for (const problem of configProblems(api.config)) api.logger?.warn(problem)
   }
 })
+
+export default entry
 
 export { channelSchema }
