@@ -6,9 +6,10 @@
  *
  * For each N: round trips/s (median of the runs that passed) and the ratio connector/baseline;
  * whether every message was answered exactly once; whether the link dropped (a close or a
- * reconnect); the client's peak RSS while it works through the burst. A message unanswered or
- * answered twice, or a dropped link, is printed in the table and returned as a failure (the run
- * then exits non-zero), with the last warnings the client wrote on stderr.
+ * reconnect); the client's CPU per round trip and peak RSS while it works through the burst (on
+ * a shared machine the CPU figure varies less than the rate). A message unanswered or answered
+ * twice, or a dropped link, is printed in the table and returned as a failure (the run then
+ * exits non-zero), with the last warnings the client wrote on stderr.
  *
  * Bounded: the server ends a run when all is answered, after 5 s without a new answer, or at a
  * deadline that grows with N; the client must connect within 30 s; a client or server that does
@@ -126,11 +127,23 @@ const passedRate = (results: ReadonlyArray<RunResult>): number | undefined => {
   return rates.length === 0 ? undefined : median(rates)
 }
 
+/** Median CPU time of a client per message it answered (µs); undefined if no run measured it. */
+const cpuPerAnswer = (results: ReadonlyArray<RunResult>): number | undefined => {
+  const costs = results.flatMap((result) =>
+    result.client === undefined || result.outcome === undefined || result.outcome.answered === 0 ? [] : [(result.client.cpuMs * 1000) / result.outcome.answered]
+  )
+  return costs.length === 0 ? undefined : median(costs)
+}
+
 /** Median peak RSS of a client over the runs that measured it (MiB); undefined if none did. */
 const peakRss = (results: ReadonlyArray<RunResult>): number | undefined => {
   const peaks = results.flatMap((result) => (result.client === undefined ? [] : [result.client.peakRssMiB]))
   return peaks.length === 0 ? undefined : median(peaks)
 }
+
+/** A row of two figures and their ratio; a missing figure shows as `missing`. */
+const figureRow = (what: string, c: number | undefined, b: number | undefined, missing = "—"): Row =>
+  [what, c === undefined ? missing : fmt(c), b === undefined ? missing : fmt(b), c === undefined || b === undefined ? "—" : times(c, b)]
 
 const failureSentences = (kind: ClientKind, messages: number, results: ReadonlyArray<RunResult>): Array<string> =>
   results.flatMap((result, run) => {
@@ -150,15 +163,15 @@ const measureSize = async (server: LoadServer, messages: number, runs: number) =
   }
   const c = passedRate(results.connector)
   const b = passedRate(results.baseline)
-  const cRss = peakRss(results.connector)
-  const bRss = peakRss(results.baseline)
   const rows: Array<Row> = [
-    [`burst ${fmt(messages)} at once (plain ws server): round trips/s`, c === undefined ? "failed" : fmt(c), b === undefined ? "failed" : fmt(b), c === undefined || b === undefined ? "—" : times(c, b)],
+    figureRow(`burst ${fmt(messages)} at once (plain ws server): round trips/s`, c, b, "failed"),
     [`burst ${fmt(messages)}: each answered once, link kept`, verdict(results.connector, messages), verdict(results.baseline, messages), "—"],
-    [`burst ${fmt(messages)}: client peak RSS (MiB)`, cRss === undefined ? "—" : fmt(cRss), bRss === undefined ? "—" : fmt(bRss), cRss === undefined || bRss === undefined ? "—" : times(cRss, bRss)]
+    figureRow(`burst ${fmt(messages)}: client CPU per round trip (µs)`, cpuPerAnswer(results.connector), cpuPerAnswer(results.baseline)),
+    figureRow(`burst ${fmt(messages)}: client peak RSS (MiB)`, peakRss(results.connector), peakRss(results.baseline))
   ]
   const summary = (kind: ClientKind) => ({
     roundTripsPerSecond: passedRate(results[kind]) ?? null,
+    cpuMicrosPerRoundTrip: cpuPerAnswer(results[kind]) ?? null,
     peakRssMiB: peakRss(results[kind]) ?? null,
     runs: results[kind].map((result) => ({ ...result.outcome, client: result.client, error: result.error, problems: problems(result).map((problem) => problem.full) }))
   })
