@@ -45,41 +45,29 @@ import { ConnectorConfig, type ConnectorSettings } from "./Config.ts"
 import { ConnectionError, type ConnectionErrorReason, notConnected, ReconnectAttemptsExhausted } from "./ConnectionError.ts"
 import type { Frame } from "./connection/Intake.ts"
 import { type Link, openLink, serveLink } from "./connection/Link.ts"
+import { type AckTarget, makeHandshake, V1 } from "./connection/Handshake.ts"
+import { type ConnectionState, type ConnectionStatus, initialStatus } from "./connection/Status.ts"
 import { makeResponses, type ResponseWriter } from "./connection/Responses.ts"
 import { makeLogLimiter } from "./internal/logLimiter.ts"
 import { type ReconnectInput, ReconnectPolicy, type ReconnectStep, resettingOnOpen } from "./connection/Reconnect.ts"
 import * as Metrics from "./Metrics.ts"
+import { randomToken } from "./Protocol.ts"
 import type { OutboundFrame } from "./ReplyEncoder.ts"
 import { type DialOptions, WebSocketDialer } from "./WebSocketDialer.ts"
 import * as Wire from "./Wire.ts"
 
 export * from "./ConnectionError.ts"
 export { type BackoffOptions, defaultReconnect, ReconnectPolicy, type ReconnectInput, type ReconnectStep } from "./connection/Reconnect.ts"
+export { type AckTarget, type Agreement, CLIENT_FEATURES } from "./connection/Handshake.ts"
+export { type ConnectionState, type ConnectionStatus } from "./connection/Status.ts"
 export { type ResponseWriter } from "./connection/Responses.ts"
 export { type DialOptions, type TextFrame, WebSocketDialer, type WebSocketHandle } from "./WebSocketDialer.ts"
-
-export type ConnectionState = "disconnected" | "connecting" | "connected" | "reconnecting"
 
 /**
  * Takes one inbound envelope synchronously (`Connection.handleInbound`): `undefined` when that
  * is all, or an effect the link runs before the next envelope.
  */
 export type InboundHandler = (envelope: Wire.MessageEnvelope) => Effect.Effect<void> | undefined
-
-/** Everything a status display needs to know about the connection, kept current at all times. */
-export interface ConnectionStatus {
-  readonly state: ConnectionState
-  /** Consecutive failed attempts since the last open. */
-  readonly reconnectAttempts: number
-  /** Why the most recent link failed (kept after a later open, as history), and when. */
-  readonly lastError: ConnectionErrorReason | undefined
-  readonly lastErrorAt: number | undefined
-  /** Unix ms of the next scheduled attempt, while one is scheduled. */
-  readonly nextRetryAt: number | undefined
-  readonly lastConnectedAt: number | undefined
-  /** Unix ms when the last open link ended. */
-  readonly lastDisconnectedAt: number | undefined
-}
 
 export class Connection extends Context.Service<Connection, {
   /** The status now. */
@@ -122,6 +110,11 @@ export class Connection extends Context.Service<Connection, {
    * returns once the server has provably read them all.
    */
   readonly beginResponse: Effect.Effect<ResponseWriter>
+  /**
+   * Acknowledges user messages to the server (§7) on the open link, if it agreed on `ack`;
+   * succeeds with how many acks went out (none on a v1 link or with no link). Never fails.
+   */
+  readonly acknowledge: (targets: ReadonlyArray<AckTarget>) => Effect.Effect<number>
   /** Fails when reconnecting has given up (`maxReconnectAttempts`); otherwise never returns. */
   readonly awaitFatal: Effect.Effect<never, ConnectionError>
 }>()("insta-claw/Connection") {
@@ -162,15 +155,7 @@ const make = Effect.gen(function*() {
   const policy = yield* ReconnectPolicy
   const scope = yield* Effect.scope
 
-  const status = yield* SubscriptionRef.make<ConnectionStatus>({
-    state: "disconnected",
-    reconnectAttempts: 0,
-    lastError: undefined,
-    lastErrorAt: undefined,
-    nextRetryAt: undefined,
-    lastConnectedAt: undefined,
-    lastDisconnectedAt: undefined
-  })
+  const status = yield* SubscriptionRef.make<ConnectionStatus>(initialStatus)
   const updateStatus = (patch: Partial<ConnectionStatus>) => SubscriptionRef.update(status, (current) => ({ ...current, ...patch }))
   /** Fails once reconnecting has given up: the one outcome `awaitFatal` waits for. */
   const fatal = yield* Deferred.make<never, ConnectionError>()
@@ -180,6 +165,8 @@ const make = Effect.gen(function*() {
   const currentLink = yield* SubscriptionRef.make(Option.none<Link>())
   /** Dials made so far; each link's generation is its dial's number. */
   const dials = yield* Ref.make(0)
+  const handshake = makeHandshake({ token: yield* randomToken })
+  const clock = yield* Clock.Clock
 
   const setState = (next: ConnectionState, patch: Partial<ConnectionStatus> = {}) =>
     Effect.gen(function*() {
@@ -205,9 +192,21 @@ const make = Effect.gen(function*() {
     }
     const decoded = Wire.decodeFrame(frame)
     if (Result.isFailure(decoded)) return limiter.log("MalformedFrame", Effect.logError(`Skipped a frame: ${decoded.failure.message}`))
-    if (!Wire.isMessageEnvelope(decoded.success)) return Effect.logDebug(`Ignored an envelope of type ${JSON.stringify(decoded.success.type)}`)
-    return handler === undefined ? Effect.asVoid(Queue.offer(inbound, decoded.success)) : handler(decoded.success)
+    const envelope = decoded.success
+    if (Wire.isMessageEnvelope(envelope)) return handler === undefined ? Effect.asVoid(Queue.offer(inbound, envelope)) : handler(envelope)
+    if (Wire.isHelloEnvelope(envelope)) return serverHello(envelope.data)
+    return Effect.logDebug(`Ignored an envelope of type ${JSON.stringify(envelope.type)}`)
   }
+
+  /** The server's hello on the open link: from now on the link uses what both hellos list. */
+  const serverHello = (hello: Wire.HelloData) =>
+    Effect.gen(function*() {
+      const link = Option.getOrUndefined(yield* SubscriptionRef.get(currentLink))
+      if (link === undefined) return
+      const agreement = handshake.onServerHello(link.generation, hello)
+      yield* updateStatus(agreement)
+      yield* Effect.logDebug(`Protocol ${agreement.protocol} agreed with the server: features ${agreement.features.join(", ") || "none"}`)
+    })
 
   /** Dials and serves one link until it fails. */
   const nextLink = Effect.gen(function*() {
@@ -221,6 +220,9 @@ const make = Effect.gen(function*() {
       timeoutThreshold: config.timeoutThreshold,
       onOpen: (link) =>
         Effect.gen(function*() {
+          // The first frame of every link: the client's hello (v1 until the server answers).
+          yield* updateStatus(V1)
+          yield* Effect.ignore(link.writeAll([handshake.hello(yield* Clock.currentTimeMillis)]))
           // Before anyone else writes on it: what the last link may have lost, in order.
           yield* Effect.catchTag(resendAll(link), "ConnectionError", () => Effect.void)
           yield* SubscriptionRef.set(currentLink, Option.some(link))
@@ -295,6 +297,16 @@ const make = Effect.gen(function*() {
     awaitLink
   })
 
+  /** Waits for `link`'s server hello, up to `connectTimeout`; a link without one is v1. */
+  const awaitHello = (link: Link) =>
+    // Every hello and every link's end changes the status.
+    SubscriptionRef.changes(status).pipe(
+      Stream.filter(() => Option.getOrUndefined(SubscriptionRef.getUnsafe(currentLink)) !== link || handshake.decided(link.generation)),
+      Stream.merge(Stream.fromEffect(Effect.sleep(config.connectTimeout))),
+      Stream.runHead,
+      Effect.andThen(Effect.sync(() => handshake.takeForV1(link.generation)))
+    )
+
   const sendResponse = <E, R>(frames: Stream.Stream<OutboundFrame, E, R>) =>
     Effect.flatMap(beginResponse, (response) =>
       Effect.andThen(Stream.runForEachArray(frames, response.write), response.finish).pipe(
@@ -321,6 +333,15 @@ const make = Effect.gen(function*() {
       ),
     beginResponse,
     sendResponse,
+    acknowledge: (targets) =>
+      Effect.gen(function*() {
+        const link = Option.getOrUndefined(SubscriptionRef.getUnsafe(currentLink))
+        if (link === undefined) return 0
+        // The server's hello may still wait behind frames being handled (pongs do not wait):
+        // give it a moment before the link counts as v1.
+        if (!handshake.decided(link.generation)) yield* awaitHello(link)
+        return yield* handshake.acknowledge(link, targets, clock.currentTimeMillisUnsafe())
+      }),
     awaitFatal: Deferred.await(fatal)
   })
 })

@@ -23,6 +23,7 @@ import { Context, Effect, Layer, Redacted, Schedule, Scope, Stream } from "effec
 import { Agent } from "./Agent.ts"
 import { ConnectorConfig } from "./Config.ts"
 import { Connection, type ConnectionError, type ConnectionErrorReason, type ConnectionState, type ConnectionStatus } from "./Connection.ts"
+import { makeAcks } from "./connector/Acks.ts"
 import { makeFailures } from "./connector/Failures.ts"
 import { makeHandlers } from "./connector/Handlers.ts"
 import { makeInbound, sweepInterval } from "./connector/Inbound.ts"
@@ -48,6 +49,9 @@ export interface ConnectorStatus {
   readonly lastInboundAt: number | undefined
   /** Unix ms when the last reply started going out (to the second, like `lastInboundAt`). */
   readonly lastOutboundAt: number | undefined
+  /** What the open link agreed on with the server (docs/PROTOCOL.md §6): 1 and none for a v1 server. */
+  readonly protocol: number
+  readonly features: ReadonlyArray<string>
 }
 
 /** A reply sent with `Connector.send`. */
@@ -65,7 +69,9 @@ const fromConnection = (status: ConnectionStatus) => ({
   lastErrorAt: status.lastErrorAt,
   nextRetryAt: status.nextRetryAt,
   lastConnectedAt: status.lastConnectedAt,
-  lastDisconnectedAt: status.lastDisconnectedAt
+  lastDisconnectedAt: status.lastDisconnectedAt,
+  protocol: status.protocol,
+  features: status.features
 })
 
 /** The `response.failed` error when the agent's reply had no text at all. */
@@ -104,6 +110,9 @@ const make = Effect.gen(function*() {
     lastOutboundAt: undefined
   })
   const handlers = yield* makeHandlers
+  // Acks (protocol v2) go out once a message's reply reached the server and its id is stored.
+  const acks = yield* makeAcks({ store, acknowledge: connection.acknowledge })
+  yield* Effect.forkScoped(acks.run)
   const replies = makeReplies({
     agent,
     systemPrompt: config.systemPrompt,
@@ -111,7 +120,8 @@ const make = Effect.gen(function*() {
     beginResponse: connection.beginResponse,
     failures: makeFailures([Redacted.value(config.clientSecret)]),
     markOutbound: status.markOutbound,
-    background: handlers.run
+    background: handlers.run,
+    settled: (message, delivered) => acks.settled(message, delivered)
   })
   const lanes = yield* makeLanes({
     answer: replies.answer,
@@ -122,12 +132,12 @@ const make = Effect.gen(function*() {
   })
   const inbound = yield* makeInbound({
     assembler,
-    onMessage: (message) =>
-      status.markInbound(message.receivedAt).pipe(
-        Effect.andThen(store.remember(message.responseId)),
-        Effect.andThen(lanes.enqueue(message))
-      ),
-    paused: lanes.waiting
+    onMessage: (message) => {
+      acks.taken(message.responseId)
+      return Effect.andThen(status.markInbound(message.receivedAt), lanes.enqueue(message))
+    },
+    paused: lanes.waiting,
+    settledBefore: acks.again
   })
 
   // Every change of the connection — each failure and scheduled attempt, not only state

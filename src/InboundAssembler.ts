@@ -51,7 +51,14 @@ export interface Violation {
 export type AssemblerOutput =
   | { readonly _tag: "Message"; readonly message: InboundMessage }
   | { readonly _tag: "Violation"; readonly violation: Violation }
-  | { readonly _tag: "Duplicate"; readonly messageId: string }
+  | {
+    readonly _tag: "Duplicate"
+    readonly messageId: string
+    /** The event's response, type and conversation, when the envelope held a known event. */
+    readonly responseId?: string | undefined
+    readonly eventType?: string | undefined
+    readonly conversationId?: string | undefined
+  }
   | { readonly _tag: "Ignored"; readonly eventType: string }
 
 export interface AssemblerLimits {
@@ -149,7 +156,7 @@ export class InboundAssembler {
       state === undefined && event !== undefined && STARTS.has(event.type),
       state?.track
     )
-    if (!admitted) return [{ _tag: "Duplicate", messageId: headers.messageId }]
+    if (!admitted) return [{ _tag: "Duplicate", messageId: headers.messageId, responseId, eventType: event?.type, conversationId }]
 
     if (event === undefined) return [{ _tag: "Ignored", eventType: envelope.data.type }]
     const eventType = event.type
@@ -161,7 +168,7 @@ export class InboundAssembler {
     }
     if (state !== undefined) return this.continue(state, envelope, now)
     const standing = this.dedupe.standing(responseId)
-    if (standing === "Restored") return [{ _tag: "Duplicate", messageId: headers.messageId }]
+    if (standing === "Restored") return [{ _tag: "Duplicate", messageId: headers.messageId, responseId, eventType, conversationId }]
     if (standing === "Ended") {
       return [violation({ reason: "EventAfterCompletion", detail: "event for a response that already ended", eventType, responseId, conversationId })]
     }

@@ -24,3 +24,12 @@ export const protocolViolations = Metric.counter("instaclaw_protocol_violations"
 export const heartbeatTimeouts = Metric.counter("instaclaw_heartbeat_timeouts", {
   description: "Links dropped because the server was silent for timeoutThreshold"
 })
+export const messagesAcknowledged = Metric.counter("instaclaw_messages_acknowledged", {
+  description: "Acks sent to the server for user messages taken (protocol v2, docs/PROTOCOL.md §7)"
+})
+export const envelopesRedelivered = Metric.counter("instaclaw_envelopes_redelivered", {
+  description: "Inbound envelopes seen before (a server's redelivery), dropped"
+})
+export const messagesDeduplicated = Metric.counter("instaclaw_messages_deduplicated", {
+  description: "Redelivered user messages already answered: acknowledged again, not answered again"
+})

@@ -116,6 +116,8 @@ describe("connection failures say why", () => {
       const { connection, logs } = yield* openConnectionWith(server.url, credentials)
       const peer = yield* Queue.take(server.connections)
       yield* connection.stateChanges.pipe(Stream.filter((s) => s === "connected"), Stream.runHead)
+      // Once the client's hello is in, so that the reset meets a read, not that write.
+      while (peer.hellos.length === 0) yield* Effect.promise(() => new Promise((resolve) => peer.socket.once("message", resolve)))
       ;(peer.socket as unknown as { _socket: net.Socket })._socket.resetAndDestroy()
       const reason = yield* awaitFailure(connection)
       assert.strictEqual(reason.message, "The socket closed with code 1006: read ECONNRESET")

@@ -11,10 +11,10 @@
  * merged: a merge copies every service.
  */
 import { Clock, type Context, Duration, Effect, Metric } from "effect"
-import { FLOOD_LIMITS, type InboundHandler } from "../Connection.ts"
+import { type AckTarget, FLOOD_LIMITS, type InboundHandler } from "../Connection.ts"
 import { makeLogLimiter } from "../internal/logLimiter.ts"
 import * as Metrics from "../Metrics.ts"
-import type { AssemblerOutput, InboundAssembler, InboundMessage, MessageEnvelope } from "../Protocol.ts"
+import type { AssemblerOutput, InboundAssembler, InboundMessage, MessageEnvelope, ViolationReason } from "../Protocol.ts"
 
 export interface Inbound {
   /** The handler for `Connection.handleInbound`. */
@@ -22,6 +22,14 @@ export interface Inbound {
   /** Gives up idle responses (each a violation); does nothing while `paused()`. */
   readonly sweep: Effect.Effect<void>
 }
+
+const COMPLETED = "response.completed"
+
+/**
+ * Responses the assembler ended for good without a message: sending them again cannot change
+ * that, so they are acknowledged. (Evicted and idle ones are not: a redelivery may complete them.)
+ */
+const ENDED_WITHOUT_ANSWER: ReadonlySet<ViolationReason> = new Set(["ResponseFailed", "TextTooLarge", "EmptyMessage"])
 
 /** How often `sweep` should run: a tenth of the idle timeout, at least every second. */
 export const sweepInterval = (responseIdleTimeout: number): Duration.Duration =>
@@ -33,10 +41,24 @@ export const makeInbound = Effect.fnUntraced(function*(options: {
   readonly onMessage: (message: InboundMessage) => Effect.Effect<void>
   /** True while nothing is being read because the connector is busy (`Lanes.waiting`). */
   readonly paused: () => boolean
+  /**
+   * A message that will not be answered here (again): `answered` when the server sent it again
+   * after it was answered, false when it ended without an answer (`Acks.again`).
+   */
+  readonly settledBefore: (target: AckTarget, answered: boolean) => Effect.Effect<void>
 }) {
   const { assembler, onMessage } = options
   const clock = yield* Clock.Clock
   const limiter = yield* makeLogLimiter(FLOOD_LIMITS)
+
+  /** The end of a message that came again, or that ended without a message: its ack (§7). */
+  const settled = (
+    found: { readonly responseId?: string | undefined; readonly conversationId?: string | undefined },
+    answered: boolean
+  ): Effect.Effect<void> =>
+    found.responseId === undefined || found.conversationId === undefined
+      ? Effect.void
+      : options.settledBefore({ responseId: found.responseId, conversationId: found.conversationId }, answered)
 
   const report = (output: AssemblerOutput): Effect.Effect<void> => {
     switch (output._tag) {
@@ -44,8 +66,13 @@ export const makeInbound = Effect.fnUntraced(function*(options: {
         return onMessage(output.message)
       case "Violation": {
         const { violation } = output
+        const ended = ENDED_WITHOUT_ANSWER.has(violation.reason)
+          ? settled(violation, false)
+          : violation.reason === "EventAfterCompletion" && violation.eventType === COMPLETED
+          ? settled(violation, true)
+          : Effect.void
         return Effect.andThen(
-          Metric.update(Metrics.protocolViolations, 1),
+          Effect.andThen(ended, Metric.update(Metrics.protocolViolations, 1)),
           limiter.log(violation.reason, Effect.logWarning(`Protocol violation ${violation.reason}: ${violation.detail}`).pipe(
             Effect.annotateLogs({
               ...(violation.conversationId === undefined ? {} : { conversationId: violation.conversationId }),
@@ -56,7 +83,10 @@ export const makeInbound = Effect.fnUntraced(function*(options: {
         )
       }
       case "Duplicate":
-        return Effect.logDebug(`Dropped a redelivered envelope ${output.messageId}`)
+        return Effect.logDebug(`Dropped a redelivered envelope ${output.messageId}`).pipe(
+          Effect.andThen(Metric.update(Metrics.envelopesRedelivered, 1)),
+          Effect.andThen(output.eventType === COMPLETED ? settled(output, true) : Effect.void)
+        )
       case "Ignored":
         return Effect.logDebug(`Ignored event ${output.eventType}`)
     }

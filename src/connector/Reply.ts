@@ -4,9 +4,9 @@
  * batch, with no stream in between); `send` writes a text the host sends on its own
  * (`Connector.send`). Each reply's start moves the status's `lastOutboundAt`.
  *
- * A reply counts (`Metrics.messagesOut`, `repliesFailed`) once the server has provably read it:
- * that confirmation runs in the background (`background`), so the conversation's next message
- * does not wait for it.
+ * A reply counts (`Metrics.messagesOut`, `repliesFailed`), and its message is settled (`settled`:
+ * acknowledged to a v2 server), once the server has provably read it: that confirmation runs in
+ * the background (`background`), so the conversation's next message does not wait for it.
  */
 import { Effect, Metric, Stream } from "effect"
 import type { Agent } from "../Agent.ts"
@@ -35,16 +35,19 @@ export const makeReplies = (options: {
   readonly markOutbound: Effect.Effect<void>
   /** Runs a reply's confirmation in the background, among the work shutdown waits for. */
   readonly background: (effect: Effect.Effect<void>) => Effect.Effect<unknown>
+  /** A message's reply reached the server (`delivered`), or could not be sent (`Acks.settled`). */
+  readonly settled: (message: InboundMessage, delivered: boolean) => Effect.Effect<void>
 }): Replies => {
   const { agent, protocol, failures, markOutbound } = options
 
   const couldNotSend = (error: ConnectionError) =>
     Effect.andThen(Metric.update(Metrics.repliesFailed, 1), Effect.logError(`Could not send the reply: ${error.message}`))
 
-  /** The end of a reply once the server has provably read it: its count, and its warning. */
-  const confirm = (outcome: ReplyOutcome, finish: Effect.Effect<void, ConnectionError>) =>
+  /** The end of a reply once the server has provably read it: its count, its warning, its ack. */
+  const confirm = (message: InboundMessage, outcome: ReplyOutcome, finish: Effect.Effect<void, ConnectionError>) =>
     Effect.gen(function*() {
       const confirmed = yield* Effect.result(finish)
+      yield* options.settled(message, confirmed._tag === "Success")
       if (confirmed._tag === "Failure") return yield* couldNotSend(confirmed.failure)
       switch (outcome._tag) {
         case "Completed":
@@ -92,13 +95,14 @@ export const makeReplies = (options: {
     )
     if (sent._tag === "Failure") {
       yield* response.abandon
+      yield* options.settled(message, false)
       return yield* couldNotSend(sent.failure)
     }
     // Written: the conversation's next message may go to the agent. The pong that proves this
     // reply was read comes in the background; until it does, every new link gets the reply again
     // (before anything newer), so nobody waits for it — a reader held back by a full queue
     // cannot read that pong, and waiting here for it could stop both for good.
-    yield* options.background(confirm(sent.success, response.finish))
+    yield* options.background(confirm(message, sent.success, response.finish))
   }, Effect.withSpan("Connector.answer", undefined, { captureStackTrace: false }))
 
   const send = Effect.fnUntraced(function*(conversationId: string, text: string) {

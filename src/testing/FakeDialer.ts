@@ -19,10 +19,18 @@ type Listener = (event: any) => void
 
 const utf8 = new TextDecoder()
 
-/** One dialed socket, driven by the test. `sent` holds every text frame the connector wrote. */
+/**
+ * One dialed socket, driven by the test. `sent` holds every text frame the connector wrote; its
+ * first on every link is the connector's `hello` (protocol v2), and `messages` leaves that and any
+ * `ack` out: what a v1 server reads.
+ */
 export class FakeSocket implements WebSocketHandle {
   readyState = 0
   readonly sent: Array<string> = []
+  /** The `"message"` envelopes among `sent`. */
+  get messages(): Array<string> {
+    return this.sent.filter((json) => JSON.parse(json).type === "message")
+  }
   pings = 0
   /** True while the connector has stopped reading (too many frames wait to be handled). */
   paused = false

@@ -38,6 +38,7 @@ const setup = Effect.gen(function*() {
   const logs = captureSink()
   const script = { pushed: [] as ReadonlyArray<AssemblerOutput>, swept: [] as Array<AssemblerOutput>, sweeps: 0, paused: false }
   const received: Array<[string, string]> = []
+  const settledBefore: Array<[string, boolean]> = []
   const inbound = yield* makeInbound({
     assembler: {
       push: () => script.pushed,
@@ -50,7 +51,8 @@ const setup = Effect.gen(function*() {
       Effect.gen(function*() {
         received.push([m.text, Option.getOrElse(yield* Effect.serviceOption(Where), () => "none")])
       }),
-    paused: () => script.paused
+    paused: () => script.paused,
+    settledBefore: (target, answered) => Effect.sync(() => void settledBefore.push([target.responseId, answered]))
   }).pipe(
     Effect.provideService(Where, "connector"),
     Effect.provide(InstaLogger.layer({ debug: true, sink: logs.sink }))
@@ -63,7 +65,7 @@ const setup = Effect.gen(function*() {
   }
   /** The sweep, as the connector's own fiber runs it (with its logger). */
   const sweep = Effect.provide(inbound.sweep, InstaLogger.layer({ debug: true, sink: logs.sink }))
-  return { inbound, script, received, logs, consume, sweep }
+  return { inbound, script, received, settledBefore, logs, consume, sweep }
 })
 
 const violations = Effect.map(Metric.value(Metrics.protocolViolations), (s) => s.count)

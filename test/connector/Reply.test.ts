@@ -50,6 +50,7 @@ const setup = (options: {
   const written: Array<string> = []
   const batches: Array<number> = []
   const asked: Array<AgentRequest> = []
+  const settled: Array<[string, boolean]> = []
   let abandoned = 0
   let marks = 0
   const background: Array<Fiber.Fiber<unknown>> = []
@@ -73,6 +74,7 @@ const setup = (options: {
       }
     },
     systemPrompt: "Be brief.",
+    settled: (message, delivered) => Effect.sync(() => void settled.push([message.responseId, delivered])),
     protocol: Protocol.make(),
     beginResponse: Effect.succeed(writer),
     failures: makeFailures(["very-secret-value"]),
@@ -86,6 +88,7 @@ const setup = (options: {
     written,
     batches,
     asked,
+    settled,
     logs,
     logged,
     backgroundDone,

@@ -20,7 +20,7 @@ let instaclaw: Awaited<ReturnType<typeof startReferenceServer>>
 let gateway: Gateway
 
 /** Waits until `count` events match, or fails after `millis` saying what was missing. */
-const waitForCount = async (what: string, match: (event: ServerEvent) => boolean, count: number, from: number, millis = 30_000) => {
+const waitForCount = async <E extends ServerEvent>(what: string, match: (event: ServerEvent) => event is E, count: number, from: number, millis = 30_000): Promise<Array<E>> => {
   const deadline = Date.now() + millis
   while (instaclaw.events.slice(from).filter(match).length < count) {
     if (Date.now() > deadline) {

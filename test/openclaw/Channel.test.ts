@@ -532,7 +532,9 @@ describe("status that tells the truth", () => {
     lastConnectedAt: undefined,
     lastDisconnectedAt: undefined,
     lastInboundAt: undefined,
-    lastOutboundAt: undefined
+    lastOutboundAt: undefined,
+    protocol: 1,
+    features: []
   }
 
   it("a refused credential: the sentence, the attempts, the next retry, and a fix that is not a restart", () => {
@@ -608,13 +610,15 @@ describe("who may talk to the agent", () => {
         Effect.gen(function*() {
           const conversationId = `conv_${senderId}_${n++}`
           yield* Effect.orDie(server.sendUserMessage({ conversationId, text, senderId }))
-          const answer = yield* waitFor(events, "ReplyCompleted", (e) => e.conversationId === conversationId).pipe(
-            Effect.map((e): ServerAnswer => ({ text: e.text })),
-            Effect.raceFirst(waitFor(events, "ReplyFailed", (e) => e.conversationId === conversationId).pipe(
-              Effect.map((e): ServerAnswer => ({ failed: e.code, message: e.message }))
-            ))
-          )
-          return answer
+          // One reader of the subscription for both outcomes: two racing readers would each
+          // take (and drop) events the other waits for.
+          const end = yield* Effect.gen(function*() {
+            while (true) {
+              const event = yield* PubSub.take(events)
+              if ((event._tag === "ReplyCompleted" || event._tag === "ReplyFailed") && event.conversationId === conversationId) return event
+            }
+          }).pipe(within(`the reply in ${conversationId} at the reference server`))
+          return end._tag === "ReplyCompleted" ? { text: end.text } : { failed: end.code, message: end.message } satisfies ServerAnswer
         })
       return yield* body(say, host, () => gateway.logs.join("\n"))
     }).pipe(Effect.scoped)

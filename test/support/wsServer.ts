@@ -11,8 +11,10 @@ import { WebSocket, WebSocketServer } from "ws"
 export interface ServerConnection {
   readonly socket: WebSocket
   readonly headers: IncomingMessage["headers"]
-  /** Text frames received, in order. */
+  /** Text frames received, in order, but for the client's hellos: what a v1 server reads (§2, §6). */
   readonly received: Queue.Queue<string>
+  /** The client's hello frames. */
+  readonly hellos: Array<string>
   /** Resolves with the close code the client sent (or 1006). */
   readonly closed: Promise<number>
 }
@@ -39,11 +41,15 @@ export const wsServer = (options: {
       })
       server.on("connection", (socket, request) => {
         const received = Effect.runSync(Queue.unbounded<string>())
+        const hellos: Array<string> = []
         socket.on("message", (data, isBinary) => {
-          if (!isBinary) Queue.offerUnsafe(received, data.toString())
+          if (isBinary) return
+          const text = data.toString()
+          if (text.startsWith(`{"type":"hello"`)) hellos.push(text)
+          else Queue.offerUnsafe(received, text)
         })
         const closed = new Promise<number>((resolve) => socket.on("close", (code) => resolve(code)))
-        Queue.offerUnsafe(connections, { socket, headers: request.headers, received, closed })
+        Queue.offerUnsafe(connections, { socket, headers: request.headers, received, hellos, closed })
       })
       server.on("listening", () => {
         const { port } = server.address() as AddressInfo

@@ -1,0 +1,70 @@
+/**
+ * Acknowledgements of user messages (docs/PROTOCOL.md §7): the server keeps every message it has
+ * not seen acknowledged and sends it again on the next link, so an ack says "taken: never send it
+ * again". A message is acknowledged once its reply has provably reached the server and its id is
+ * in the dedupe store (`DedupeStore.flushed`): after a crash, nothing acknowledged is lost, and a
+ * message not yet acknowledged comes again and is answered again — only those in flight at the
+ * crash.
+ *
+ * A redelivered message that was answered already, or that the connector ended without an answer
+ * (the server failed it, it was too large, it was empty), is acknowledged again, unless its answer
+ * is still under way: then its own ack follows that answer.
+ *
+ * Acks go out in batches, from one background fiber; whether a link takes them (it agreed on
+ * `ack`) is the connection's business (`Connection.acknowledge`).
+ */
+import { Effect, Metric, Queue } from "effect"
+import type { AckTarget } from "../Connection.ts"
+import type { DedupeStoreShape } from "../DedupeStore.ts"
+import * as Metrics from "../Metrics.ts"
+
+export interface Acks {
+  /** A message goes to the agent: a redelivery of it is not acknowledged until it is answered. */
+  readonly taken: (responseId: string) => void
+  /** Its reply reached the server (`delivered`), or could not be sent: acknowledged only if delivered. */
+  readonly settled: (target: AckTarget, delivered: boolean) => Effect.Effect<void>
+  /** A message the server sent again, already answered or ended here: acknowledged again. */
+  readonly again: (target: AckTarget, answered: boolean) => Effect.Effect<void>
+  /** Sends the acks, batch by batch; runs for the connector's scope. */
+  readonly run: Effect.Effect<never>
+}
+
+export const makeAcks = Effect.fnUntraced(function*(options: {
+  readonly store: DedupeStoreShape
+  /** Writes acks on the open link if it agreed on `ack`; how many went out. */
+  readonly acknowledge: (targets: ReadonlyArray<AckTarget>) => Effect.Effect<number>
+}) {
+  const { store } = options
+  const queue = yield* Queue.unbounded<AckTarget>()
+  /** Messages taken and not yet settled. Bounded by what the lanes hold. */
+  const inProgress = new Set<string>()
+
+  const run = Effect.forever(
+    Effect.gen(function*() {
+      const batch = yield* Queue.takeAll(queue)
+      // Only what a restarted connector would find is acknowledged.
+      yield* store.flushed
+      const sent = yield* options.acknowledge(batch)
+      if (sent > 0) yield* Metric.update(Metrics.messagesAcknowledged, sent)
+    })
+  )
+
+  return {
+    taken: (responseId) => {
+      inProgress.add(responseId)
+    },
+    settled: (target, delivered) =>
+      Effect.suspend(() => {
+        inProgress.delete(target.responseId)
+        if (!delivered) return Effect.void
+        return Effect.andThen(store.remember(target.responseId), Effect.sync(() => Queue.offerUnsafe(queue, target)))
+      }),
+    again: (target, answered) =>
+      Effect.suspend(() => {
+        if (inProgress.has(target.responseId)) return Effect.void
+        Queue.offerUnsafe(queue, target)
+        return answered ? Metric.update(Metrics.messagesDeduplicated, 1) : Effect.void
+      }),
+    run
+  } satisfies Acks
+})
