@@ -54,7 +54,10 @@ type Snapshot = Parameters<NonNullable<NonNullable<ChannelPlugin["gateway"]>["st
  * the connector is reconnecting, each failed attempt is that latest disconnect: it says the
  * plugin is at work, and `collectStatusIssues` says what the operator can do.
  */
-export const toSnapshot = (accountId: string, status: ConnectorStatus): Partial<Snapshot> & { readonly nextRetryAt?: number } => ({
+export const toSnapshot = (
+  accountId: string,
+  status: ConnectorStatus
+): Partial<Snapshot> & { readonly nextRetryAt?: number; readonly protocol: number; readonly features: ReadonlyArray<string> } => ({
   accountId,
   running: status.state !== "disconnected",
   connected: status.state === "connected",
@@ -75,7 +78,10 @@ export const toSnapshot = (accountId: string, status: ConnectorStatus): Partial<
   // OpenClaw rebuilds `stateReason` of a running account itself; a field of our own survives.
   ...(status.state === "reconnecting" && status.nextRetryAt !== undefined ? { nextRetryAt: status.nextRetryAt } : {}),
   lastInboundAt: status.lastInboundAt ?? null,
-  lastOutboundAt: status.lastOutboundAt ?? null
+  lastOutboundAt: status.lastOutboundAt ?? null,
+  // What the link agreed on with the server (docs/PROTOCOL.md §6): fields of our own, like `nextRetryAt`.
+  protocol: status.protocol,
+  features: status.features
 })
 
 /** `statusState` while a failure kind holds the account back; `collectStatusIssues` reads it. */

@@ -561,9 +561,17 @@ describe("status that tells the truth", () => {
     assert.notMatch(issue!.fix, /restart/)
   })
 
-  it("connected: no issue, no stale error", () => {
-    const snapshot = Channel.toSnapshot("default", { ...base, state: "connected", lastError: "Could not open the WebSocket", lastErrorKind: "OpenFailed" })
+  it("connected: no issue, no stale error; what the link agreed on with the server", () => {
+    const snapshot = Channel.toSnapshot("default", {
+      ...base,
+      state: "connected",
+      lastError: "Could not open the WebSocket",
+      lastErrorKind: "OpenFailed",
+      protocol: 2,
+      features: ["ack"]
+    })
     assert.strictEqual(snapshot.lastError, null)
+    assert.deepStrictEqual([snapshot.protocol, snapshot.features], [2, ["ack"]])
     assert.deepStrictEqual(Channel.collectStatusIssues([snapshot as Record<string, unknown>]), [])
   })
 
