@@ -103,6 +103,15 @@ export const spawnClient = (kind: ClientKind, url: string, stderr: "inherit" | "
   }
 }
 
+/** Waits for a run to start, failing at once if the client exits first (e.g. it could not start). */
+export const startedOrExited = async <A>(started: Promise<A>, client: Client, kind: ClientKind): Promise<A> => {
+  const exited = client.exited.then(() => Promise.reject(new Error(`the ${kind} exited before it connected`)))
+  // The one that loses the race settles later, unobserved.
+  started.catch(() => {})
+  exited.catch(() => {})
+  return Promise.race([started, exited])
+}
+
 export type IpcMessage = Record<string, any>
 
 export interface NextOptions {

@@ -5,13 +5,15 @@
  * bench/phases/ and says what it measures against which baseline; this driver picks the phases,
  * prints their rows as one table and writes their figures as JSON to bench/results/
  * (git-ignored). A phase that reports a failure (burst: a message unanswered or answered twice,
- * a dropped link) is printed under the table and the run exits non-zero.
+ * a dropped link; acks: a message not acknowledged exactly once) is printed under the table and
+ * the run exits non-zero.
  *
  * BENCH_SCALE scales the sizes (default 1; CI-sized runs use e.g. 0.02), BENCH_RUNS the runs per
  * figure (default 5), BENCH_ONLY=outbound,burst runs just those phases.
  */
 import { mkdirSync, writeFileSync } from "node:fs"
 import { accounts } from "./phases/accounts.ts"
+import { acks } from "./phases/acks.ts"
 import { burst } from "./phases/burst.ts"
 import { dedupe } from "./phases/dedupe.ts"
 import { echo } from "./phases/echo.ts"
@@ -44,6 +46,7 @@ const phases: ReadonlyArray<readonly [name: string, measure: () => Promise<Phase
   ["scale", () => scale(n(3000))],
   ["dedupe", () => dedupe(n(3000), options)],
   ["echo", () => echo(n(20_000), options)],
+  ["acks", () => acks(n(20_000), options)],
   ["paced", () => paced(Math.max(1, Math.round(60 * SCALE)))],
   ["accounts", () => accounts(n(2000), Math.max(2, Math.round(10 * SCALE)))],
   ["burst", () => burst([n(5000), n(20_000)], options)]

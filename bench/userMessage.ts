@@ -5,8 +5,11 @@
  */
 import { ReplyEncoder } from "../src/ReplyEncoder.ts"
 
-/** The JSON frames of message `index` (its ids are unique to this process, this moment and index). */
-export const userMessageFrames = (index: number, conversationId: string, text: string): Array<string> => {
+/**
+ * Message `index`: its `response_id` (what a v2 client's ack names) and its JSON frames. Its ids
+ * are unique to this process, this moment and index.
+ */
+export const userMessage = (index: number, conversationId: string, text: string): { readonly responseId: string; readonly frames: Array<string> } => {
   const encoder = new ReplyEncoder({
     conversationId,
     token: `u${process.pid}x${Date.now().toString(36)}x${index}`,
@@ -16,5 +19,10 @@ export const userMessageFrames = (index: number, conversationId: string, text: s
     deltaSize: 7,
     role: "user"
   })
-  return [...encoder.open(), ...encoder.text(text), ...encoder.complete()].map((frame) => frame.json)
+  const frames = [...encoder.open(), ...encoder.text(text), ...encoder.complete()].map((frame) => frame.json)
+  return { responseId: encoder.responseId, frames }
 }
+
+/** The JSON frames of message `index`. */
+export const userMessageFrames = (index: number, conversationId: string, text: string): Array<string> =>
+  userMessage(index, conversationId, text).frames

@@ -17,7 +17,7 @@
  */
 import { randomUUID } from "node:crypto"
 import type { BurstOutcome, BurstRun } from "../burst/server.ts"
-import { type Client, type ClientKind, forkLoadServer, type LoadServer, processStats, spawnClient } from "../processes.ts"
+import { type ClientKind, forkLoadServer, type LoadServer, processStats, spawnClient, startedOrExited } from "../processes.ts"
 import { fmt, type PhaseOptions, type PhaseResult, type Row, times } from "../report.ts"
 import { median } from "../support.ts"
 
@@ -83,15 +83,6 @@ const watchUsage = (pid: number) => {
       return { cpuMs: (after?.cpuMs ?? 0) - (before?.cpuMs ?? 0), peakRssMiB: Math.max(peakRssMiB, after?.rssMiB ?? 0) }
     }
   }
-}
-
-/** Waits for the run to start, failing at once if the client exits first (e.g. it could not start). */
-const startedOrExited = async (started: Promise<unknown>, client: Client, kind: ClientKind) => {
-  const exited = client.exited.then(() => Promise.reject(new Error(`the ${kind} exited before it connected`)))
-  // The one that loses the race settles later, unobserved.
-  started.catch(() => {})
-  exited.catch(() => {})
-  await Promise.race([started, exited])
 }
 
 const runOnce = async (server: LoadServer, kind: ClientKind, messages: number): Promise<RunResult> => {

@@ -5,8 +5,9 @@
  * of 200 unanswered messages over 10 conversations: round trips/s (target ≥ 0.8×), client CPU per
  * round trip, CPU use of client and server, client peak RSS; medians of the runs.
  */
-import type { EchoRun } from "../echo/server.ts"
-import { type ClientKind, forkLoadServer, processStats, spawnClient } from "../processes.ts"
+import { randomUUID } from "node:crypto"
+import type { EchoDone, EchoRun } from "../echo/server.ts"
+import { type ClientKind, forkLoadServer, processStats, spawnClient, startedOrExited } from "../processes.ts"
 import { fmt, type PhaseOptions, type PhaseResult, times } from "../report.ts"
 import { median } from "../support.ts"
 
@@ -20,21 +21,37 @@ export interface EchoFigures {
   readonly peakRssMiB: number
 }
 
-/** The echo load server as a child process, and one measured run of one client against it. */
+/** One measured run: the figures, what the load server counted, and the client's pid (its CPU profile's name). */
+export type EchoRunResult = EchoFigures & { readonly done: EchoDone; readonly pid: number }
+
+/** How long a run may take once started: a minute, and 5 ms more per message — far beyond either client. */
+const runDeadlineMs = (messages: number) => 60_000 + messages * 5
+
+/**
+ * The echo load server as a child process, and one measured run of one client against it. A run
+ * fails if the client does not connect (or, against a v2 server, say hello) within 30 s, exits
+ * first, or the run is not done by its deadline; or if a message went unanswered or was answered
+ * with other text.
+ */
 export const echoServer = async () => {
   const server = await forkLoadServer("echo/server.ts")
-  const run = async (kind: ClientKind, job: Omit<EchoRun, "type">): Promise<EchoFigures> => {
+  const run = async (kind: ClientKind, job: Omit<EchoRun, "type" | "id">): Promise<EchoRunResult> => {
+    const id = randomUUID()
     const client = spawnClient(kind, server.url)
     try {
-      server.send({ type: "run", ...job })
-      await server.next("started")
+      server.send({ type: "run", id, ...job } satisfies EchoRun)
+      await startedOrExited(server.next("started", { id, timeout: { ms: 30_000, what: `the ${kind} did not start a run of the echo server` } }), client, kind)
       const before = processStats(client.pid)
       let peakRssMiB = before.rssMiB
       const sampler = setInterval(() => {
         peakRssMiB = Math.max(peakRssMiB, processStats(client.pid).rssMiB)
       }, 250)
-      const done = await server.next("done")
-      clearInterval(sampler)
+      let done: EchoDone
+      try {
+        done = await server.next("done", { id, timeout: { ms: runDeadlineMs(job.messages), what: `the echo server did not end its ${kind} run` } }) as EchoDone
+      } finally {
+        clearInterval(sampler)
+      }
       const after = processStats(client.pid)
       if (done.roundTrips !== job.messages || done.mismatches !== 0) throw new Error(`${kind}: ${JSON.stringify(done)}`)
       return {
@@ -43,7 +60,9 @@ export const echoServer = async () => {
         cpuShare: (after.cpuMs - before.cpuMs) / 1000 / done.seconds,
         serverCpuShare: done.serverCpuMs / 1000 / done.seconds,
         rssMiB: after.rssMiB,
-        peakRssMiB: Math.max(peakRssMiB, after.rssMiB)
+        peakRssMiB: Math.max(peakRssMiB, after.rssMiB),
+        done,
+        pid: client.pid
       }
     } finally {
       await client.stop()
