@@ -10,15 +10,17 @@
  */
 import { Context, Duration, Effect, Layer, Schema, Stream } from "effect"
 import type { ReplyPiece } from "./ReplyEncoder.ts"
+import type { Origin } from "./Wire.ts"
 
 /** A piece of a reply: text, or (with the `progressEvents` setting) a reasoning or tool step. */
 export type { ReplyPiece, ReplyProgress } from "./ReplyEncoder.ts"
 
-/** One completed user message, as the agent sees it. */
-export interface AgentRequest {
+/**
+ * One completed user message, as the agent sees it: who wrote it and where (`Origin`: the sender,
+ * and for a group chat its name, whether the agent was mentioned, the message it replies to).
+ */
+export interface AgentRequest extends Origin {
   readonly conversationId: string
-  readonly senderId: string
-  readonly senderName?: string | undefined
   readonly text: string
   readonly systemPrompt?: string | undefined
   /** Ids of the inbound message, for dedupe or tracing on the agent's side. */

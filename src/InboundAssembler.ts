@@ -11,13 +11,11 @@
  */
 import { DedupeGate, type Track } from "./internal/dedupeGate.ts"
 import { utf8Length } from "./internal/recent.ts"
-import { isKnownEvent, type KnownEvent, type MessageEnvelope } from "./Wire.ts"
+import { isKnownEvent, type KnownEvent, type MessageEnvelope, type Origin, originOf } from "./Wire.ts"
 
-/** A completed user message, delivered exactly once. */
-export interface InboundMessage {
+/** A completed user message, delivered exactly once, with who wrote it and where (`Origin`). */
+export interface InboundMessage extends Origin {
   readonly conversationId: string
-  readonly senderId: string
-  readonly senderName?: string | undefined
   readonly responseId: string
   /** The `headers.messageId` of the envelope that started the response. */
   readonly messageId: string
@@ -80,8 +78,7 @@ interface TextPart {
 interface Assembling {
   readonly responseId: string
   readonly conversationId: string
-  readonly senderId: string
-  readonly senderName: string | undefined
+  readonly origin: Origin
   readonly messageId: string
   readonly parts: Map<string, TextPart>
   /** What the dedupe gate knows of this response. */
@@ -187,8 +184,7 @@ export class InboundAssembler {
     const state: Assembling = {
       responseId,
       conversationId,
-      senderId: headers.senderId ?? conversationId,
-      senderName: headers.senderName,
+      origin: originOf(headers, conversationId),
       messageId: headers.messageId,
       parts: new Map(),
       track,
@@ -321,9 +317,8 @@ export class InboundAssembler {
     return {
       _tag: "Message",
       message: {
+        ...state.origin,
         conversationId: state.conversationId,
-        senderId: state.senderId,
-        ...(state.senderName === undefined ? {} : { senderName: state.senderName }),
         responseId: state.responseId,
         messageId: state.messageId,
         text,

@@ -167,6 +167,7 @@ export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service
     const frames: Array<OutboundFrame> = []
     for (const piece of chunk) {
       if (typeof piece === "string") frames.push(...encoder.text(piece))
+      else if (piece._tag === "ReplyTo") encoder.replyToId = piece.replyToId
       else if (progress) frames.push(...(piece._tag === "Reasoning" ? encoder.reasoning(piece.delta) : encoder.toolCall(piece)))
     }
     return frames

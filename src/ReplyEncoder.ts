@@ -16,8 +16,11 @@ export type ReplyProgress =
   | { readonly _tag: "Reasoning"; readonly delta: string }
   | { readonly _tag: "ToolCall"; readonly name: string; readonly arguments: string; readonly callId: string }
 
-/** One piece of a reply: text, or progress. */
-export type ReplyPiece = string | ReplyProgress
+/**
+ * One piece of a reply: text, progress, or `ReplyTo` — the reply quotes that message (§8.2): the
+ * envelopes from then on carry `headers.replyToId`.
+ */
+export type ReplyPiece = string | ReplyProgress | { readonly _tag: "ReplyTo"; readonly replyToId: string }
 
 /** One frame ready for the socket, with the fields senders and tests look at. */
 export interface OutboundFrame {
@@ -95,6 +98,8 @@ export class ReplyEncoder {
   readonly itemId: string
   private sequence = 0
   private envelopes = 0
+  /** The message this reply quotes, once the agent said so (a `ReplyTo` piece). */
+  replyToId: string | undefined
   private held = ""
   private full = ""
   private _phase: ReplyPhase = "Idle"
@@ -144,15 +149,13 @@ export class ReplyEncoder {
       event_id: `evt_${this.options.token}_${sequenceNumber}`,
       response_id: this.responseId
     })
-    const json = JSON.stringify({
-      type: "message",
-      headers: {
-        messageId: `msg_${this.nowMillis}_${this.options.token}${(this.envelopes++).toString(36)}`,
-        timestamp: this.nowMillis,
-        conversationId: this.options.conversationId
-      },
-      data
-    })
+    const headers: Record<string, unknown> = {
+      messageId: `msg_${this.nowMillis}_${this.options.token}${(this.envelopes++).toString(36)}`,
+      timestamp: this.nowMillis,
+      conversationId: this.options.conversationId
+    }
+    if (this.replyToId !== undefined) headers.replyToId = this.replyToId
+    const json = JSON.stringify({ type: "message", headers, data })
     return [{ type: event.type, responseId: this.responseId, sequenceNumber, json }]
   }
 

@@ -162,9 +162,45 @@ export const Headers = Schema.Struct({
   timestamp: Schema.Finite,
   conversationId: Schema.optionalKey(Id),
   senderId: Schema.optionalKey(Id),
-  senderName: Schema.optionalKey(Schema.String)
+  senderName: Schema.optionalKey(Schema.String),
+  // Group chats (§8.2): the kind of chat, the group's name, whether the server knows the message
+  // mentions this account's agent, and the message it replies to or quotes.
+  chatType: Schema.optionalKey(Schema.Literals(["direct", "group"])),
+  groupName: Schema.optionalKey(Schema.String),
+  mentioned: Schema.optionalKey(Schema.Boolean),
+  replyToId: Schema.optionalKey(Id),
+  replyToText: Schema.optionalKey(Schema.String)
 })
 export type Headers = typeof Headers.Type
+
+/**
+ * Who wrote a user message, and where (§2, §8.2): read from the headers of the envelope that
+ * started it. `senderId` defaults to the conversation; `chatType` is there for a group only (a
+ * direct chat's message looks as it did before groups); `mentioned` is absent when the server
+ * cannot tell.
+ */
+export interface Origin {
+  readonly senderId: string
+  readonly senderName?: string | undefined
+  readonly chatType?: "group" | undefined
+  readonly groupName?: string | undefined
+  readonly mentioned?: boolean | undefined
+  readonly replyToId?: string | undefined
+  readonly replyToText?: string | undefined
+}
+
+export const originOf = (headers: Headers, conversationId: string): Origin => {
+  const { chatType, groupName, mentioned, replyToId, replyToText, senderName } = headers
+  return {
+    senderId: headers.senderId ?? conversationId,
+    ...(senderName === undefined ? {} : { senderName }),
+    ...(chatType === "group" ? { chatType } : {}),
+    ...(groupName === undefined ? {} : { groupName }),
+    ...(mentioned === undefined ? {} : { mentioned }),
+    ...(replyToId === undefined ? {} : { replyToId }),
+    ...(replyToText === undefined ? {} : { replyToText })
+  }
+}
 
 /** A `"message"` envelope: the only kind in protocol v1. */
 export const MessageEnvelope = Schema.Struct({

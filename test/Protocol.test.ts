@@ -233,6 +233,18 @@ describe("Protocol outbound", () => {
       assert.strictEqual(events.find((e) => e.type === "response.output_item.added")!.output_index, 0)
     }))
 
+  it.effect("a ReplyTo piece: the envelopes from then on carry headers.replyToId, and its events stay the same", () =>
+    Effect.gen(function*() {
+      const source = Stream.make<ReadonlyArray<Protocol.ReplyPiece>>("As you ", { _tag: "ReplyTo", replyToId: "resp_quoted" }, "said.")
+      const frames = yield* Stream.runCollect(protocol.streamReply({ conversationId: "grp_1" }, source))
+      const headers = frames.map((frame) => JSON.parse(frame.json).headers as Record<string, unknown>)
+      const first = headers.findIndex((h) => h.replyToId === "resp_quoted")
+      assert.isAbove(first, 0, "not on the frames before the piece")
+      assert.isTrue(headers.slice(first).every((h) => h.replyToId === "resp_quoted" && h.conversationId === "grp_1"))
+      assert.deepStrictEqual(shape(eventsOf(frames).map((e) => e.type)), FULL)
+      assert.strictEqual(eventsOf(frames).at(-1)!.response.output[0].content[0].text, "As you said.")
+    }))
+
   it.effect("created and in_progress leave before the agent's first piece exists", () =>
     Effect.gen(function*() {
       const seen: Array<string> = []
@@ -333,6 +345,24 @@ describe("Protocol inbound assembler", () => {
       { conversationId: "conv_1", senderId: "user_7", senderName: "Ada", responseId: "r1", messageId: first.headers.messageId, text: "Hello", receivedAt: 42 }
     ])
     assert.strictEqual(assembler.inFlightCount, 0)
+  })
+
+  it("a group message carries its chat: type, name, mention, and the message it replies to", () => {
+    const assembler = new Protocol.InboundAssembler(limits)
+    const group = { senderId: "user_7", chatType: "group", groupName: "Hikers", mentioned: true, replyToId: "resp_a1", replyToText: "Saturday?" }
+    const first = start("r1", group)
+    const [message] = messages([first, delta("r1", 1, "yes"), completed("r1", 2)].flatMap((e) => assembler.push(e, 1)))
+    assert.deepStrictEqual(message, {
+      ...group,
+      chatType: "group",
+      conversationId: "conv_1",
+      responseId: "r1",
+      messageId: first.headers.messageId,
+      text: "yes",
+      receivedAt: 1
+    })
+    const direct = messages([start("r2", { chatType: "direct" }), delta("r2", 1, "x"), completed("r2", 2)].flatMap((e) => assembler.push(e, 1)))
+    assert.notProperty(direct[0], "chatType", "a direct chat's message looks as before groups")
   })
 
   it("defaults senderId to the conversation", () => {

@@ -64,7 +64,12 @@ const headers = fc.oneof(
     ["timestamp", fc.oneof(fc.integer(), fc.double(), fc.constant("1"))],
     ["conversationId", id],
     ["senderId", id],
-    ["senderName", str]
+    ["senderName", str],
+    ["chatType", fc.constantFrom("direct", "group", "channel", 1)],
+    ["groupName", str],
+    ["mentioned", fc.oneof(fc.boolean(), fc.constant("true"))],
+    ["replyToId", id],
+    ["replyToText", str]
   ]),
   str
 )
@@ -79,7 +84,14 @@ const validFrame = fc.record({
 }).map(({ type, sequence, text }) =>
   JSON.stringify({
     type: "message",
-    headers: { messageId: `m${sequence}`, timestamp: 1, conversationId: "c", senderId: "u", senderName: "U" },
+    headers: {
+      messageId: `m${sequence}`,
+      timestamp: 1,
+      conversationId: "c",
+      senderId: "u",
+      senderName: "U",
+      ...(sequence % 2 === 0 ? { chatType: "group", groupName: "G", mentioned: sequence % 4 === 0, replyToId: "resp_q", replyToText: "q" } : {})
+    },
     data: JSON.stringify({
       type,
       sequence_number: sequence,
@@ -119,6 +131,7 @@ const hostile = fc.oneof(
 /** Paths into a valid frame (`h.` headers, otherwise the event) that a mutation may change. */
 const PATHS = [
   "h.messageId", "h.timestamp", "h.conversationId", "h.senderId", "h.senderName", "h.extra",
+  "h.chatType", "h.groupName", "h.mentioned", "h.replyToId", "h.replyToText",
   "type", "sequence_number", "event_id", "response_id", "item_id", "output_index", "content_index", "delta", "text", "extra",
   "part", "part.type", "part.text", "item", "item.type", "item.id", "item.status", "item.role", "item.content", "item.content.0",
   "item.content.0.text", "response", "response.id", "response.status", "response.error", "response.error.code", "response.error.extra"

@@ -67,15 +67,8 @@ export const makeReplies = (options: {
   const answer = Effect.fnUntraced(function*(message: InboundMessage) {
     yield* Metric.update(Metrics.messagesIn, 1)
     yield* Effect.logDebug(`Answering message ${message.messageId} (${message.text.length} characters)`)
-    const pieces = agent.reply({
-      conversationId: message.conversationId,
-      senderId: message.senderId,
-      senderName: message.senderName,
-      text: message.text,
-      systemPrompt: options.systemPrompt,
-      messageId: message.messageId,
-      responseId: message.responseId
-    })
+    // The message as it came (its text, sender, chat, ids), with the configured instructions.
+    const pieces = agent.reply({ ...message, systemPrompt: options.systemPrompt })
     // Each batch of frames goes to the connection as the encoder makes it: no stream in between.
     const response = yield* options.beginResponse
     let first = true

@@ -112,6 +112,11 @@ interface CheckedHeaders {
   conversationId?: string
   senderId?: string
   senderName?: string
+  chatType?: "direct" | "group"
+  groupName?: string
+  mentioned?: boolean
+  replyToId?: string
+  replyToText?: string
 }
 
 /** A `Wire.MessageEnvelope` (typed here by shape: this module may not import `Wire`). */
@@ -126,7 +131,7 @@ export interface CheckedMessage {
  * check of `Wire.MessageEnvelope`; otherwise `undefined` (ask the schema).
  *
  * The event is given back as parsed (the schema keeps every key of an event too); the headers
- * are rebuilt with their five keys only, as the schema's closed struct does.
+ * are rebuilt with their known keys only, as the schema's closed struct does.
  */
 export const checkMessage = (type: unknown, headers: unknown, data: unknown): CheckedMessage | undefined => {
   if (type !== "message" || !isObject(headers) || !isEvent(data)) return undefined
@@ -145,5 +150,38 @@ export const checkMessage = (type: unknown, headers: unknown, data: unknown): Ch
     if (typeof headers.senderName !== "string") return undefined
     checked.senderName = headers.senderName
   }
+  // The group headers (§8.2) are rare: one test for all of them when none is there.
+  if (
+    headers.chatType !== undefined || headers.groupName !== undefined || headers.mentioned !== undefined ||
+    headers.replyToId !== undefined || headers.replyToText !== undefined
+  ) {
+    if (!checkGroupHeaders(headers, checked)) return undefined
+  }
   return { type: "message", headers: checked, data }
+}
+
+/** The group headers of `Wire.Headers`, copied into `checked`; false if one is not valid. */
+const checkGroupHeaders = (headers: Record<string, unknown>, checked: CheckedHeaders): boolean => {
+  const { chatType, groupName, mentioned, replyToId, replyToText } = headers
+  if (chatType !== undefined) {
+    if (chatType !== "direct" && chatType !== "group") return false
+    checked.chatType = chatType
+  }
+  if (groupName !== undefined) {
+    if (typeof groupName !== "string") return false
+    checked.groupName = groupName
+  }
+  if (mentioned !== undefined) {
+    if (typeof mentioned !== "boolean") return false
+    checked.mentioned = mentioned
+  }
+  if (replyToId !== undefined) {
+    if (!isId(replyToId)) return false
+    checked.replyToId = replyToId as string
+  }
+  if (replyToText !== undefined) {
+    if (typeof replyToText !== "string") return false
+    checked.replyToText = replyToText
+  }
+  return true
 }
