@@ -26,6 +26,20 @@ export interface AgentRequest extends Origin {
   /** Ids of the inbound message, for dedupe or tracing on the agent's side. */
   readonly messageId: string
   readonly responseId: string
+  /**
+   * Set when `replyToId` is the response id of one of this connector's own recent replies: the
+   * user answers or quotes the agent (§8.2 counts that as a mention).
+   */
+  readonly replyToAgent?: true | undefined
+}
+
+/**
+ * Whether a message is answered (`Agent.admit`): `"skip"` sends nothing for it; `reason`, when
+ * given, goes to the debug log.
+ */
+export interface Admission {
+  readonly decision: "answer" | "skip"
+  readonly reason?: string | undefined
 }
 
 /**
@@ -59,6 +73,13 @@ export class Agent extends Context.Service<Agent, {
    * must see a `/stop` while a reply is running.
    */
   readonly ordering?: "connector" | "agent" | undefined
+  /**
+   * Called before a message's response begins (absent: every message is answered). On `"skip"`
+   * nothing at all is sent for it (no `response.created`), and it is acknowledged as taken (§7) —
+   * a group message that does not concern the agent, say. Messages of one conversation are
+   * admitted one at a time, in the order they came, under either `ordering`.
+   */
+  readonly admit?: ((request: AgentRequest) => Effect.Effect<Admission>) | undefined
 }>()("insta-claw/Agent") {
   /** An agent from a function. */
   static readonly layer = (reply: (request: AgentRequest) => Stream.Stream<ReplyPiece, AgentError | AgentStopped>): Layer.Layer<Agent> =>
