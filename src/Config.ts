@@ -19,12 +19,14 @@ export { DEFAULT_URL, EventProfile } from "./Settings.ts"
 
 /** The validated configuration every other layer reads. Durations are in milliseconds. */
 export type ConnectorSettings =
-  & Omit<SettingValues, "clientSecret" | "systemPrompt" | "maxReconnectAttempts">
+  & Omit<SettingValues, "clientSecret" | "systemPrompt" | "maxReconnectAttempts" | "mediaMaxMb">
   & {
     readonly clientSecret: Redacted.Redacted<string>
     readonly systemPrompt: string | undefined
     /** Consecutive failed attempts after which reconnecting stops; `undefined` = forever. */
     readonly maxReconnectAttempts: number | undefined
+    /** The account's media size limit in megabytes; `undefined` = the host's. */
+    readonly mediaMaxMb: number | undefined
   }
 
 type InputOf<K extends SettingName> = (typeof settings)[K] extends Setting<any, infer I> ? I : never

@@ -211,7 +211,17 @@ export const settings = {
     allowed: "true or false",
     ui: { label: "Reasoning and tool progress", advanced: true }
   }),
-  model: setting(Schema.NonEmptyString, { default: "openclaw", description: "The model field of outbound responses", allowed: "a non-empty string" })
+  model: setting(Schema.NonEmptyString, { default: "openclaw", description: "The model field of outbound responses", allowed: "a non-empty string" }),
+  // No default of its own: OpenClaw's `agents.defaults.mediaMaxMb` applies (`openclaw/Media.ts`).
+  mediaMaxMb: setting(
+    Schema.Union([Schema.Finite.check(Schema.isGreaterThan(0)), Schema.FiniteFromString.check(Schema.isGreaterThan(0))]),
+    {
+      default: undefined,
+      description: "Largest photo, voice note or file taken from a message or sent in a reply, in megabytes; default OpenClaw's agents.defaults.mediaMaxMb",
+      allowed: "a positive number of megabytes",
+      ui: { label: "Media size limit (MB)", advanced: true }
+    }
+  )
 } as const
 
 export type Settings = typeof settings

@@ -41,7 +41,8 @@ const samples: { readonly [K in SettingName]: readonly [channel: unknown, own: u
   allowFrom: [["user_top"], ["user_eu"]],
   sessionScope: ["host", "host"],
   progressEvents: [true, true],
-  model: ["top-model", "eu-model"]
+  model: ["top-model", "eu-model"],
+  mediaMaxMb: [8, 2.5]
 }
 
 const names = Object.keys(settings) as Array<SettingName>
