@@ -7,12 +7,17 @@
  * A reply counts (`Metrics.messagesOut`, `repliesFailed`), and its message is settled (`settled`:
  * acknowledged to a v2 server), once the server has provably read it: that confirmation runs in
  * the background (`background`), so the conversation's next message does not wait for it.
+ *
+ * Before a response begins, the agent may skip the message (`Agent.admit`, in the conversation's
+ * turn: `Admission.ts`): nothing is sent for it, and it is settled as delivered (acknowledged).
+ * A message replying to one of the replies sent here reaches the agent with `replyToAgent`.
  */
-import { Effect, Metric, Stream } from "effect"
-import type { Agent } from "../Agent.ts"
+import { Effect, Exit, Metric, Stream } from "effect"
+import type { Agent, AgentRequest } from "../Agent.ts"
 import type { ConnectionError, ResponseWriter } from "../Connection.ts"
 import * as Metrics from "../Metrics.ts"
 import type { EmptyMessageError, InboundMessage, OutboundFrame, Protocol, ReplyOutcome } from "../Protocol.ts"
+import { makeAdmissions, makeOwnReplies } from "./Admission.ts"
 import type { Failures } from "./Failures.ts"
 
 export interface Replies {
@@ -26,7 +31,7 @@ export interface Replies {
 }
 
 export const makeReplies = (options: {
-  readonly agent: Pick<Agent["Service"], "reply">
+  readonly agent: Pick<Agent["Service"], "reply" | "admit">
   readonly systemPrompt: string | undefined
   readonly protocol: Pick<Protocol["Service"], "writeReply" | "streamReply">
   readonly beginResponse: Effect.Effect<ResponseWriter>
@@ -39,6 +44,8 @@ export const makeReplies = (options: {
   readonly settled: (message: InboundMessage, delivered: boolean) => Effect.Effect<void>
 }): Replies => {
   const { agent, protocol, failures, markOutbound } = options
+  const admissions = makeAdmissions(agent.admit)
+  const ownReplies = makeOwnReplies()
 
   const couldNotSend = (error: ConnectionError) =>
     Effect.andThen(Metric.update(Metrics.repliesFailed, 1), Effect.logError(`Could not send the reply: ${error.message}`))
@@ -62,20 +69,29 @@ export const makeReplies = (options: {
       }
     })
 
-  // A span per message, without a stack trace: `Effect.fn` captured an `Error` for the call site
-  // of every message (Effect's RPC server makes the same choice for its span per request).
-  const answer = Effect.fnUntraced(function*(message: InboundMessage) {
-    yield* Metric.update(Metrics.messagesIn, 1)
+  /** A message the agent skipped: nothing is sent; it is taken all the same (acknowledged, §7). */
+  const skip = (message: InboundMessage, reason: string | undefined) =>
+    Effect.andThen(
+      Effect.logDebug(`Skipped message ${message.messageId}${reason === undefined ? "" : ` (${reason})`}`),
+      options.settled(message, true)
+    )
+
+  /** Writes the reply `pieces` to `message`; `begun` once its first frames are written. */
+  const respond = Effect.fnUntraced(function*(
+    message: InboundMessage,
+    pieces: ReturnType<typeof agent.reply>,
+    begun: Effect.Effect<void>
+  ) {
     yield* Effect.logDebug(`Answering message ${message.messageId} (${message.text.length} characters)`)
-    // The message as it came (its text, sender, chat, ids), with the configured instructions.
-    const pieces = agent.reply({ ...message, systemPrompt: options.systemPrompt })
     // Each batch of frames goes to the connection as the encoder makes it: no stream in between.
     const response = yield* options.beginResponse
     let first = true
     const write = (frames: ReadonlyArray<OutboundFrame>) => {
       if (!first) return response.write(frames)
       first = false
-      return Effect.andThen(markOutbound, response.write(frames))
+      // Remembered before anyone can have seen the reply, for `replyToAgent`.
+      if (frames[0] !== undefined) ownReplies.sent(frames[0].responseId)
+      return markOutbound.pipe(Effect.andThen(response.write(frames)), Effect.andThen(begun))
     }
     const replyOptions = {
       conversationId: message.conversationId,
@@ -96,14 +112,28 @@ export const makeReplies = (options: {
     // (before anything newer), so nobody waits for it — a reader held back by a full queue
     // cannot read that pong, and waiting here for it could stop both for good.
     yield* options.background(confirm(message, sent.success, response.finish))
+  })
+
+  // A span per message, without a stack trace: `Effect.fn` captured an `Error` for the call site
+  // of every message (Effect's RPC server makes the same choice for its span per request).
+  const answer = Effect.fnUntraced(function*(message: InboundMessage) {
+    yield* Metric.update(Metrics.messagesIn, 1)
+    // The message as it came (its text, sender, chat, ids), with the configured instructions.
+    const request: AgentRequest = ownReplies.mark({ ...message, systemPrompt: options.systemPrompt })
+    yield* admissions.inTurn(request, (decision, begun) => {
+      if (Exit.isFailure(decision)) return respond(message, Stream.failCause(decision.cause), begun)
+      if (decision.value.decision === "skip") return skip(message, decision.value.reason)
+      return respond(message, agent.reply(request), begun)
+    })
   }, Effect.withSpan("Connector.answer", undefined, { captureStackTrace: false }))
 
   const send = Effect.fnUntraced(function*(conversationId: string, text: string) {
     const frames = yield* Stream.runCollect(protocol.streamReply({ conversationId }, text))
+    const responseId = frames[0]?.responseId ?? ""
+    ownReplies.sent(responseId)
     const response = yield* options.beginResponse
     yield* markOutbound
     yield* Effect.andThen(response.write(frames), response.finish).pipe(Effect.onExit(() => response.abandon))
-    const responseId = frames[0]?.responseId ?? ""
     yield* Effect.logDebug(`Sent ${responseId} to ${conversationId} (${text.length} characters)`)
     return { conversationId, responseId }
   })
