@@ -43,9 +43,14 @@ export const ResponseSnapshot = Schema.StructWithRest(
 )
 export type ResponseSnapshot = typeof ResponseSnapshot.Type
 
-/** A text content part (`output_text`, `input_text`, …). */
+/**
+ * A content part: text (`output_text`, `input_text`, …) or a medium (§8.1: `input_image`'s
+ * `image_url`, `input_file`'s `file_url` and `filename`, `input_video`'s `video_url`; each may be
+ * null, as the schema allows for `image_url`). The assembler checks the URLs themselves.
+ */
+const UrlField = Schema.optionalKey(Schema.NullOr(Schema.String))
 export const ContentPart = Schema.StructWithRest(
-  Schema.Struct({ type: Schema.String, text: Schema.optionalKey(Schema.String) }),
+  Schema.Struct({ type: Schema.String, text: Schema.optionalKey(Schema.String), image_url: UrlField, file_url: UrlField, video_url: UrlField, filename: UrlField }),
   Rest
 )
 export type ContentPart = typeof ContentPart.Type
@@ -222,14 +227,16 @@ export const FEATURES = ["ack", "media", "groups"] as const
 export type Feature = typeof FEATURES[number]
 
 /**
- * The `data` of a hello: `{ protocol, features, upload? }`. Unknown features and fields are kept
+ * The `data` of a hello: `{ protocol, features, upload?, maxFrameBytes? }`. Unknown features and fields are kept
  * and ignored, so a later peer's hello still decodes.
  */
 export const HelloData = Schema.StructWithRest(
   Schema.Struct({
     protocol: Schema.Int,
     features: Schema.Array(Schema.String),
-    upload: Schema.optionalKey(Schema.StructWithRest(Schema.Struct({ url: Schema.String }), Rest))
+    upload: Schema.optionalKey(Schema.StructWithRest(Schema.Struct({ url: Schema.String }), Rest)),
+    /** The largest frame the server reads (§8.1: outbound media are inlined within it). */
+    maxFrameBytes: Schema.optionalKey(Schema.Int)
   }),
   Rest
 )
@@ -313,42 +320,29 @@ export const decodeFrame = (text: string): Result.Result<Envelope, ProtocolDecod
 /** Encodes one envelope to its frame text (with `data` double-encoded). */
 export const encodeFrame: (envelope: Envelope) => string = Schema.encodeSync(Frame)
 
-/** True for a `"message"` envelope. */
+/** True for a `"message"`, a `"hello"`, an `"ack"` envelope. */
 export const isMessageEnvelope = (envelope: Envelope): envelope is MessageEnvelope => envelope.type === "message"
-
-/** True for a `"hello"` envelope. */
 export const isHelloEnvelope = (envelope: Envelope): envelope is HelloEnvelope => envelope.type === "hello"
-
-/** True for an `"ack"` envelope. */
 export const isAckEnvelope = (envelope: Envelope): envelope is AckEnvelope => envelope.type === "ack"
 
 /**
- * The frame of a hello: `{ protocol: 2, features, upload? }` as the double-encoded `data`.
- * Gotchas: a server lists only the features it will use on this link (the intersection).
+ * The frame of a hello: `{ protocol: 2, features, upload?, maxFrameBytes? }` as the double-encoded
+ * `data`. Gotchas: a server lists only the features it will use on this link (the intersection).
  */
 export const helloFrame = (hello: {
   readonly messageId: string
   readonly timestamp: number
   readonly features: ReadonlyArray<string>
   readonly upload?: { readonly url: string } | undefined
-}): string =>
-  JSON.stringify({
-    type: "hello",
-    headers: { messageId: hello.messageId, timestamp: hello.timestamp },
-    data: JSON.stringify({
-      protocol: PROTOCOL_VERSION,
-      features: hello.features,
-      ...(hello.upload === undefined ? {} : { upload: hello.upload })
-    })
-  })
+  readonly maxFrameBytes?: number | undefined
+}): string => {
+  const { features, maxFrameBytes, upload } = hello
+  const data = { protocol: PROTOCOL_VERSION, features, ...(upload === undefined ? {} : { upload }), ...(maxFrameBytes === undefined ? {} : { maxFrameBytes }) }
+  return JSON.stringify({ type: "hello", headers: { messageId: hello.messageId, timestamp: hello.timestamp }, data: JSON.stringify(data) })
+}
 
 /** The frame of an ack for the user message `responseId` in `conversationId`. */
-export const ackFrame = (ack: {
-  readonly messageId: string
-  readonly timestamp: number
-  readonly conversationId: string
-  readonly responseId: string
-}): string =>
+export const ackFrame = (ack: { readonly messageId: string; readonly timestamp: number; readonly conversationId: string; readonly responseId: string }): string =>
   JSON.stringify({
     type: "ack",
     headers: { messageId: ack.messageId, timestamp: ack.timestamp, conversationId: ack.conversationId },

@@ -35,7 +35,13 @@ const objectOf = (entries: Array<[string, fc.Arbitrary<unknown>]>, extra = true)
 const id = fc.oneof(fc.string({ maxLength: 8 }), fc.constant("x".repeat(256)), fc.constant("x".repeat(257)), fc.integer(), fc.constant(null))
 const int = fc.oneof(fc.integer(), fc.constant(2 ** 53), fc.double({ noNaN: true }), fc.constant("1"), fc.constant(null))
 const str = fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.constant(null), fc.constant(["a"]))
-const contentPart = fc.oneof(objectOf([["type", str], ["text", str]]), str)
+/** A URL field of a media part (§8.1): a string, null, or something a careless server put there. */
+const url = fc.oneof(fc.constantFrom("https://x.test/a.png", "data:image/png;base64,iVBORw0KGgo=", "ftp://x"), fc.constant(null), str)
+const partType = fc.oneof(fc.constantFrom("output_text", "input_image", "input_file", "input_video", "input_audio"), str)
+const contentPart = fc.oneof(
+  objectOf([["type", partType], ["text", str], ["image_url", url], ["file_url", url], ["video_url", url], ["filename", url], ["detail", str]]),
+  str
+)
 const item = fc.oneof(
   objectOf([["type", str], ["id", id], ["status", str], ["role", str], ["content", fc.oneof(fc.array(contentPart, { maxLength: 2 }), str)]]),
   str
@@ -102,8 +108,20 @@ const validFrame = fc.record({
       content_index: 0,
       delta: text,
       text,
-      part: { type: "output_text", text, annotations: [] },
-      item: { type: "message", id: "i", status: "completed", role: "user", content: [{ type: "output_text", text }] },
+      part: sequence % 3 === 2
+        ? { type: "input_image", image_url: sequence % 2 === 0 ? "https://x.test/a.png" : null, detail: "auto" }
+        : { type: "output_text", text, annotations: [] },
+      item: {
+        type: "message",
+        id: "i",
+        status: "completed",
+        role: "user",
+        content: [
+          { type: "output_text", text },
+          ...(sequence % 3 === 0 ? [{ type: "input_image", image_url: "https://x.test/a.png", detail: "auto" }] : []),
+          ...(sequence % 3 === 1 ? [{ type: "input_file", file_url: "data:application/pdf;base64,JVBERi0=", filename: "a.pdf" }, { type: "input_video", video_url: "https://x.test/v.mp4" }] : [])
+        ]
+      },
       response: { id: "r", object: "response", status: "completed", error: null, output: [] }
     })
   })
@@ -134,7 +152,8 @@ const PATHS = [
   "h.chatType", "h.groupName", "h.mentioned", "h.replyToId", "h.replyToText",
   "type", "sequence_number", "event_id", "response_id", "item_id", "output_index", "content_index", "delta", "text", "extra",
   "part", "part.type", "part.text", "item", "item.type", "item.id", "item.status", "item.role", "item.content", "item.content.0",
-  "item.content.0.text", "response", "response.id", "response.status", "response.error", "response.error.code", "response.error.extra"
+  "item.content.0.text", "item.content.1", "item.content.1.type", "item.content.1.image_url", "item.content.1.file_url",
+  "item.content.1.filename", "item.content.2.video_url", "part.image_url", "part.file_url", "part.video_url", "part.filename", "response", "response.id", "response.status", "response.error", "response.error.code", "response.error.extra"
 ]
 
 const setPath = (root: Record<string, any>, path: ReadonlyArray<string>, value: unknown, remove: boolean) => {

@@ -40,7 +40,13 @@ const eventFields = (event: Json) =>
 const locationFields = (event: Json) =>
   optional(event, "item_id", isId) && optional(event, "output_index", isInt) && optional(event, "content_index", isInt)
 
-const isContentPart = (part: unknown) => isObject(part) && typeof part.type === "string" && optional(part, "text", isString)
+const isStringOrNull = (value: unknown) => value === null || typeof value === "string"
+
+/** A content part: its text, and (§8.1) its media URLs and file name, each a string or null. */
+const isContentPart = (part: unknown) =>
+  isObject(part) && typeof part.type === "string" && optional(part, "text", isString) &&
+  optional(part, "image_url", isStringOrNull) && optional(part, "file_url", isStringOrNull) &&
+  optional(part, "video_url", isStringOrNull) && optional(part, "filename", isStringOrNull)
 
 const isOutputItem = (item: unknown) =>
   isObject(item) &&
