@@ -51,7 +51,8 @@ beforeAll(async () => {
     }
   })
   await Promise.race([
-    waitForCount("the default and eu accounts connect to the channel's url", is("ClientConnected"), 2, 0, 60_000),
+    // The gateway takes a while to start its channels on a busy 2-core machine.
+    waitForCount("the default and eu accounts connect to the channel's url", is("ClientConnected"), 2, 0, 150_000),
     gateway.exited.then((code) => {
       throw new Error(`the gateway exited (${code}) before connecting:\n${gateway.output()}`)
     })

@@ -171,6 +171,28 @@ describe("insta-claw-connector inside a real OpenClaw gateway", () => {
     assert.isTrue(model.requests.some((body) => body.includes("MARK-QUEUED")), "the second message reached the model")
   })
 
+  it("protocol v2: a user message cut by a drop is sent again on the next link and answered once", async () => {
+    const from = instaclaw.events.length
+    const status = await gateway.cli(["channels", "status", "--json"])
+    const accounts: Array<Record<string, any>> = JSON.parse(status.output.slice(status.output.indexOf("{"))).channelAccounts.instaclaw
+    const account = accounts.find((a) => a.accountId === "default")!
+    assert.deepStrictEqual([account.protocol, account.features], [2, ["ack"]], status.output)
+    // The link is cut after the message's third frame: the rest never reaches the gateway.
+    await instaclaw.run(instaclaw.server.setDropAfterFrames(3))
+    const { responseId } = await instaclaw.run(
+      instaclaw.server.sendUserMessage({ conversationId: "conv_drop", text: "MARK-DROP1 is this cut in two?", senderId: "user_drop" })
+    )
+    await instaclaw.waitFor(is("ClientDisconnected"), from)
+    const redelivered = await instaclaw.waitFor(is("Redelivered", (e) => e.responseIds.includes(responseId)), from)
+    assert.strictEqual(redelivered.clientId, "e2e-app")
+    await instaclaw.waitFor(is("Acked", (e) => e.responseId === responseId), from)
+    const replies = instaclaw.events.slice(from).filter(is("ReplyCompleted", (e) => e.conversationId === "conv_drop"))
+    assert.strictEqual(new Set(replies.map((e) => e.responseId)).size, 1, "answered once")
+    assert.include(replies[0]!.text, "MARK-DROP1")
+    assert.strictEqual(model.requests.filter((body) => body.includes("MARK-DROP1 is this cut")).length, 1, "one model request")
+    assert.strictEqual(await instaclaw.run(instaclaw.server.unacknowledged), 0)
+  })
+
   it("two users in two conversations, and a third on another account, never see each other's text", async () => {
     const talk = async (server: typeof instaclaw, conversationId: string, senderId: string, text: string) => {
       const from = server.events.length
@@ -285,8 +307,8 @@ describe("insta-claw-connector inside a real OpenClaw gateway", () => {
     assert.includeMembers(run.asked.map((line) => line.replace(/^\u25c6\s+/, "")), ["New InstaClaw account id", "InstaClaw client secret (x-app-secret)"], run.screen)
     assert.notInclude(run.screen, "e2e-secret-5d2c", "the secret is masked as it is typed")
     const stored = JSON.parse(readFileSync(join(dirname(gateway.logFile), "openclaw.json"), "utf8")).channels.instaclaw.accounts.wizard
-    // The values kept at a prompt are written into the account, with the typed secret.
-    assert.deepStrictEqual(stored, { clientId: "e2e-app", url: instaclaw.server.url, clientSecret: "e2e-secret-5d2c" })
+    // Only the typed secret is written: the client id and URL kept at their prompts are inherited.
+    assert.deepStrictEqual(stored, { clientSecret: "e2e-secret-5d2c" })
     await instaclaw.waitFor(is("ClientConnected"), from)
   }, 150_000)
 

@@ -167,6 +167,8 @@ export const startGateway = async (options: {
         clientSecret: "e2e-secret-5d2c",
         url: options.instaclawUrl,
         systemPrompt: "SYSPROMPT-7Q: answer briefly.",
+        dmPolicy: "open",
+        allowFrom: ["*"],
         streaming: { block: { enabled: true } },
         accounts: {
           // Only one InstaClaw user may talk to the agent through this account.
@@ -185,7 +187,7 @@ export const startGateway = async (options: {
         }
       }
     },
-    // The README's config: OpenClaw's session.dmScope left at its default (`main`), a restrictive
+    // The config of docs/OPENCLAW.md: OpenClaw's session.dmScope left at its default (`main`), a restrictive
     // tool policy for the agent InstaClaw users reach, and the plugins the gateway may load.
     agents: { defaults: { model: { primary: "fake/echo-1" }, blockStreamingDefault: "on" } },
     tools: { profile: "messaging", elevated: { enabled: false }, deny: ["automations", "gateway", "plugins"] }
