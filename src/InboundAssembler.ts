@@ -10,65 +10,13 @@
  * @since 0.1.0
  */
 import { DedupeGate, type Track } from "./internal/dedupeGate.ts"
+import { InboundMedia, isMediaOrUnknownPart, itemHasMedia } from "./internal/inboundMedia.ts"
 import { utf8Length } from "./internal/recent.ts"
+import type { AssemblerLimits, AssemblerOutput, InboundMessage, Violation, ViolationReason } from "./InboundMessage.ts"
 import { isKnownEvent, type KnownEvent, type MessageEnvelope, type Origin, originOf } from "./Wire.ts"
 
-/** A completed user message, delivered exactly once, with who wrote it and where (`Origin`). */
-export interface InboundMessage extends Origin {
-  readonly conversationId: string
-  readonly responseId: string
-  /** The `headers.messageId` of the envelope that started the response. */
-  readonly messageId: string
-  readonly text: string
-  /** Unix milliseconds when the message completed. */
-  readonly receivedAt: number
-}
-
-export type ViolationReason =
-  | "MissingConversationId"
-  | "MissingResponseId"
-  | "UnknownResponse"
-  | "EventAfterCompletion"
-  | "SequenceNotIncreasing"
-  | "ResponseFailed"
-  | "Evicted"
-  | "TextTooLarge"
-  | "IdleTimeout"
-  | "IncompleteText"
-  | "EmptyMessage"
-
-/** An event the assembler refused, or a response it gave up on. Log at warn. */
-export interface Violation {
-  readonly reason: ViolationReason
-  readonly detail: string
-  readonly eventType?: string | undefined
-  readonly responseId?: string | undefined
-  readonly conversationId?: string | undefined
-}
-
-export type AssemblerOutput =
-  | { readonly _tag: "Message"; readonly message: InboundMessage }
-  | { readonly _tag: "Violation"; readonly violation: Violation }
-  | {
-    readonly _tag: "Duplicate"
-    readonly messageId: string
-    /** The event's response, type and conversation, when the envelope held a known event. */
-    readonly responseId?: string | undefined
-    readonly eventType?: string | undefined
-    readonly conversationId?: string | undefined
-  }
-  | { readonly _tag: "Ignored"; readonly eventType: string }
-
-export interface AssemblerLimits {
-  /** Responses being assembled at once. */
-  readonly maxInFlight: number
-  /** UTF-8 bytes of text in one response. */
-  readonly maxTextBytes: number
-  /** A response with no event for this long is discarded by `sweep`. */
-  readonly idleTimeoutMillis: number
-  /** How many message ids and finished response ids are remembered for dedupe. */
-  readonly remembered?: number | undefined
-}
+// The assembler's outputs (messages, violations) and limits, a module of their own.
+export type * from "./InboundMessage.ts"
 
 interface TextPart {
   deltas: string
@@ -90,6 +38,8 @@ interface Assembling {
   lastSequence: number
   /** A sequence number was skipped: deltas may be missing, only `*.done` text can be trusted. */
   gap: boolean
+  /** Its media parts, once it has one (a text-only message never makes this). */
+  media: InboundMedia | undefined
   bytes: number
   lastActivity: number
 }
@@ -193,6 +143,7 @@ export class InboundAssembler {
       lastContentIndex: undefined,
       lastSequence: -1,
       gap: false,
+      media: undefined,
       bytes: 0,
       lastActivity: now
     }
@@ -239,12 +190,20 @@ export class InboundAssembler {
       }
       case "response.content_part.done": {
         const text = event.part?.text
-        if (text === undefined) return NOTHING
+        if (text === undefined) return this.addMedia(state, event)
         this.part(state, event.item_id, event.content_index).done = text
         return this.checkSize(state, 0, eventType, utf8Length(text))
       }
-      case "response.completed":
-        return [this.complete(state, now)]
+      case "response.content_part.added":
+        return this.addMedia(state, event)
+      case "response.output_item.done":
+        if (event.item?.content?.some(isMediaOrUnknownPart)) this.mediaOf(state).addItem(event.item)
+        return NOTHING
+      case "response.completed": {
+        const output = event.response?.output
+        if (Array.isArray(output) && output.some(itemHasMedia)) this.mediaOf(state).addOutput(output)
+        return this.complete(state, now)
+      }
       case "response.failed":
       case "response.incomplete": {
         this.end(state)
@@ -290,6 +249,16 @@ export class InboundAssembler {
     return part
   }
 
+  /** A `content_part` event's part, when it is not text: a medium (or a part type nobody knows). */
+  private addMedia(state: Assembling, event: KnownEvent & { readonly type: `response.content_part.${string}` }): ReadonlyArray<AssemblerOutput> {
+    if (event.part !== undefined && isMediaOrUnknownPart(event.part)) this.mediaOf(state).add(event.item_id, event.content_index, event.part)
+    return NOTHING
+  }
+
+  private mediaOf(state: Assembling): InboundMedia {
+    return state.media ??= new InboundMedia(this.limits.maxMediaBytes ?? this.limits.maxTextBytes)
+  }
+
   private checkSize(state: Assembling, added: number, eventType: string, whole = 0): ReadonlyArray<AssemblerOutput> {
     state.bytes = Math.max(state.bytes + added, whole)
     if (state.bytes <= this.limits.maxTextBytes) return NOTHING
@@ -302,44 +271,41 @@ export class InboundAssembler {
     this.dedupe.end(state.responseId)
   }
 
-  private complete(state: Assembling, now: number): AssemblerOutput {
+  /** The message, after a violation for each media part left out (they are not the message's end). */
+  private complete(state: Assembling, now: number): ReadonlyArray<AssemblerOutput> {
     this.end(state)
     let text = ""
     for (const part of state.parts.values()) {
       if (part.done === undefined && state.gap) {
-        return about(state, "IncompleteText", "sequence numbers skipped and no output_text.done text; message discarded", "response.completed")
+        return [about(state, "IncompleteText", "sequence numbers skipped and no output_text.done text; message discarded", "response.completed")]
       }
       text += part.done ?? part.deltas
     }
-    if (text.trim() === "") {
-      return about(state, "EmptyMessage", "completed response carried no text", "response.completed")
+    const { media, problems } = state.media?.finish() ?? NO_MEDIA
+    const refused = problems.map((problem) => about(state, "MediaRefused", problem, "response.completed"))
+    // A message of media only is complete with text "" (§8.1); one with neither is empty.
+    if (text.trim() === "" && media.length === 0) {
+      return [...refused, about(state, "EmptyMessage", "completed response carried no text and no media", "response.completed")]
     }
-    return {
-      _tag: "Message",
-      message: {
-        ...state.origin,
-        conversationId: state.conversationId,
-        responseId: state.responseId,
-        messageId: state.messageId,
-        text,
-        receivedAt: now
-      }
+    const message: InboundMessage = {
+      ...state.origin,
+      conversationId: state.conversationId,
+      responseId: state.responseId,
+      messageId: state.messageId,
+      text: media.length > 0 && text.trim() === "" ? "" : text,
+      ...(media.length === 0 ? {} : { media }),
+      receivedAt: now
     }
+    return refused.length === 0 ? [{ _tag: "Message", message }] : [...refused, { _tag: "Message", message }]
   }
 }
 
+const NO_MEDIA = { media: [], problems: [] } as const
+
+
+const LIFECYCLE: ReadonlySet<string> = new Set([...STARTS, "response.completed", "response.failed", "response.incomplete"])
+
 /** `response.id` of the lifecycle events, for servers that leave out `response_id`. */
-const responseIdOf = (event: KnownEvent): string | undefined => {
-  switch (event.type) {
-    case "response.created":
-    case "response.queued":
-    case "response.in_progress":
-    case "response.completed":
-    case "response.failed":
-    case "response.incomplete":
-      return event.response?.id
-    default:
-      return undefined
-  }
-}
+const responseIdOf = (event: KnownEvent): string | undefined =>
+  LIFECYCLE.has(event.type) ? (event as { readonly response?: { readonly id?: string } }).response?.id : undefined
 
