@@ -1,11 +1,13 @@
 /**
  * A user message as the reference server sends it: the streamed Open Responses events of one
- * message with role `user`, each in its own `"message"` envelope, sender headers included.
+ * message with role `user`, each in its own `"message"` envelope, sender and group headers
+ * (§8.2) included. `featuresNeeded` says which features of the client's hello it needs (§6).
  *
  * @since 0.2.0
  */
 import type { EventProfile } from "../Config.ts"
 import * as Protocol from "../Protocol.ts"
+import type { Feature } from "../Wire.ts"
 
 export interface UserMessage {
   readonly conversationId: string
@@ -14,6 +16,35 @@ export interface UserMessage {
   readonly senderName?: string | undefined
   /** The client it goes to. Default the server's first account. */
   readonly clientId?: string | undefined
+  /** Group chats (§8.2): sent as headers, only to a client that agreed on `groups`. */
+  readonly chatType?: "direct" | "group" | undefined
+  readonly groupName?: string | undefined
+  /** Whether the message @-mentions the client's agent; absent when the server cannot tell. */
+  readonly mentioned?: boolean | undefined
+  /** The `response_id` of the message this one replies to or quotes, and its text. */
+  readonly replyToId?: string | undefined
+  readonly replyToText?: string | undefined
+}
+
+/** The §8.2 headers of a message, those it has. */
+const groupHeaders = (message: UserMessage) => {
+  const { chatType, groupName, mentioned, replyToId, replyToText } = message
+  return {
+    ...(chatType === undefined ? {} : { chatType }),
+    ...(groupName === undefined ? {} : { groupName }),
+    ...(mentioned === undefined ? {} : { mentioned }),
+    ...(replyToId === undefined ? {} : { replyToId }),
+    ...(replyToText === undefined ? {} : { replyToText })
+  }
+}
+
+/**
+ * The features a client's hello must have listed for it to be sent `message` (§6): `groups` for
+ * a group message or any other §8.2 header (a plain `chatType: "direct"` needs nothing).
+ */
+export const featuresNeeded = (message: UserMessage): ReadonlyArray<Feature> => {
+  const { chatType, ...rest } = groupHeaders(message)
+  return chatType === "group" || Object.keys(rest).length > 0 ? ["groups"] : []
 }
 
 /** The frames of one user message, and the event type of each (for pacing the deltas). */
@@ -34,10 +65,12 @@ export const encodeUserMessage = (message: UserMessage, options: {
   })
   const headers = {
     ...(message.senderId === undefined ? {} : { senderId: message.senderId }),
-    ...(message.senderName === undefined ? {} : { senderName: message.senderName })
+    ...(message.senderName === undefined ? {} : { senderName: message.senderName }),
+    ...groupHeaders(message)
   }
+  const plain = Object.keys(headers).length === 0
   const withSender = (json: string) => {
-    if (message.senderId === undefined && message.senderName === undefined) return json
+    if (plain) return json
     const envelope = JSON.parse(json)
     return JSON.stringify({ ...envelope, headers: { ...envelope.headers, ...headers } })
   }
