@@ -15,6 +15,9 @@
  *   each frame as it is released, and nothing is redelivered. A message written to a link whose
  *   first frame has not come yet is kept, uncounted, until that link decides: a hello agreeing on
  *   `ack` makes it owed (so the hello racing the first message loses nothing), a v1 frame lets it go.
+ * - A message may need features (`needs`: `groups` for group traffic, §6): its frames go only to
+ *   links whose hello agreed on all of them — never to a v1 link or one still awaiting its hello.
+ *   A kept message a new link cannot take waits, still owed, for one that can.
  *
  * Gotchas: one WebSocket per identity is the protocol's case; with several at once, the link that
  * decided last sets whether the identity speaks ack.
@@ -54,6 +57,10 @@ export class Link {
   get acks(): boolean {
     return this.phase === "v2" && this.features.includes("ack")
   }
+  /** True when its hello agreed on every feature in `needs` (always, for none). */
+  takes(needs: ReadonlyArray<string>): boolean {
+    return needs.length === 0 || (this.phase === "v2" && needs.every((feature) => this.features.includes(feature)))
+  }
 }
 
 /** Writes one frame to a link and calls `done` when it is out (the server's writer). */
@@ -63,6 +70,8 @@ export type Write = (link: Link, text: string, done: () => void) => void
 export interface Entry {
   readonly responseId: string
   readonly frames: ReadonlyArray<string>
+  /** The features a link must have agreed on to be written this message. */
+  readonly needs: ReadonlyArray<string>
   /** Frames `[0, released)` have gone out (to the links ready at the time, if any). */
   released: number
   /** Kept until acknowledged, and counted. */
@@ -79,6 +88,8 @@ export const MAX_UNDECIDED = 1000
 export class Mailbox {
   /** The last link to decide agreed on `ack`. */
   speaksAck = false
+  /** What the last link to decide agreed on: none for v1. */
+  agreed: ReadonlyArray<string> = []
   readonly links = new Set<Link>()
   private readonly entries = new Map<string, Entry>()
   private owedCount = 0
@@ -118,9 +129,9 @@ export class Mailbox {
     this.links.delete(link)
   }
 
-  /** A new user message; its frames go out with `release`. */
-  add(responseId: string, frames: ReadonlyArray<string>): Entry {
-    const entry: Entry = { responseId, frames, released: 0, owed: false, followers: new Set(), written: false }
+  /** A new user message, for links that agreed on `needs`; its frames go out with `release`. */
+  add(responseId: string, frames: ReadonlyArray<string>, needs: ReadonlyArray<string> = []): Entry {
+    const entry: Entry = { responseId, frames, needs, released: 0, owed: false, followers: new Set(), written: false }
     this.entries.set(responseId, entry)
     this.setOwed(entry, this.speaksAck)
     if (this.entries.size - this.owedCount > MAX_UNDECIDED) this.trimUndecided()
@@ -136,16 +147,16 @@ export class Mailbox {
     const frame = entry.frames[entry.released]!
     const first = entry.released === 0
     entry.released++
-    const ready = [...this.links].filter((link) => this.isReady(link))
+    const ready = [...this.links].filter((link) => this.isReady(link) && link.takes(entry.needs))
     if (first) for (const link of ready) entry.followers.add(link)
     entry.written ||= ready.length > 0
     writeAll(this.write, ready.map((link) => [link, frame]), done)
     if (entry.released === entry.frames.length) this.letGoIfTaken(entry, false)
   }
 
-  /** Writes one frame to every ready link, keeping nothing (a v1 server's manual redelivery). */
-  broadcast(frame: string, done: () => void): void {
-    writeAll(this.write, [...this.links].filter((link) => this.isReady(link)).map((link) => [link, frame]), done)
+  /** Writes one frame to every ready link that agreed on `needs`, keeping nothing (a v1 server's manual redelivery). */
+  broadcast(frame: string, done: () => void, needs: ReadonlyArray<string> = []): void {
+    writeAll(this.write, [...this.links].filter((link) => this.isReady(link) && link.takes(needs)).map((link) => [link, frame]), done)
   }
 
   /** Forgets a message its sender gave up on (v1: no link was left to take it). */
@@ -155,12 +166,13 @@ export class Mailbox {
 
   /**
    * The link's hello agreed on `features`. With `ack`, every kept message becomes owed and those
-   * this link has not followed from their first frame are written to it, in the order sent; their
-   * ids are returned. Call after writing the server's hello.
+   * this link has not followed from their first frame, and can take, are written to it, in the
+   * order sent; their ids are returned. Call after writing the server's hello.
    */
   hello(link: Link, features: ReadonlyArray<string>): ReadonlyArray<string> {
     link.phase = "v2"
     link.features = features
+    this.agreed = features
     if (!link.acks) {
       this.plain(link)
       return []
@@ -169,7 +181,7 @@ export class Mailbox {
     const redelivered: Array<string> = []
     for (const entry of this.entries.values()) {
       this.setOwed(entry, true)
-      if (entry.released === 0 || entry.followers.has(link)) continue
+      if (entry.released === 0 || entry.followers.has(link) || !link.takes(entry.needs)) continue
       writeAll(this.write, entry.frames.slice(0, entry.released).map((frame) => [link, frame]), () => {})
       entry.followers.add(link)
       entry.written = true
@@ -181,6 +193,7 @@ export class Mailbox {
   /** The link's first frame was not a hello (or the server speaks v1): it is a v1 link. */
   v1(link: Link): void {
     link.phase = "v1"
+    this.agreed = []
     this.plain(link)
   }
 
@@ -201,7 +214,7 @@ export class Mailbox {
     if (this.speaksAck) {
       this.speaksAck = false
       for (const entry of this.entries.values()) {
-        if (!entry.written && entry.released > 0) {
+        if (!entry.written && entry.released > 0 && link.takes(entry.needs)) {
           writeAll(this.write, entry.frames.slice(0, entry.released).map((frame) => [link, frame]), () => {})
           entry.followers.add(link)
           entry.written = true
