@@ -177,7 +177,7 @@ describe("protocol v2: no inbound message lost", () => {
   it("a burst of 20 000 with the link cut three times at random frames: each answered exactly once, all acknowledged", async () => {
     // The connector runs as a child process: it is what a user runs, and on two cores the server
     // (this process) and the connector then each have one, where in one process they would share
-    // a thread. Half a minute on a quiet machine; the bounds leave room for a busy one.
+    // a thread. The bounds leave room for a busy shared machine.
     const seed = Number(process.env.V2_LOAD_SEED ?? Math.floor(Math.random() * 2 ** 32))
     const random = seededRandom(seed)
     const drops = 3
