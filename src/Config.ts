@@ -19,7 +19,7 @@ export { DEFAULT_URL, EventProfile } from "./Settings.ts"
 
 /** The validated configuration every other layer reads. Durations are in milliseconds. */
 export type ConnectorSettings =
-  & Omit<SettingValues, "clientSecret" | "systemPrompt" | "maxReconnectAttempts" | "mediaMaxMb">
+  & Omit<SettingValues, "clientSecret" | "systemPrompt" | "maxReconnectAttempts" | "mediaMaxMb" | "historyLimit">
   & {
     readonly clientSecret: Redacted.Redacted<string>
     readonly systemPrompt: string | undefined
@@ -27,6 +27,8 @@ export type ConnectorSettings =
     readonly maxReconnectAttempts: number | undefined
     /** The account's media size limit in megabytes; `undefined` = the host's. */
     readonly mediaMaxMb: number | undefined
+    /** Unanswered group messages kept as context; `undefined` = the host's. */
+    readonly historyLimit: number | undefined
   }
 
 type InputOf<K extends SettingName> = (typeof settings)[K] extends Setting<any, infer I> ? I : never

@@ -65,6 +65,15 @@ const WebSocketUrl = Schema.String.check(
   })
 )
 
+/** InstaClaw senderIds, or `"*"` for everyone. */
+const SenderIds = Schema.Array(Schema.String.check(Schema.isMaxLength(256)))
+
+/** One group's settings under `groups` (docs/PROTOCOL.md §8.2; `src/openclaw/Groups.ts`). */
+const GroupEntry = Schema.Struct({
+  requireMention: Schema.optionalKey(Flag.annotate({ description: "Answer only when the agent is mentioned (or replied to); default true" })),
+  allowFrom: Schema.optionalKey(SenderIds.annotate({ description: "The senderIds who may talk to the agent in this group, instead of groupAllowFrom" }))
+})
+
 /** An OpenClaw secret reference: the secret lives in an environment variable, a file, … */
 const SecretRef = Schema.Struct({
   source: Schema.Literals(["env", "file", "exec", "store"]),
@@ -221,7 +230,36 @@ export const settings = {
       allowed: "a positive number of megabytes",
       ui: { label: "Media size limit (MB)", advanced: true }
     }
-  )
+  ),
+  // Group chats (§8.2): which groups and senders reach the agent, and when it answers there.
+  groupPolicy: setting(Schema.Literals(["open", "allowlist", "disabled"]), {
+    default: "allowlist",
+    description:
+      "Who may talk to the agent in group chats: allowlist (senders in groupAllowFrom, in the groups listed under groups if any), open (every group and sender), disabled",
+    allowed: "\"open\", \"allowlist\" or \"disabled\"",
+    ui: { label: "Group policy", help: "allowlist answers only the senders in groupAllowFrom; a mention is still needed" }
+  }),
+  groupAllowFrom: setting(SenderIds, {
+    default: [],
+    description: "InstaClaw senderIds who may talk to the agent in group chats; \"*\" means every member. Direct-chat access (allowFrom, pairing) does not count in groups",
+    allowed: "a list of senderIds (or [\"*\"])",
+    ui: { label: "Allowed group senders", help: "InstaClaw senderIds, or * for every member of an allowed group" }
+  }),
+  groups: setting(Schema.Record(Schema.String, GroupEntry), {
+    default: {},
+    description:
+      "Per group conversationId, or \"*\" for every group: requireMention (default true) and allowFrom. With groupPolicy allowlist and any key set, only the groups listed (or \"*\") are answered",
+    allowed: "an object of group ids (or \"*\") to { requireMention, allowFrom }",
+    ui: { label: "Groups", help: "e.g. { \"*\": { requireMention: true } }", advanced: true }
+  }),
+  // No default of its own: OpenClaw's `messages.groupChat.historyLimit` applies, else 50 (`openclaw/Groups.ts`).
+  historyLimit: setting(wholeNumber(0), {
+    default: undefined,
+    description:
+      "Unanswered group messages kept as context for the next answer; 0 keeps none; default OpenClaw's messages.groupChat.historyLimit, else 50",
+    allowed: "a whole number, 0 or more",
+    ui: { label: "Group history limit", advanced: true }
+  })
 } as const
 
 export type Settings = typeof settings

@@ -42,7 +42,11 @@ const samples: { readonly [K in SettingName]: readonly [channel: unknown, own: u
   sessionScope: ["host", "host"],
   progressEvents: [true, true],
   model: ["top-model", "eu-model"],
-  mediaMaxMb: [8, 2.5]
+  mediaMaxMb: [8, 2.5],
+  groupPolicy: ["open", "disabled"],
+  groupAllowFrom: [["user_top"], ["user_eu"]],
+  groups: [{ "*": { requireMention: false } }, { grp_eu: { requireMention: true, allowFrom: ["user_eu"] } }],
+  historyLimit: [10, 0]
 }
 
 const names = Object.keys(settings) as Array<SettingName>
