@@ -9,6 +9,7 @@
  * @since 0.1.0
  */
 import { Context, Duration, Effect, Layer, Schema, Stream } from "effect"
+import type { MediaPart, ReplyMedia } from "./Media.ts"
 import type { ReplyPiece } from "./ReplyEncoder.ts"
 import type { Origin } from "./Wire.ts"
 
@@ -21,7 +22,10 @@ export type { ReplyPiece, ReplyProgress } from "./ReplyEncoder.ts"
  */
 export interface AgentRequest extends Origin {
   readonly conversationId: string
+  /** The message's text; `""` for a message of media only. */
   readonly text: string
+  /** Its images, files and videos in order (§8.1); present only when there is one. */
+  readonly media?: ReadonlyArray<MediaPart> | undefined
   readonly systemPrompt?: string | undefined
   /** Ids of the inbound message, for dedupe or tracing on the agent's side. */
   readonly messageId: string
@@ -85,16 +89,20 @@ export class Agent extends Context.Service<Agent, {
   static readonly layer = (reply: (request: AgentRequest) => Stream.Stream<ReplyPiece, AgentError | AgentStopped>): Layer.Layer<Agent> =>
     Layer.succeed(Agent, { reply })
 
-  /** Replies with exactly the text received, streamed word by word. */
-  static readonly echo: Layer.Layer<Agent> = Agent.layer((request) => echoReply(request.text))
+  /** Replies with exactly the text received, streamed word by word, then its media (by URL). */
+  static readonly echo: Layer.Layer<Agent> = Agent.layer((request) => Stream.concat(echoReply(request.text), echoMedia(request)))
 
   /**
    * The echo agent with a pause before each piece, so a person watching sees it stream.
    * The pause uses Effect's clock: `TestClock` controls it.
    */
   static readonly echoPaced = (pause: Duration.Input): Layer.Layer<Agent> =>
-    Agent.layer((request) => echoReply(request.text, pause))
+    Agent.layer((request) => Stream.concat(echoReply(request.text, pause), echoMedia(request)))
 }
+
+/** The echo agent's media: each medium of the request sent back by its URL. */
+export const echoMedia = (request: Pick<AgentRequest, "media">): Stream.Stream<ReplyMedia> =>
+  Stream.fromIterable((request.media ?? []).map((media): ReplyMedia => ({ _tag: "Media", ...media })))
 
 /** The echo agent's reply: `text` word by word, with an optional pause before each word. */
 export const echoReply = (text: string, pause?: Duration.Input): Stream.Stream<string> => {
