@@ -7,6 +7,8 @@
  * Protocol code the connector uses (`Replies.ts`). It speaks protocol v2 (§6–§7) to a client whose
  * first frame is a hello — answers it, keeps user messages until acknowledged, redelivers them on
  * the client's next link (`Mailbox.ts`) — and v1, exactly as before, to one that sends none.
+ * It plays group chats (§8.2: a message's group headers) only to a client whose hello agreed on
+ * `groups`; to any other, `sendUserMessage` refuses it (`FeatureNotAgreedError`).
  * Switches let a test misbehave on purpose: stop answering pings, drop every connection, drop a
  * link after a number of frames, refuse auth, send a malformed frame.
  *
@@ -20,12 +22,12 @@ import type { EventProfile } from "../Config.ts"
 import * as Protocol from "../Protocol.ts"
 import { DropSwitch, Link, Mailbox } from "./Mailbox.ts"
 import { type ReplyEvent, replyReader } from "./Replies.ts"
-import { encodeUserMessage, type UserMessage } from "./UserMessage.ts"
+import { encodeUserMessage, FeatureNotAgreedError, featuresNeeded, type UserMessage } from "./UserMessage.ts"
 
-export type { UserMessage } from "./UserMessage.ts"
+export { FeatureNotAgreedError, type UserMessage } from "./UserMessage.ts"
 
 /** The v2 features this server supports; a hello agrees on those the client lists too. */
-export const SERVER_FEATURES: ReadonlyArray<Protocol.Feature> = ["ack"]
+export const SERVER_FEATURES: ReadonlyArray<Protocol.Feature> = ["ack", "groups"]
 
 export interface ReferenceServerOptions {
   /** Default `127.0.0.1`. */
@@ -88,9 +90,10 @@ export class ReferenceServer extends Context.Service<ReferenceServer, {
   /**
    * Streams a user message to the client's ready links. To a v1 client it waits for a link if
    * none is open; to a client that speaks `ack` it never waits: with no link ready, the message
-   * is kept and goes out after the next link's hellos (`queued`).
+   * is kept and goes out after the next link's hellos (`queued`). A message that needs a feature
+   * (a group message: `groups`) the client's latest hello did not agree on is refused at once.
    */
-  readonly sendUserMessage: (message: UserMessage) => Effect.Effect<{ readonly responseId: string; readonly queued: boolean }, NoClientError>
+  readonly sendUserMessage: (message: UserMessage) => Effect.Effect<{ readonly responseId: string; readonly queued: boolean }, NoClientError | FeatureNotAgreedError>
   /** Sends a recent user message again, frame for frame, as a v1 server does after a reconnect. */
   readonly redeliver: (responseId: string) => Effect.Effect<void>
   /** Sends raw text to every client, e.g. a malformed frame. */
@@ -141,7 +144,7 @@ export const make = Effect.fnUntraced(function*(options: ReferenceServerOptions)
   const token = yield* Protocol.randomToken
   let hellosSent = 0
   /** Recent user messages, for `redeliver`. */
-  const recent = new Map<string, { readonly clientId: string; readonly frames: ReadonlyArray<string> }>()
+  const recent = new Map<string, { readonly clientId: string; readonly frames: ReadonlyArray<string>; readonly needs: ReadonlyArray<string> }>()
 
   const dropSwitch = new DropSwitch()
   const mailboxes = new Map(accounts.map(({ clientId }) => [clientId, new Mailbox(clientId, dropSwitch.write)]))
@@ -276,6 +279,9 @@ export const make = Effect.fnUntraced(function*(options: ReferenceServerOptions)
 
   const sendUserMessage = Effect.fn("ReferenceServer.sendUserMessage")(function*(message: UserMessage) {
     const mailbox = mailboxOf(message.clientId)
+    const needs = featuresNeeded(message)
+    const missing = needs.find((feature) => !mailbox.agreed.includes(feature))
+    if (missing !== undefined) return yield* new FeatureNotAgreedError({ clientId: mailbox.clientId, feature: missing })
     if (!mailbox.speaksAck) yield* awaitLink(mailbox)
     const { frames, responseId } = encodeUserMessage(message, {
       token: yield* Protocol.randomToken,
@@ -285,9 +291,9 @@ export const make = Effect.fnUntraced(function*(options: ReferenceServerOptions)
     })
     if (frames.length === 0) return yield* Effect.die(new Error("Cannot send empty message"))
     const jsons = frames.map((frame) => frame.json)
-    recent.set(responseId, { clientId: mailbox.clientId, frames: jsons })
+    recent.set(responseId, { clientId: mailbox.clientId, frames: jsons, needs })
     if (recent.size > 100) recent.delete(recent.keys().next().value!)
-    const entry = mailbox.add(responseId, jsons)
+    const entry = mailbox.add(responseId, jsons, needs)
     const queued = !mailbox.hasReadyLink
     countUnacknowledged()
     for (const frame of frames) {
@@ -307,7 +313,7 @@ export const make = Effect.fnUntraced(function*(options: ReferenceServerOptions)
     if (message === undefined) return
     const mailbox = mailboxOf(message.clientId)
     yield* awaitLink(mailbox)
-    for (const json of message.frames) yield* Effect.callback<void>((resume) => mailbox.broadcast(json, () => resume(Effect.void)))
+    for (const json of message.frames) yield* Effect.callback<void>((resume) => mailbox.broadcast(json, () => resume(Effect.void), message.needs))
   })
 
   return ReferenceServer.of({

@@ -5,6 +5,7 @@
  *
  * @since 0.2.0
  */
+import { Schema } from "effect"
 import type { EventProfile } from "../Config.ts"
 import * as Protocol from "../Protocol.ts"
 import type { Feature } from "../Wire.ts"
@@ -45,6 +46,19 @@ const groupHeaders = (message: UserMessage) => {
 export const featuresNeeded = (message: UserMessage): ReadonlyArray<Feature> => {
   const { chatType, ...rest } = groupHeaders(message)
   return chatType === "group" || Object.keys(rest).length > 0 ? ["groups"] : []
+}
+
+/**
+ * A user message was not sent: it needs a feature (§6) the client's latest link did not agree on
+ * in its hello (or no link has said hello yet). Nothing is kept; send it again once it has.
+ */
+export class FeatureNotAgreedError extends Schema.TaggedError<FeatureNotAgreedError>()("FeatureNotAgreedError", {
+  clientId: Schema.String,
+  feature: Schema.String
+}) {
+  override get message() {
+    return `Not sent: client ${this.clientId} has not agreed on "${this.feature}" in a hello, and this message needs it`
+  }
 }
 
 /** The frames of one user message, and the event type of each (for pacing the deltas). */

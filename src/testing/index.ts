@@ -15,6 +15,7 @@
 export { FakeSocket, fakeDialer } from "./FakeDialer.ts"
 export { decodeMessage, eventsOf, userEnvelope, userFrame, userMessageFrames } from "./Frames.ts"
 export {
+  FeatureNotAgreedError,
   NoClientError,
   ReferenceServer,
   type ReferenceServerOptions,
