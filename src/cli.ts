@@ -6,6 +6,7 @@
  *   on this machine; sends a short conversation and prints each reply as it streams in.
  * - `insta-claw serve` — the reference server, for pointing OpenClaw (or any client) at;
  *   type a message, watch the reply stream in, and (protocol v2) how many messages wait for an ack.
+ *   `#grp_1 ada: hello @agent` speaks in a group as someone (`UserMessage.fromServeLine`).
  * - `insta-claw connect` — the connector alone, with the echo agent, configured from
  *   `INSTACLAW_*` environment variables, until SIGINT/SIGTERM.
  *
@@ -22,6 +23,7 @@ import { Connector } from "./Connector.ts"
 import * as InstaClaw from "./InstaClaw.ts"
 import { LogLevelOverride } from "./Logger.ts"
 import { ReferenceServer, type ServerEvent } from "./server/ReferenceServer.ts"
+import { fromServeLine } from "./server/UserMessage.ts"
 
 /**
  * The platform services `effect/cli` needs. `@effect/platform-node`'s `NodeServices.layer` is
@@ -145,7 +147,8 @@ const serve = Command.make(
     const events = yield* server.subscribe
     yield* Console.log(`InstaClaw reference server listening on ${server.url}`)
     yield* Console.log(`Point a connector at it:\n  INSTACLAW_WS_URL=${server.url} INSTACLAW_CLIENT_ID=${clientId} INSTACLAW_CLIENT_SECRET=<the secret>`)
-    yield* Console.log(`Type a message and press Enter to send it to conversation conv_1; "@conv_2 text" sends to another.\n`)
+    yield* Console.log(`Type a message and press Enter to send it to conversation conv_1; "@conv_2 text" sends to another;`)
+    yield* Console.log(`"#grp_1 ada: hello @agent" says it in group grp_1 as ada (mentioned: the text has the word @agent).\n`)
 
     // Connection events and replies, printed as they happen. Once a client has said hello
     // (protocol v2), status lines end with how many messages wait for its ack; an ack for a
@@ -177,7 +180,7 @@ const serve = Command.make(
         case "ReplyDelta":
           return write(event.delta)
         case "ReplyCompleted":
-          return Effect.andThen(write("\n"), status(`reply complete in ${event.conversationId}`))
+          return Effect.andThen(write("\n"), status(`reply complete in ${event.conversationId}${event.replyToId === undefined ? "" : `, quoting ${event.replyToId}`}`))
         case "ReplyFailed":
           return Effect.andThen(write("\n"), status(`reply failed in ${event.conversationId}: ${event.code}: ${event.message}`))
         default:
@@ -192,13 +195,13 @@ const serve = Command.make(
       Stream.map((line) => line.trim()),
       Stream.filter((line) => line.length > 0),
       Stream.runForEach((line) => {
-        const to = /^@(\S+)\s+([\s\S]+)$/.exec(line)
-        const conversationId = to?.[1] ?? "conv_1"
-        const text = to?.[2] ?? line
-        return server.sendUserMessage({ conversationId, text }).pipe(
+        const message = fromServeLine(line)
+        const { conversationId } = message
+        return server.sendUserMessage(message).pipe(
           Effect.andThen(({ queued }) =>
             queued ? status(`kept for ${conversationId}: goes out after the connector's next hello`) : write(`[sent to ${conversationId}] `)
           ),
+          Effect.catchTag("FeatureNotAgreedError", (error) => status(error.message)),
           Effect.timeoutOrElse({ duration: "60 seconds", orElse: () => Console.log("[no connector connected within 60 s]") })
         )
       })
@@ -206,7 +209,14 @@ const serve = Command.make(
     // stdin ended (no TTY, or Ctrl-D): keep serving until SIGINT/SIGTERM.
     return yield* Effect.never
   }, Effect.scoped)
-).pipe(Command.withDescription("Run the InstaClaw reference server and type messages to a connected connector"))
+).pipe(
+  Command.withShortDescription("Run the InstaClaw reference server and type messages to a connected connector"),
+  Command.withDescription(
+    "Run the InstaClaw reference server and type messages to a connected connector. A line goes to conversation conv_1; " +
+      "\"@conv_2 text\" to another direct chat; \"#grp_1 ada: text\" is said in group grp_1 by sender ada, and is mentioned " +
+      "(header mentioned: true) when the text has the word @agent — group lines go only to a connector whose hello listed groups."
+  )
+)
 
 // ---------------------------------------------------------------------------------------------
 // connect

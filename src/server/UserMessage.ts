@@ -91,3 +91,27 @@ export const encodeUserMessage = (message: UserMessage, options: {
   const frames = [...encoder.open(), ...encoder.text(message.text), ...encoder.complete()]
   return { responseId: encoder.responseId, frames: frames.map((frame) => ({ type: frame.type, json: withSender(frame.json) })) }
 }
+
+/**
+ * A line typed at `insta-claw serve`, as a user message: `text` goes to conv_1; `@conv_2 text` to
+ * another direct chat; `#grp_1 ada: text` is said in group grp_1 by sender ada (`#grp_1 text`: by
+ * sender "user"), with `mentioned: true` when the text contains the word `@agent` (the header is
+ * absent otherwise: the server cannot tell).
+ */
+export const fromServeLine = (line: string): UserMessage => {
+  const group = /^#(\S+)\s+(?:([^\s:]+):\s+)?([\s\S]+)$/.exec(line)
+  if (group !== null) {
+    const conversationId = group[1]!, sender = group[2] ?? "user", text = group[3]!
+    return {
+      conversationId,
+      text,
+      senderId: sender,
+      senderName: sender,
+      chatType: "group",
+      groupName: conversationId,
+      ...(/@agent\b/i.test(text) ? { mentioned: true } : {})
+    }
+  }
+  const to = /^@(\S+)\s+([\s\S]+)$/.exec(line)
+  return { conversationId: to?.[1] ?? "conv_1", text: to?.[2] ?? line }
+}
