@@ -12,6 +12,7 @@
 import { Array as Arr, Cause, Clock, Context, Effect, Layer, Random, Schema, Stream } from "effect"
 import { ConnectorConfig } from "./Config.ts"
 import { type AssemblerLimits, InboundAssembler } from "./InboundAssembler.ts"
+import type { ReplyMedia } from "./Media.ts"
 import { type OutboundFrame, ReplyEncoder, type ReplyFailure, type ReplyPiece } from "./ReplyEncoder.ts"
 import { defaults, type EventProfile } from "./Settings.ts"
 
@@ -44,12 +45,18 @@ export interface ReplyOptions {
   readonly describeStop?: ((cause: Cause.Cause<unknown>) => string | undefined) | undefined
   /** Runs when the source fails or is stopped, before the response's last frame is written (a log line, say). */
   readonly onSourceFailure?: ((cause: Cause.Cause<unknown>) => Effect.Effect<void>) | undefined
+  /**
+   * Decides how each medium of the reply goes out (§8.1): as it is, as a URL it uploaded, or as a
+   * sentence in the text saying it could not be sent (`connector/Media.ts`). Absent: media go as
+   * they are, bytes inline as a `data:` URL.
+   */
+  readonly resolveMedia?: ((media: ReplyMedia) => Effect.Effect<ReadonlyArray<ReplyPiece>>) | undefined
 }
 
 /** How a reply written by `writeReply` ended. */
 export type ReplyOutcome =
   | { readonly _tag: "Completed" }
-  /** The source ended without any text: the response ended with `response.failed` `empty_reply`. */
+  /** The source ended without any text or media: the response ended with `response.failed` `empty_reply`. */
   | { readonly _tag: "Empty" }
   /** The source failed: `response.failed`. */
   | { readonly _tag: "Failed"; readonly cause: Cause.Cause<unknown> }
@@ -168,6 +175,7 @@ export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service
     for (const piece of chunk) {
       if (typeof piece === "string") frames.push(...encoder.text(piece))
       else if (piece._tag === "ReplyTo") encoder.replyToId = piece.replyToId
+      else if (piece._tag === "Media") frames.push(...encoder.media(piece))
       else if (progress) frames.push(...(piece._tag === "Reasoning" ? encoder.reasoning(piece.delta) : encoder.toolCall(piece)))
     }
     return frames
@@ -179,9 +187,22 @@ export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service
       ? encoder.fail((options.describeFailure ?? (() => genericFailure))(cause))
       : encoder.incomplete(stopped)
   }
-  /** The last frames for a source that ended: complete, or failed when it never had any text. */
+  /** The last frames for a source that ended: complete, or failed when it never had any text or media. */
   const endFrames = (encoder: ReplyEncoder) =>
-    encoder.phase === "Ended" ? [] : encoder.phase === "Open" ? encoder.complete() : encoder.fail(emptyReplyFailure)
+    encoder.phase === "Ended" ? [] : encoder.completable ? encoder.complete() : encoder.fail(emptyReplyFailure)
+
+  /**
+   * A chunk with its media resolved (`ReplyOptions.resolveMedia`), or `undefined` when there is
+   * nothing to resolve — the common chunk, which then costs no effect.
+   */
+  const resolved = (options: ReplyOptions, chunk: ReadonlyArray<ReplyPiece>): Effect.Effect<ReadonlyArray<ReplyPiece>> | undefined => {
+    const resolve = options.resolveMedia
+    if (resolve === undefined || !chunk.some((piece) => typeof piece !== "string" && piece._tag === "Media")) return undefined
+    return Effect.map(
+      Effect.forEach(chunk, (piece) => typeof piece !== "string" && piece._tag === "Media" ? resolve(piece) : Effect.succeed([piece])),
+      (pieces) => pieces.flat()
+    )
+  }
 
   const streamReply = <E = never, R = never>(options: ReplyOptions, text: string | Stream.Stream<ReplyPiece, E, R>) => {
     if (typeof text === "string") {
@@ -201,8 +222,9 @@ export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service
         const begin = Stream.fromEffect(Effect.map(now, (millis) => encoder.at(millis).begin()))
         // Pieces that are ready together (one chunk of the agent's stream) become one batch of
         // frames, which the connection writes at once.
+        const encode = (chunk: ReadonlyArray<ReplyPiece>) => Effect.map(now, (millis) => [piecesFrames(encoder.at(millis), chunk)] as const)
         const pieces = text.pipe(
-          Stream.mapArrayEffect((chunk) => Effect.map(now, (millis) => [piecesFrames(encoder.at(millis), chunk)] as const)),
+          Stream.mapArrayEffect((chunk) => Effect.flatMap(resolved(options, chunk) ?? Effect.succeed(chunk), encode)),
           Stream.catchCause((cause) =>
             Stream.fromEffect(
               Effect.andThen(options.onSourceFailure?.(cause) ?? Effect.void, Effect.map(now, (millis) => failureFrames(encoder.at(millis), options, cause)))
@@ -232,17 +254,21 @@ export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service
       // it is told apart from the source's: it ends the run as it is (the connection is gone),
       // while the source's becomes the response's last frame.
       let writeFailure: Cause.Cause<E2> | undefined
-      const writeChunk = (chunk: ReadonlyArray<ReplyPiece>) =>
+      const writeFrames = (chunk: ReadonlyArray<ReplyPiece>) =>
         Effect.onError(writeSome(piecesFrames(at(), chunk)), (cause) =>
           Effect.sync(() => {
             writeFailure = cause
           }))
+      const writeChunk = (chunk: ReadonlyArray<ReplyPiece>) => {
+        const media = resolved(options, chunk)
+        return media === undefined ? writeFrames(chunk) : Effect.flatMap(media, writeFrames)
+      }
       const failure = yield* Stream.runForEachArray(text, writeChunk).pipe(
         Effect.as(undefined),
         Effect.catchCause((cause) => writeFailure === undefined ? Effect.succeed(cause) : Effect.failCause(writeFailure))
       )
       if (failure === undefined) {
-        const outcome: ReplyOutcome = encoder.phase === "Open" ? { _tag: "Completed" } : { _tag: "Empty" }
+        const outcome: ReplyOutcome = encoder.completable ? { _tag: "Completed" } : { _tag: "Empty" }
         yield* writeSome(endFrames(at()))
         return outcome
       }

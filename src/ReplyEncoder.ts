@@ -3,39 +3,19 @@
  *
  * `ReplyEncoder` is a small pure state machine. It is fed text pieces as the agent produces them
  * and returns, for each call, the frames to put on the wire now. It holds nothing back except
- * leading whitespace (so an all-blank reply can still be refused before anything is sent) and
- * half of a surrogate pair split across two pieces.
+ * leading whitespace (so an all-blank reply can still be refused before anything is sent), half
+ * of a surrogate pair split across two pieces, and media (§8.1), which follow the text as content
+ * parts of their own when the reply completes (`internal/replyMedia.ts`).
  *
  * @since 0.1.0
  */
+import { ReplyMediaParts } from "./internal/replyMedia.ts"
 import { responseSnapshot } from "./internal/responseSnapshot.ts"
-import type { EventProfile } from "./Settings.ts"
+import type { ReplyMedia } from "./Media.ts"
+import type { OutboundFrame, ReplyEncoderOptions, ReplyFailure, ReplyPhase } from "./ReplyPiece.ts"
 
-/** Progress an agent may report besides its text, sent only with the `progressEvents` setting. */
-export type ReplyProgress =
-  | { readonly _tag: "Reasoning"; readonly delta: string }
-  | { readonly _tag: "ToolCall"; readonly name: string; readonly arguments: string; readonly callId: string }
-
-/**
- * One piece of a reply: text, progress, or `ReplyTo` — the reply quotes that message (§8.2): the
- * envelopes from then on carry `headers.replyToId`.
- */
-export type ReplyPiece = string | ReplyProgress | { readonly _tag: "ReplyTo"; readonly replyToId: string }
-
-/** One frame ready for the socket, with the fields senders and tests look at. */
-export interface OutboundFrame {
-  readonly type: string
-  readonly responseId: string
-  readonly sequenceNumber: number
-  /** The whole envelope as JSON text. */
-  readonly json: string
-}
-
-/** The `error` of a `response.failed`: shown to the end user, so no stack and no secret. */
-export interface ReplyFailure {
-  readonly code: string
-  readonly message: string
-}
+// What a reply is made of and what the encoder gives, a module of their own.
+export type * from "./ReplyPiece.ts"
 
 const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff
 
@@ -66,27 +46,6 @@ const MINIMAL: ReadonlySet<string> = new Set([
   "response.incomplete"
 ])
 
-export interface ReplyEncoderOptions {
-  readonly conversationId: string
-  /** Random token the response, item and event ids are made from. */
-  readonly token: string
-  /** Unix milliseconds when the reply started; `at` moves it forward. */
-  readonly startedAt: number
-  readonly model: string
-  readonly profile: EventProfile
-  readonly deltaSize: number
-  /** Role of the message; `assistant` for replies, `user` for the reference server. */
-  readonly role?: "assistant" | "user" | undefined
-}
-
-/**
- * Where a reply is, in order: `Idle`, nothing sent; `Begun`, created and in_progress sent (reasoning
- * and tool call items may follow); `Open`, the message item and its part are open and text goes out
- * as deltas; `Ended`, its last frame (completed, failed or incomplete) is out and nothing follows.
- * `fail` and `incomplete` may end a reply from any phase before `Ended`.
- */
-export type ReplyPhase = "Idle" | "Begun" | "Open" | "Ended"
-
 /**
  * Encodes one reply. Call `text` for each piece, then `complete` — or `fail` at any point.
  *
@@ -110,6 +69,8 @@ export class ReplyEncoder {
   private readonly progressItems: Array<unknown> = []
   /** The reasoning item being streamed, if one is. */
   private reasoningItem: { readonly id: string; readonly index: number; text: string } | undefined
+  /** Media, sent after the text when the reply completes. */
+  private readonly mediaParts: ReplyMediaParts
   private nowMillis: number
   private readonly createdAt: number
   private readonly options: ReplyEncoderOptions
@@ -120,6 +81,7 @@ export class ReplyEncoder {
     this.itemId = `item_${options.token}`
     this.nowMillis = options.startedAt
     this.createdAt = Math.floor(options.startedAt / 1000)
+    this.mediaParts = new ReplyMediaParts(options.role ?? "assistant")
   }
 
   /** Sets the clock reading used for the next frames' timestamps. Returns `this`. */
@@ -139,6 +101,10 @@ export class ReplyEncoder {
   /** True once the reply's last frame is out. */
   get finished(): boolean {
     return this._phase === "Ended"
+  }
+  /** True when `complete` has something to complete: text, or media. */
+  get completable(): boolean {
+    return this._phase === "Open" || (this._phase !== "Ended" && (this.mediaParts.size > 0 || this.held.trim() !== ""))
   }
   private frame(event: Record<string, unknown> & { readonly type: string }): Array<OutboundFrame> {
     if (this.options.profile === "minimal" && !MINIMAL.has(event.type)) return []
@@ -304,19 +270,45 @@ export class ReplyEncoder {
     return frames
   }
 
-  /** Events 6–9: output_text.done, content_part.done, output_item.done, completed. */
+  /**
+   * A medium, kept until `complete` sends it after the text (each URL once). Nothing goes out now
+   * but created and in_progress, if they have not.
+   */
+  media(media: ReplyMedia): Array<OutboundFrame> {
+    if (this._phase === "Ended") return []
+    this.mediaParts.add(media)
+    return this.begin()
+  }
+
+  /**
+   * Events 6–9: output_text.done, content_part.done, then each medium's content_part.added and
+   * .done (content_index 1…n), output_item.done, completed. A reply of media only opens its
+   * item here, with the media at content_index 0…n-1.
+   */
   complete(): Array<OutboundFrame> {
-    if (this._phase !== "Open") return []
+    if (!this.completable) return []
     // A lone high surrogate at the very end has no partner coming: send it as it is.
-    const frames = this.held.length > 0 ? this.deltas(this.held) : []
+    const frames = this.held.trim() !== "" ? this.deltas(this.held) : []
+    const open = this._phase === "Open"
+    if (!open) {
+      frames.push(...this.begin(), ...this.endReasoning())
+      this.messageIndex = this.nextIndex++
+      frames.push(...this.frame({ type: "response.output_item.added", output_index: this.messageIndex, item: this.item("in_progress", []) }))
+    }
     this.held = ""
     this._phase = "Ended"
     const text = this.full
-    const item = this.item("completed", [this.part(text)])
+    const location = { item_id: this.itemId, output_index: this.messageIndex, content_index: 0 }
+    const item = this.item("completed", [...(open ? [this.part(text)] : []), ...this.mediaParts.content])
+    if (open) {
+      frames.push(
+        ...this.frame({ type: "response.output_text.done", ...location, text, logprobs: [] }),
+        ...this.frame({ type: "response.content_part.done", ...location, part: this.part(text) })
+      )
+    }
+    for (const event of this.mediaParts.events(this.itemId, this.messageIndex, open ? 1 : 0)) frames.push(...this.frame(event))
     return [
       ...frames,
-      ...this.frame({ type: "response.output_text.done", item_id: this.itemId, output_index: this.messageIndex, content_index: 0, text, logprobs: [] }),
-      ...this.frame({ type: "response.content_part.done", item_id: this.itemId, output_index: this.messageIndex, content_index: 0, part: this.part(text) }),
       ...this.frame({ type: "response.output_item.done", output_index: this.messageIndex, item }),
       ...this.frame({ type: "response.completed", response: this.snapshot("completed", [...this.progressItems, item], null) })
     ]

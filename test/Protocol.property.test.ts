@@ -1,9 +1,11 @@
 import { describe, it } from "@effect/vitest"
 import { Cause, Clock, Effect, Random, Result, Stream } from "effect"
 import * as fc from "fast-check"
+import { Buffer } from "node:buffer"
 import { assert } from "vitest"
 import * as Protocol from "../src/Protocol.ts"
-import { decodeMessage, FULL_SEQUENCE } from "./support/frames.ts"
+import { decodeMessage, eventsOf, FULL_SEQUENCE } from "./support/frames.ts"
+import { validateEvent } from "./support/openResponsesSchema.ts"
 
 const ORDER = FULL_SEQUENCE
 
@@ -49,7 +51,24 @@ const settings = fc.record({
   eventProfile: fc.constantFrom("full" as const, "minimal" as const)
 })
 
-/** One piece an agent may produce: any text (blank, empty, half a surrogate pair), reasoning, a tool call. */
+/** A medium an agent may send (§8.1): by URL (a few, so some repeat) or as bytes. */
+const mediaPiece: fc.Arbitrary<Protocol.ReplyPiece> = fc.oneof(
+  fc.record({
+    kind: fc.constantFrom("image" as const, "file" as const, "video" as const),
+    url: fc.constantFrom("https://cdn.example/a.png", "https://cdn.example/b.pdf", "http://127.0.0.1:9/c.mp4", "data:image/png;base64,iVBORw0KGgo="),
+    filename: fc.option(fc.string({ maxLength: 8 }), { nil: undefined })
+  }).map(({ filename, kind, url }): Protocol.ReplyPiece => ({ _tag: "Media", kind, url, ...(filename === undefined ? {} : { filename }) })),
+  // Bytes that are what their type says (a receiver leaves out a data: URL whose bytes are not).
+  fc.record({ kind: fc.constantFrom("image" as const, "file" as const), bytes: fc.uint8Array({ maxLength: 40 }) })
+    .map(({ bytes, kind }): Protocol.ReplyPiece => ({
+      _tag: "Media",
+      kind,
+      bytes: Buffer.concat([kind === "image" ? Buffer.from("89504e470d0a1a0a", "hex") : Buffer.from("%PDF-"), bytes]),
+      mimeType: kind === "image" ? "image/png" : "application/pdf"
+    }))
+)
+
+/** One piece an agent may produce: any text (blank, empty, half a surrogate pair), reasoning, a tool call, a medium. */
 const agentPiece: fc.Arbitrary<Protocol.ReplyPiece> = fc.oneof(
   { weight: 6, arbitrary: anyText },
   { weight: 2, arbitrary: fc.constantFrom("", " ", "\n", "\ud83d", "\ude00", "\ud83d\ude00") },
@@ -58,8 +77,13 @@ const agentPiece: fc.Arbitrary<Protocol.ReplyPiece> = fc.oneof(
     weight: 1,
     arbitrary: fc.record({ name: fc.string({ maxLength: 8 }), arguments: fc.string({ maxLength: 20 }), callId: fc.string({ maxLength: 8 }) })
       .map((call): Protocol.ReplyPiece => ({ _tag: "ToolCall", ...call }))
-  }
+  },
+  { weight: 2, arbitrary: mediaPiece }
 )
+
+/** The URL a medium goes out with when nothing resolves it: its own, or its bytes inline. */
+const urlOf = (media: Protocol.ReplyPiece) =>
+  typeof media === "string" || media._tag !== "Media" ? undefined : media.url ?? `data:${media.mimeType};base64,${Buffer.from(media.bytes!).toString("base64")}`
 
 /** An agent's stream: chunks of pieces (pieces ready together), then how it ends. */
 interface AgentStream {
@@ -267,6 +291,42 @@ describe("Protocol properties", () => {
         const frames = pinned(Stream.runCollect(protocol.streamReply(replyOptions, sourceOf(agent))))
         assert.deepStrictEqual(batches.flat().map((f) => f.json), frames.map((f) => f.json))
         assert.isTrue(batches.every((batch) => batch.length > 0), "no empty batch")
+      }),
+      { numRuns: 300 }
+    ))
+
+  it("6. every outbound event, media and progress among the pieces, validates against the vendored Open Responses schema", () =>
+    fc.assert(
+      fc.property(settings, fc.boolean(), agentStream, (options, progressEvents, agent) => {
+        const protocol = Protocol.make({ ...options, progressEvents })
+        const frames = Effect.runSync(Stream.runCollect(protocol.streamReply({ conversationId: "conv", describeStop: (cause) => Cause.squash(cause) === "stop" ? "stopped" : undefined }, sourceOf(agent))))
+        const events = eventsOf(frames)
+        assert.deepStrictEqual(events.flatMap((event) => validateEvent(event)), [])
+        assert.deepStrictEqual(events.map((event) => event.sequence_number), events.map((_, i) => i))
+        // Media parts follow the text part: content_index 1… after text, 0… without.
+        const parts = events.filter((event) => event.type === "response.content_part.done").map((event) => [event.part.type, event.content_index])
+        parts.forEach(([, index], i) => assert.strictEqual(index, i))
+      }),
+      { numRuns: 300 }
+    ))
+
+  it("7. outbound then inbound gives back the text and the media, each URL once, in order; a reply of media only completes", () =>
+    fc.assert(
+      fc.property(settings, fc.array(fc.array(agentPiece, { minLength: 1, maxLength: 4 }), { maxLength: 6 }), (options, chunks) => {
+        const frames = Effect.runSync(Stream.runCollect(Protocol.make(options).streamReply({ conversationId: "conv" }, Stream.fromArrays(...chunks))))
+        const outputs = assemble(frames.map((f) => f.json))
+        const pieces = chunks.flat()
+        const text = pieces.filter((piece): piece is string => typeof piece === "string").join("")
+        const urls = [...new Set(pieces.flatMap((piece) => urlOf(piece) ?? []))]
+        const messages = messagesOf(outputs)
+        if (text.trim() === "" && urls.length === 0) {
+          assert.deepStrictEqual(messages, [])
+          return
+        }
+        assert.strictEqual(messages.length, 1)
+        assert.strictEqual(messages[0]!.text, text.trim() === "" ? "" : text)
+        assert.deepStrictEqual(messages[0]!.media?.map((media) => media.url) ?? [], urls)
+        assert.deepStrictEqual(outputs.filter((o) => o._tag === "Violation"), [])
       }),
       { numRuns: 300 }
     ))
