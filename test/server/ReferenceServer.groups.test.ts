@@ -8,7 +8,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
 import * as Protocol from "../../src/Protocol.ts"
-import { SERVER_FEATURES } from "../../src/server/ReferenceServer.ts"
+import { FeatureNotAgreedError, SERVER_FEATURES } from "../../src/server/ReferenceServer.ts"
 import { featuresNeeded, fromServeLine, type UserMessage } from "../../src/server/UserMessage.ts"
 import { startServer, waitFor } from "../support/harness.ts"
 import { describeFrames, envelopeOf, plainClient } from "./client.ts"
@@ -80,7 +80,7 @@ describe("ReferenceServer, group chats", () => {
         if (hello !== undefined) yield* client.take(1)
         else yield* waitFor(events, "ClientConnected")
         const error = yield* Effect.flip(server.sendUserMessage(groupMessage))
-        assert.strictEqual(error._tag, "FeatureNotAgreedError")
+        assert.instanceOf(error, FeatureNotAgreedError)
         assert.deepStrictEqual([error.clientId, error.feature], ["demo", "groups"])
         assert.include(error.message, `has not agreed on "groups"`)
         // A direct reply (replyToId alone) is §8.2 traffic too.
