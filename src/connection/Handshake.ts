@@ -16,15 +16,21 @@ import * as Wire from "../Wire.ts"
 import type { Link } from "./Link.ts"
 
 /** The features this client offers in its hello. */
-export const CLIENT_FEATURES: ReadonlyArray<Wire.Feature> = ["ack"]
+export const CLIENT_FEATURES: ReadonlyArray<Wire.Feature> = ["ack", "media", "groups"]
 
-/** What one link agreed on: protocol 1 and no features until the server's hello. */
+/**
+ * What one link agreed on: protocol 1 and no features until the server's hello; and, when that
+ * hello says so, where media are uploaded and the largest frame the server reads (§8.1).
+ */
 export interface Agreement {
   readonly protocol: number
   readonly features: ReadonlyArray<Wire.Feature>
+  readonly upload?: { readonly url: string } | undefined
+  readonly maxFrameBytes?: number | undefined
 }
 
-export const V1: Agreement = { protocol: 1, features: [] }
+/** Also a status patch: it clears what the last link's hello said. */
+export const V1: Agreement = { protocol: 1, features: [], upload: undefined, maxFrameBytes: undefined }
 
 /** The user message an ack is for. */
 export interface AckTarget {
@@ -53,7 +59,12 @@ export const makeHandshake = (options: {
     /** The server's hello on link `generation`: what both sides will use there. */
     onServerHello: (generation: number, hello: Wire.HelloData): Agreement => {
       const listed = new Set(hello.features)
-      const agreement: Agreement = { protocol: hello.protocol, features: offered.filter((feature) => listed.has(feature)) }
+      const agreement: Agreement = {
+        protocol: hello.protocol,
+        features: offered.filter((feature) => listed.has(feature)),
+        ...(hello.upload === undefined ? {} : { upload: { url: hello.upload.url } }),
+        ...(hello.maxFrameBytes === undefined ? {} : { maxFrameBytes: hello.maxFrameBytes })
+      }
       agreed = { generation, agreement }
       return agreement
     },

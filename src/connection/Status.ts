@@ -25,6 +25,9 @@ export interface ConnectionStatus {
   /** What the open link agreed on in its hellos: protocol 1 and no features until the server's (§6). */
   readonly protocol: number
   readonly features: ReadonlyArray<Wire.Feature>
+  /** Where the server takes uploaded media, and the largest frame it reads, when its hello said (§8.1). */
+  readonly upload?: { readonly url: string } | undefined
+  readonly maxFrameBytes?: number | undefined
 }
 
 export const initialStatus: ConnectionStatus = {

@@ -38,12 +38,18 @@ describe("Handshake", () => {
     const hello = parse(new TextDecoder().decode(makeHandshake({ token: "tok" }).hello(1_700_000_000_000)))
     assert.strictEqual(hello.type, "hello")
     assert.match(String(hello.headers.messageId), /^msg_1700000000000_tok/)
-    assert.deepStrictEqual(JSON.parse(hello.data), { protocol: 2, features: ["ack"] })
+    assert.deepStrictEqual(JSON.parse(hello.data), { protocol: 2, features: ["ack", "media", "groups"] })
   })
 
   it("a feature is used only when both hellos list it; unknown ones are ignored", () => {
     const handshake = makeHandshake({ token: "t", offered: ["ack", "media"] })
     assert.deepStrictEqual(handshake.onServerHello(1, { protocol: 2, features: ["groups", "media", "teleport"] }), { protocol: 2, features: ["media"] })
+  })
+
+  it("the server's upload URL and frame limit are kept when its hello gives them (§8.1)", () => {
+    const handshake = makeHandshake({ token: "t" })
+    const hello = { protocol: 2, features: ["media"], upload: { url: "https://up.example/u", extra: 1 }, maxFrameBytes: 4096 }
+    assert.deepStrictEqual(handshake.onServerHello(1, hello), { protocol: 2, features: ["media"], upload: { url: "https://up.example/u" }, maxFrameBytes: 4096 })
   })
 
   it.effect("acks go out only on the link whose server agreed on ack; v1 and other links get none", () =>
@@ -65,7 +71,8 @@ describe("Handshake", () => {
       handshake.onServerHello(2, { protocol: 2, features: [] })
       assert.strictEqual(yield* handshake.acknowledge(second.link, [target], 5), 0, "a v2 server without ack")
       assert.deepStrictEqual(second.written, [])
-      assert.deepStrictEqual(V1, { protocol: 1, features: [] })
+      // V1 is also the status patch of a new link: it clears the last hello's upload and limit.
+      assert.deepStrictEqual(V1, { protocol: 1, features: [], upload: undefined, maxFrameBytes: undefined })
     }))
 })
 
@@ -115,6 +122,7 @@ describe("the connector and the server's protocol", () => {
         yield* settle
         const status = yield* connector.status
         assert.deepStrictEqual([status.protocol, status.features], [2, ["ack"]])
+        assert.isUndefined(status.upload)
         say(socket, 1)
         say(socket, 2)
         yield* settle
