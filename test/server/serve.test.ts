@@ -1,6 +1,7 @@
 /**
  * `insta-claw serve` shows protocol v2 at work: the hello, the messages waiting for an ack, the
- * redelivery after a reconnect and the acks that settle it. A real child process (on the
+ * redelivery after a reconnect and the acks that settle it; and its group lines (§8.2), refused to a
+ * client without `groups`. A real child process (on the
  * project's Node) and a plain `ws` client on 127.0.0.1; every process started here is waited for.
  */
 import { assert, describe, it } from "@effect/vitest"
@@ -66,6 +67,32 @@ describe("insta-claw serve, protocol v2", () => {
       yield* server.until("[demo acknowledged a message sent again; 1 message waiting for an ack]")
       yield* second.ack(secondId)
       yield* server.until("[demo acknowledged a message sent again; 0 messages waiting for an ack]")
+
+      server.child.kill("SIGINT")
+      assert.strictEqual(yield* Effect.promise(() => server.exited), 0)
+    }), { timeout: 30_000 })
+
+  it.live("'#grp_1 ada: text' speaks in a group, mentioned with @agent; refused, with the reason, to a client without groups", () =>
+    Effect.gen(function*() {
+      const server = yield* serve
+      yield* server.until("listening on ws:")
+      assert.include(server.output(), `"#grp_1 ada: hello @agent" says it in group grp_1 as ada`)
+      const url = /listening on (ws:\S+)/.exec(server.output())![1]!
+
+      const plain = yield* plainClient(url, { hello: ["ack"] })
+      yield* server.until("features: ack;")
+      server.child.stdin!.write("#grp_1 ada: hello @agent\n")
+      yield* server.until(`[Not sent: client demo has not agreed on "groups" in a hello, and this message needs it;`)
+      yield* plain.close
+
+      const client = yield* plainClient(url, { hello: ["ack", "groups"] })
+      yield* server.until("features: ack, groups;")
+      yield* client.take(1)
+      server.child.stdin!.write("#grp_1 ada: hello @agent\n")
+      const headers = (envelopeOf((yield* client.take(9))[8]!) as Protocol.MessageEnvelope).headers
+      assert.deepStrictEqual([headers.conversationId, headers.chatType, headers.senderId, headers.mentioned], ["grp_1", "group", "ada", true])
+      server.child.stdin!.write("#grp_1 bob: no mention here\n")
+      assert.isUndefined((envelopeOf((yield* client.take(9))[0]!) as Protocol.MessageEnvelope).headers.mentioned)
 
       server.child.kill("SIGINT")
       assert.strictEqual(yield* Effect.promise(() => server.exited), 0)
