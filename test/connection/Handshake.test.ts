@@ -122,7 +122,6 @@ describe("the connector and the server's protocol", () => {
         yield* settle
         const status = yield* connector.status
         assert.deepStrictEqual([status.protocol, status.features], [2, ["ack"]])
-        assert.isUndefined(status.upload)
         say(socket, 1)
         say(socket, 2)
         yield* settle
