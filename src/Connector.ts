@@ -28,6 +28,7 @@ import { makeFailures } from "./connector/Failures.ts"
 import { makeHandlers } from "./connector/Handlers.ts"
 import { makeInbound, sweepInterval } from "./connector/Inbound.ts"
 import { makeLanes } from "./connector/Lanes.ts"
+import { makeMedia } from "./connector/Media.ts"
 import { makeReplies } from "./connector/Reply.ts"
 import { makeStatus } from "./connector/Status.ts"
 import { DedupeStore } from "./DedupeStore.ts"
@@ -121,7 +122,9 @@ const make = Effect.gen(function*() {
     failures: makeFailures([Redacted.value(config.clientSecret)]),
     markOutbound: status.markOutbound,
     background: handlers.run,
-    settled: (message, delivered) => acks.settled(message, delivered)
+    settled: (message, delivered) => acks.settled(message, delivered),
+    // Media inline within the server's frame limit, else uploaded where its hello says (§8.1).
+    media: makeMedia({ clientId: config.clientId, clientSecret: config.clientSecret, link: connection.status })
   })
   const lanes = yield* makeLanes({
     answer: replies.answer,

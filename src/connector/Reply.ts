@@ -19,6 +19,7 @@ import * as Metrics from "../Metrics.ts"
 import type { EmptyMessageError, InboundMessage, OutboundFrame, Protocol, ReplyOutcome } from "../Protocol.ts"
 import { makeAdmissions, makeOwnReplies } from "./Admission.ts"
 import type { Failures } from "./Failures.ts"
+import type { OutboundMedia } from "./Media.ts"
 
 export interface Replies {
   /** Answers one message; never fails (a reply that cannot be sent is counted and logged). */
@@ -42,6 +43,8 @@ export const makeReplies = (options: {
   readonly background: (effect: Effect.Effect<void>) => Effect.Effect<unknown>
   /** A message's reply reached the server (`delivered`), or could not be sent (`Acks.settled`). */
   readonly settled: (message: InboundMessage, delivered: boolean) => Effect.Effect<void>
+  /** How the agent's media go out (`Media.ts`: inline, uploaded, or a sentence); absent, as they are. */
+  readonly media?: OutboundMedia | undefined
 }): Replies => {
   const { agent, protocol, failures, markOutbound } = options
   const admissions = makeAdmissions(agent.admit)
@@ -97,7 +100,8 @@ export const makeReplies = (options: {
       conversationId: message.conversationId,
       describeFailure: failures.describeFailure,
       describeStop: failures.describeStop,
-      onSourceFailure: failures.onSourceFailure
+      onSourceFailure: failures.onSourceFailure,
+      resolveMedia: options.media?.forReply()
     }
     const sent = yield* Effect.result(
       protocol.writeReply(replyOptions, pieces, write).pipe(Effect.onInterrupt(() => response.abandon))
