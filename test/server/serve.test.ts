@@ -76,7 +76,7 @@ describe("insta-claw serve, protocol v2", () => {
     Effect.gen(function*() {
       const server = yield* serve
       yield* server.until("listening on ws:")
-      assert.include(server.output(), `"#grp_1 ada: hello @agent" says it in group grp_1 as ada`)
+      yield* server.until(`"#grp_1 ada: hello @agent" says it in group grp_1 as ada (mentioned: the text has the word @agent)`)
       const url = /listening on (ws:\S+)/.exec(server.output())![1]!
 
       const plain = yield* plainClient(url, { hello: ["ack"] })
