@@ -1,15 +1,20 @@
 /**
  * A fake OpenClaw host for unit tests of the plugin: the runtime calls the agent makes
  * (`resolveAgentRoute`, `inbound.ingress.resolveStable`, `inbound.buildContext`,
- * `dispatchReplyWithBufferedBlockDispatcher`), and a gateway context with status tracking.
+ * `dispatchReplyWithBufferedBlockDispatcher`, the media store), and a gateway context with status
+ * tracking.
  *
  * The inbound part is not faked: OpenClaw gives a plugin that is neither bundled nor an official
  * install the SDK's own resolver and builder, unwrapped, and so does this host — the contexts the
  * tests read are the ones the real SDK builds.
  */
 import { Duration, Effect } from "effect"
+import { Buffer } from "node:buffer"
+import { writeFileSync } from "node:fs"
+import { join } from "node:path"
 import { buildChannelInboundEventContext } from "openclaw/plugin-sdk/channel-inbound"
 import { resolveStableChannelMessageIngress } from "openclaw/plugin-sdk/channel-ingress-runtime"
+import type { HostMediaStore } from "../../src/openclaw/Media.ts"
 import type { HostChannelRuntime, HostReplyPayload } from "../../src/openclaw/OpenClawAgent.ts"
 import type { InstaClawAccount, StartAccountContext } from "../../src/openclaw/Channel.ts"
 
@@ -41,8 +46,72 @@ export interface Dispatch {
   }
 }
 
-/** `answer` plays the agent: it gets each dispatch and delivers what it likes. */
-export const fakeRuntime = (answer: (dispatch: Dispatch) => Promise<void>) => {
+/** An error of the host's media store: `MediaFetchError` (fetching) and `SaveMediaSourceError` (saving) both carry a `code`. */
+class StoreError extends Error {
+  readonly code: string
+  readonly status: number | undefined
+  constructor(code: string, message: string, status?: number) {
+    super(message)
+    this.code = code
+    this.status = status
+  }
+}
+
+/**
+ * The host's media store (`runtime.channel.media`), faked the way OpenClaw's behaves
+ * (`dist/fetch-*.mjs`, `store-*.mjs`, `ssrf-*.mjs`): `saveRemoteMedia` refuses anything but
+ * http(s), plain http when asked for https, and loopback hosts unless `ssrfPolicy.allowedHostnames`
+ * names them; a status other than 2xx is `http_error` with the status, and more than `maxBytes`
+ * (default 100 MiB; by Content-Length, or while reading) is `max_bytes`. `saveMediaBuffer`
+ * refuses more than `maxBytes` (default 5 MiB) as `too-large`. Files go to `dir`; every call is
+ * recorded.
+ */
+export const fakeMediaStore = (dir: string) => {
+  const calls: Array<{ readonly method: "saveRemoteMedia" | "saveMediaBuffer"; readonly url?: string; readonly maxBytes?: number | undefined; readonly contentType?: string | undefined }> = []
+  let saved = 0
+  const write = (buffer: Buffer, contentType: string | undefined, fileName: string | undefined) => {
+    const path = join(dir, `${fileName === undefined ? "" : `${fileName}---`}${++saved}`)
+    writeFileSync(path, buffer)
+    return { id: `${saved}`, path, size: buffer.byteLength, ...(contentType === undefined ? {} : { contentType }), ...(fileName === undefined ? {} : { fileName }) }
+  }
+  const store: HostMediaStore = {
+    saveRemoteMedia: async (options) => {
+      calls.push({ method: "saveRemoteMedia", url: options.url, maxBytes: options.maxBytes })
+      const maxBytes = options.maxBytes ?? 100 * 1024 * 1024
+      const failed = (reason: string) => new StoreError("fetch_failed", `Failed to fetch media from ${options.url}: ${reason}`)
+      const url = new URL(options.url)
+      if (url.protocol !== "http:" && url.protocol !== "https:") throw failed("Invalid URL: must be http or https")
+      if (options.requireHttps === true && url.protocol !== "https:") throw failed("URL must use https")
+      const host = url.hostname.replace(/^\[|\]$/g, "")
+      const loopback = host === "localhost" || host === "::1" || host.startsWith("127.")
+      if (loopback && !(options.ssrfPolicy?.allowedHostnames ?? []).includes(host)) throw failed("Blocked hostname or private/internal/special-use IP address")
+      const response = await fetch(url, { redirect: "manual" })
+      if (!response.ok) {
+        await response.body?.cancel()
+        throw new StoreError("http_error", `Failed to fetch media from ${options.url}: HTTP ${response.status}`, response.status)
+      }
+      const length = Number(response.headers.get("content-length") ?? Number.NaN)
+      if (length > maxBytes) {
+        await response.body?.cancel()
+        throw new StoreError("max_bytes", `Failed to fetch media from ${options.url}: content length ${length} exceeds maxBytes ${maxBytes}`)
+      }
+      const buffer = Buffer.from(await response.arrayBuffer())
+      if (buffer.byteLength > maxBytes) throw new StoreError("max_bytes", `Failed to fetch media from ${options.url}: payload exceeds maxBytes ${maxBytes}`)
+      const headerType = response.headers.get("content-type") ?? undefined
+      const contentType = headerType === undefined || headerType === "application/octet-stream" ? (options.fallbackContentType ?? headerType) : headerType
+      return write(buffer, contentType, options.originalFilename ?? (url.pathname.split("/").at(-1) || undefined))
+    },
+    saveMediaBuffer: async (buffer, contentType, _subdir, maxBytes = 5 * 1024 * 1024, originalFilename) => {
+      calls.push({ method: "saveMediaBuffer", maxBytes, contentType })
+      if (buffer.byteLength > maxBytes) throw new StoreError("too-large", `Media exceeds ${maxBytes / (1024 * 1024)}MB limit`)
+      return write(buffer, contentType, originalFilename)
+    }
+  }
+  return { store, calls }
+}
+
+/** `answer` plays the agent: it gets each dispatch and delivers what it likes; `media` is the host's media store, if any. */
+export const fakeRuntime = (answer: (dispatch: Dispatch) => Promise<void>, media?: HostMediaStore) => {
   const routes: Array<unknown> = []
   const contexts: Array<Record<string, unknown>> = []
   /** The pairing store: approved senders, and pending requests by sender. */
@@ -71,6 +140,7 @@ export const fakeRuntime = (answer: (dispatch: Dispatch) => Promise<void>) => {
       ingress: { resolveStable: resolveStableChannelMessageIngress },
       buildContext: buildChannelInboundEventContext
     },
+    ...(media === undefined ? {} : { media }),
     reply: {
       dispatchReplyWithBufferedBlockDispatcher: async ({ ctx, dispatcherOptions, replyOptions }) => {
         contexts.push(ctx)
