@@ -20,6 +20,7 @@ import type { BuildChannelInboundEventContextParams, BuiltChannelInboundEventCon
 import { isAbortRequestText } from "openclaw/plugin-sdk/command-primitives-runtime"
 import { Agent, AgentError, type AgentRequest, AgentStopped, type ReplyPiece } from "../Agent.ts"
 import { decideAccess, type DmPolicy, type HostIngress, type HostPairing } from "./Access.ts"
+import * as Media from "./Media.ts"
 
 import { CHANNEL_ID } from "./ChannelSchema.ts"
 
@@ -29,6 +30,9 @@ export { CHANNEL_ID }
 export interface HostReplyPayload {
   readonly text?: string | undefined
   readonly isError?: boolean | undefined
+  /** Media of the reply (the host's place for the agent's `MEDIA:` lines), sent by `Media.ts`. */
+  readonly mediaUrl?: string | undefined
+  readonly mediaUrls?: ReadonlyArray<string> | undefined
 }
 
 /** The part of OpenClaw's `runtime.channel` the agent uses. */
@@ -43,6 +47,8 @@ export interface HostChannelRuntime {
     }) => { readonly sessionKey: string; readonly agentId: string }
   }
   readonly pairing?: HostPairing | undefined
+  /** The host's media store, where the media of a user's message are saved (`Media.ts`). */
+  readonly media?: Media.HostMediaStore | undefined
   /**
    * The inbound context is built here rather than with `reply.finalizeInboundContext`, which the
    * SDK marks deprecated; the runtime's builder and resolver share one host instance, so a
@@ -126,6 +132,11 @@ export class DeliveryAssembler {
   /** Partials carried the reply: deliveries repeat it, and may only extend it. */
   private streamed = false
   private last: string | undefined
+
+  /** The text sent so far. */
+  get text(): string {
+    return this.sent
+  }
 
   /** A new assistant message begins; its text follows the earlier ones after a blank line. */
   messageStart(): void {
@@ -252,6 +263,9 @@ export const make = (host: OpenClawHost): Agent["Service"] => {
               if (ownSet.size === 0 && running.get(request.conversationId) === ownSet) running.delete(request.conversationId)
             })
           )
+          // The message's media, saved in the host's store; a notice in the body for each one lost.
+          const { accountId, channel } = host
+          const received = yield* Media.receive({ text: request.text, media: request.media, messageId: request.messageId, store: channel.media, cfg, accountId })
           // Body, RawBody, BodyForAgent and CommandBody all come from the text; Provider, Surface
           // and OriginatingChannel from the channel; SessionKey from the route.
           const context = host.channel.inbound.buildContext({
@@ -264,7 +278,8 @@ export const make = (host: OpenClawHost): Agent["Service"] => {
             conversation: { kind: "direct", id: request.conversationId },
             route: { agentId: route.agentId, routeSessionKey: route.sessionKey },
             reply: { to: `${CHANNEL_ID}:${request.conversationId}`, originatingTo: request.conversationId },
-            message: { rawBody: request.text },
+            message: { rawBody: received.body },
+            ...(received.facts.length === 0 ? {} : { media: received.facts }),
             // Commands (/stop, …) as the access policy says, like OpenClaw's own channels.
             access: { commands: { authorized: access.commandAuthorized } },
             // The operator's prompt (GroupSystemPrompt), not user-supplied text.
@@ -272,6 +287,7 @@ export const make = (host: OpenClawHost): Agent["Service"] => {
             channelIngress: access.ingress
           })
           const deliveries = new DeliveryAssembler()
+          const media = new Media.ReplyMediaSender(cfg, host.accountId, route.agentId)
           const reasoning = new ReasoningText()
           let toolCalls = 0
           let hostError: string | undefined
@@ -311,6 +327,7 @@ export const make = (host: OpenClawHost): Agent["Service"] => {
                     const piece = deliveries.next(info.kind, payload.text)
                     // Waits while the reply stream is behind: the host is paced by the socket.
                     if (piece !== undefined) await runInAccount(Queue.offer(queue, piece))
+                    for (const medium of await runInAccount(media.pieces(payload))) await runInAccount(Queue.offer(queue, medium))
                   }
                 }
               }),
@@ -319,6 +336,8 @@ export const make = (host: OpenClawHost): Agent["Service"] => {
           if (hostError !== undefined) {
             return yield* new AgentError({ message: hostError.trim() || dispatchFailedMessage, code: "agent_error" })
           }
+          const unsent = media.unsent(deliveries.text)
+          if (unsent !== undefined) yield* Queue.offer(queue, unsent)
           yield* Queue.end(queue)
         })
       )
