@@ -32,6 +32,7 @@ import { makeMedia } from "./connector/Media.ts"
 import { makeReplies } from "./connector/Reply.ts"
 import { makeStatus } from "./connector/Status.ts"
 import { DedupeStore } from "./DedupeStore.ts"
+import type { ReplyMedia } from "./Media.ts"
 import { type EmptyMessageError, Protocol } from "./Protocol.ts"
 
 /** What a status display needs; OpenClaw's `ctx.setStatus` gets this. */
@@ -80,10 +81,11 @@ export { emptyReplyFailure } from "./Protocol.ts"
 
 export class Connector extends Context.Service<Connector, {
   /**
-   * Sends `text` to a conversation as one streamed response (OpenClaw's `sendText`).
-   * Fails with `Cannot send empty message` or `WebSocket is not connected`.
+   * Sends `text`, and `media` after it (§8.1), to a conversation as one streamed response
+   * (OpenClaw's `sendText` and `sendMedia`). Fails with `Cannot send empty message` (blank text and
+   * no media) or `WebSocket is not connected`.
    */
-  readonly send: (conversationId: string, text: string) => Effect.Effect<SentReply, EmptyMessageError | ConnectionError>
+  readonly send: (conversationId: string, text: string, media?: ReadonlyArray<ReplyMedia>) => Effect.Effect<SentReply, EmptyMessageError | ConnectionError>
   readonly status: Effect.Effect<ConnectorStatus>
   /** The status now, then on every change. */
   readonly statusChanges: Stream.Stream<ConnectorStatus>

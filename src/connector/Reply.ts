@@ -16,7 +16,8 @@ import { Effect, Exit, Metric, Stream } from "effect"
 import type { Agent, AgentRequest } from "../Agent.ts"
 import type { ConnectionError, ResponseWriter } from "../Connection.ts"
 import * as Metrics from "../Metrics.ts"
-import type { EmptyMessageError, InboundMessage, OutboundFrame, Protocol, ReplyOutcome } from "../Protocol.ts"
+import type { ReplyMedia } from "../Media.ts"
+import type { EmptyMessageError, InboundMessage, OutboundFrame, Protocol, ReplyOutcome, ReplyPiece } from "../Protocol.ts"
 import { makeAdmissions, makeOwnReplies } from "./Admission.ts"
 import type { Failures } from "./Failures.ts"
 import type { OutboundMedia } from "./Media.ts"
@@ -24,10 +25,11 @@ import type { OutboundMedia } from "./Media.ts"
 export interface Replies {
   /** Answers one message; never fails (a reply that cannot be sent is counted and logged). */
   readonly answer: (message: InboundMessage) => Effect.Effect<void>
-  /** Sends `text` as one response and waits for the server to have read it. */
+  /** Sends `text` (and `media` after it, §8.1) as one response and waits for the server to have read it. */
   readonly send: (
     conversationId: string,
-    text: string
+    text: string,
+    media?: ReadonlyArray<ReplyMedia>
   ) => Effect.Effect<{ readonly conversationId: string; readonly responseId: string }, EmptyMessageError | ConnectionError>
 }
 
@@ -131,8 +133,13 @@ export const makeReplies = (options: {
     })
   }, Effect.withSpan("Connector.answer", undefined, { captureStackTrace: false }))
 
-  const send = Effect.fnUntraced(function*(conversationId: string, text: string) {
-    const frames = yield* Stream.runCollect(protocol.streamReply({ conversationId }, text))
+  const send = Effect.fnUntraced(function*(conversationId: string, text: string, media: ReadonlyArray<ReplyMedia> = []) {
+    // With media (§8.1) the text may be blank: they follow it, resolved like an agent's.
+    const frames = yield* Stream.runCollect(
+      media.length === 0
+        ? protocol.streamReply({ conversationId }, text)
+        : protocol.streamReply({ conversationId, resolveMedia: options.media?.forReply() }, Stream.fromIterable<ReplyPiece>([text, ...media]))
+    )
     const responseId = frames[0]?.responseId ?? ""
     ownReplies.sent(responseId)
     const response = yield* options.beginResponse
