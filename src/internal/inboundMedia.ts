@@ -21,6 +21,9 @@ const KINDS: Readonly<Record<string, { readonly kind: MediaKind; readonly field:
 /** Part types that hold text (or nothing a receiver reads): not media, and not unknown. */
 const TEXTUAL: ReadonlySet<string> = new Set(["output_text", "input_text", "text", "summary_text", "reasoning_text", "refusal"])
 
+/** Keys of parts left out for the limit that are remembered, so each is counted once. */
+const MAX_DROPPED_KEYS = 1000
+
 /** What a part costs besides its URL: its key and its record. */
 const PART_OVERHEAD = 64
 
@@ -50,7 +53,9 @@ export class InboundMedia {
   private readonly parts = new Map<string, Candidate>()
   private readonly items = new Map<string, number>()
   private bytes = 0
-  private dropped = 0
+  /** Parts not kept for the limit, by key (one part comes in several events); the set itself is capped. */
+  private readonly dropped = new Set<string>()
+  private droppedUncounted = 0
   private readonly maxBytes: number
 
   constructor(maxBytes: number) {
@@ -77,7 +82,9 @@ export class InboundMedia {
     const previous = this.parts.get(key)
     const bytes = this.bytes - (previous?.size ?? 0) + candidate.size
     if (bytes > this.maxBytes) {
-      if (previous === undefined) this.dropped++
+      if (previous !== undefined || this.dropped.has(key)) return
+      if (this.dropped.size < MAX_DROPPED_KEYS) this.dropped.add(key)
+      else this.droppedUncounted++
       return
     }
     this.bytes = bytes
@@ -133,7 +140,8 @@ export class InboundMedia {
         ...(mimeType === undefined ? {} : { mimeType })
       })
     }
-    if (this.dropped > 0) problems.push(`${this.dropped} media part(s) past the limit of ${this.maxBytes} bytes of media per message; left out`)
+    const dropped = this.dropped.size + this.droppedUncounted
+    if (dropped > 0) problems.push(`${dropped} media part(s) past the limit of ${this.maxBytes} bytes of media per message; left out`)
     return { media, problems }
   }
 }
