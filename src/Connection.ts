@@ -112,9 +112,11 @@ export class Connection extends Context.Service<Connection, {
   readonly beginResponse: Effect.Effect<ResponseWriter>
   /**
    * Acknowledges user messages to the server (§7) on the open link, if it agreed on `ack`;
-   * succeeds with how many acks went out (none on a v1 link or with no link). Never fails.
+   * succeeds with how many acks went out (none on a v1 link or with no link). Never fails. A link
+   * whose server has not said hello yet is given up to `connectTimeout` for it, unless
+   * `waitForHello` is false.
    */
-  readonly acknowledge: (targets: ReadonlyArray<AckTarget>) => Effect.Effect<number>
+  readonly acknowledge: (targets: ReadonlyArray<AckTarget>, options?: { readonly waitForHello?: boolean }) => Effect.Effect<number>
   /** Fails when reconnecting has given up (`maxReconnectAttempts`); otherwise never returns. */
   readonly awaitFatal: Effect.Effect<never, ConnectionError>
 }>()("insta-claw/Connection") {
@@ -333,13 +335,13 @@ const make = Effect.gen(function*() {
       ),
     beginResponse,
     sendResponse,
-    acknowledge: (targets) =>
+    acknowledge: (targets, options) =>
       Effect.gen(function*() {
         const link = Option.getOrUndefined(SubscriptionRef.getUnsafe(currentLink))
         if (link === undefined) return 0
         // The server's hello may still wait behind frames being handled (pongs do not wait):
-        // give it a moment before the link counts as v1.
-        if (!handshake.decided(link.generation)) yield* awaitHello(link)
+        // give it a moment before the link counts as v1 (unless told not to wait, as on close).
+        if (!handshake.decided(link.generation) && options?.waitForHello !== false) yield* awaitHello(link)
         return yield* handshake.acknowledge(link, targets, clock.currentTimeMillisUnsafe())
       }),
     awaitFatal: Deferred.await(fatal)

@@ -116,6 +116,8 @@ const make = Effect.gen(function*() {
   // Acks (protocol v2) go out once a message's reply reached the server and its id is stored.
   const acks = yield* makeAcks({ store, acknowledge: connection.acknowledge })
   yield* Effect.forkScoped(acks.run)
+  // On close, after the replies (the finalizer below runs first) and before the link closes.
+  yield* Effect.addFinalizer(() => acks.drain)
   const replies = makeReplies({
     agent,
     systemPrompt: config.systemPrompt,

@@ -27,27 +27,35 @@ export interface Acks {
   readonly again: (target: AckTarget, answered: boolean) => Effect.Effect<void>
   /** Sends the acks, batch by batch; runs for the connector's scope. */
   readonly run: Effect.Effect<never>
+  /**
+   * Sends what is still queued. For the connector's close, once the last replies are settled and
+   * before the link closes: else a clean restart would have every message of the last moments
+   * sent again (and acknowledged again, from the dedupe store).
+   */
+  readonly drain: Effect.Effect<void>
 }
 
 export const makeAcks = Effect.fnUntraced(function*(options: {
   readonly store: DedupeStoreShape
-  /** Writes acks on the open link if it agreed on `ack`; how many went out. */
-  readonly acknowledge: (targets: ReadonlyArray<AckTarget>) => Effect.Effect<number>
+  /** Writes acks on the open link if it agreed on `ack`; how many went out (`Connection.acknowledge`). */
+  readonly acknowledge: (targets: ReadonlyArray<AckTarget>, options?: { readonly waitForHello?: boolean }) => Effect.Effect<number>
 }) {
   const { store } = options
   const queue = yield* Queue.unbounded<AckTarget>()
   /** Messages taken and not yet settled. Bounded by what the lanes hold. */
   const inProgress = new Set<string>()
 
-  const run = Effect.forever(
+  // Only what a restarted connector would find is acknowledged.
+  const send = (batch: ReadonlyArray<AckTarget>, waitForHello: boolean) =>
     Effect.gen(function*() {
-      const batch = yield* Queue.takeAll(queue)
-      // Only what a restarted connector would find is acknowledged.
       yield* store.flushed
-      const sent = yield* options.acknowledge(batch)
+      const sent = yield* options.acknowledge(batch, { waitForHello })
       if (sent > 0) yield* Metric.update(Metrics.messagesAcknowledged, sent)
     })
-  )
+
+  const run = Effect.forever(Effect.flatMap(Queue.takeAll(queue), (batch) => send(batch, true)))
+  // On close, a link still waiting for its server's hello is not waited for.
+  const drain = Effect.flatMap(Queue.clear(queue), (batch) => (batch.length === 0 ? Effect.void : send(batch, false)))
 
   return {
     taken: (responseId) => {
@@ -65,6 +73,7 @@ export const makeAcks = Effect.fnUntraced(function*(options: {
         Queue.offerUnsafe(queue, target)
         return answered ? Metric.update(Metrics.messagesDeduplicated, 1) : Effect.void
       }),
-    run
+    run,
+    drain
   } satisfies Acks
 })

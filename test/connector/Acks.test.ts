@@ -79,4 +79,18 @@ describe("Acks", () => {
       assert.deepStrictEqual(steps, ["remember a", "remember b", "remember c", "flushed", "ack a,b,c"])
       yield* stop
     }))
+
+  it.effect("drain sends what is still queued: the connector's close does not leave the last acks behind", () =>
+    Effect.gen(function*() {
+      const { acks, settle, steps, stop } = yield* setup
+      yield* stop // as on close: the background sender is gone, its last batch not taken
+      acks.taken("r9")
+      yield* acks.settled(message("r9"), true)
+      yield* settle
+      assert.deepStrictEqual(steps, ["remember r9"])
+      yield* acks.drain
+      assert.deepStrictEqual(steps, ["remember r9", "flushed", "ack r9"])
+      yield* acks.drain
+      assert.strictEqual(steps.length, 3, "nothing left to send")
+    }))
 })
