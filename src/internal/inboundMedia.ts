@@ -75,7 +75,7 @@ export class InboundMedia {
       type: part.type.slice(0, 40),
       url: typeof url === "string" ? url : undefined,
       filename,
-      item: this.itemOrder(item),
+      item: 0,
       index: index ?? 0,
       size: PART_OVERHEAD + key.length + (typeof url === "string" ? url.length : 0) + (filename?.length ?? 0)
     }
@@ -88,7 +88,8 @@ export class InboundMedia {
       return
     }
     this.bytes = bytes
-    this.parts.set(key, candidate)
+    // The item's order is taken only for a part that is kept: the table stays as bounded as the parts.
+    this.parts.set(key, { ...candidate, item: previous?.item ?? this.itemOrder(item) })
   }
 
   /** The content of an item snapshot (`output_item.done`, or one of `response.completed`'s `output`). */
