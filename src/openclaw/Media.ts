@@ -219,14 +219,15 @@ export const agentAccess = (cfg: unknown, agentId: string): LoadAccess => ({ med
 /** A medium of a reply that could not be loaded: its name, and why (for the log only). */
 export class MediaNotSent extends Schema.TaggedError<MediaNotSent>()("MediaNotSent", {
   name: Schema.String,
+  kind: Schema.Literals(["image", "file", "video"]),
   detail: Schema.String
 }) {
   override get message(): string {
     return `Could not send ${this.name}: ${this.detail}`
   }
-  /** What the end user reads in the reply instead of the file. */
+  /** What the end user reads in the reply instead of the file (worded as the connector's own, `connector/Media.ts`). */
   get sentence(): string {
-    return `(The file ${this.name} could not be sent.)`
+    return `[The ${this.kind} "${this.name}" could not be sent.]`
   }
 }
 
@@ -266,7 +267,7 @@ export const toReplyMedia = Effect.fn("OpenClawMedia.toReplyMedia")(function*(me
         ...(mediaAccess === undefined ? {} : { mediaAccess: { ...mediaAccess, ...(mediaAccess.localRoots === undefined ? {} : { localRoots: [...mediaAccess.localRoots] }) } })
       }))
     },
-    catch: (error) => new MediaNotSent({ name, detail: error instanceof Error ? error.message : String(error) })
+    catch: (error) => new MediaNotSent({ name, kind: kindOf(mimeTypeFromFilePath(name)), detail: error instanceof Error ? error.message : String(error) })
   })
   const mimeType = loaded.contentType ?? mimeTypeFromFilePath(name)
   return {

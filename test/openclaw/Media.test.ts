@@ -223,7 +223,7 @@ describe("a reply's media", () => {
       const file = yield* Media.toReplyMedia(`file://${join(roots, "report.pdf")}`, options)
       assert.deepStrictEqual([file.kind, file.mimeType, file.filename, Buffer.from(file.bytes!).equals(pdf)], ["file", "application/pdf", "report.pdf", true])
       const outside = yield* Effect.flip(Media.toReplyMedia(join(dir, "secret.pdf"), options))
-      assert.strictEqual(outside.sentence, "(The file secret.pdf could not be sent.)")
+      assert.strictEqual(outside.sentence, "[The file \"secret.pdf\" could not be sent.]")
       assert.include(outside.detail, "not under an allowed directory")
       const missing = yield* Effect.flip(Media.toReplyMedia(join(roots, "gone.png"), options))
       assert.include(missing.detail, "not found")
@@ -269,7 +269,7 @@ describe("media through the OpenClaw agent", () => {
       assert.deepStrictEqual(result, [
         "Here you are.",
         { _tag: "Media", kind: "image", url: "https://cdn.example/cat.png", filename: "cat.png", mimeType: "image/png" } satisfies ReplyMedia,
-        "\n\n(The file nowhere.png could not be sent.)"
+        "\n\n[The image \"nowhere.png\" could not be sent.]"
       ] satisfies Array<ReplyPiece>)
       assert.strictEqual(lines.filter((line) => line.includes("Could not send nowhere.png")).length, 1, lines.join("\n"))
     }))
