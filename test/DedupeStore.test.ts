@@ -81,9 +81,11 @@ describe("a restart", () => {
       const { responseId } = yield* server.sendUserMessage({ conversationId: "c", text: "answer me once" })
       assert.strictEqual((yield* waitFor(events, "ReplyCompleted")).text, "answer me once")
       yield* before.close
+      assert.strictEqual(yield* server.unacknowledged, 0, "acknowledged before the connector closed")
 
       const after = yield* startConnector(server.url, Agent.echo, { debug: true }, { dedupeFile: path })
-      yield* waitFor(events, "ClientConnected")
+      // Once the new link has said hello: a server sends nothing to a v2 link before.
+      yield* waitFor(events, "Hello")
       yield* server.redeliver(responseId)
       yield* server.sendUserMessage({ conversationId: "c", text: "marker" })
       assert.strictEqual((yield* waitFor(events, "ReplyCompleted")).text, "marker", "no second reply to the redelivery")

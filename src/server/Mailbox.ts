@@ -154,6 +154,12 @@ export class Mailbox {
     if (entry.released === entry.frames.length) this.letGoIfTaken(entry, false)
   }
 
+  /** Releases every frame left at once, back to back (`done` hears of the last one's write). */
+  releaseAll(entry: Entry, done: () => void): void {
+    while (entry.released < entry.frames.length - 1) this.release(entry, () => {})
+    this.release(entry, done)
+  }
+
   /** Writes one frame to every ready link that agreed on `needs`, keeping nothing (a v1 server's manual redelivery). */
   broadcast(frame: string, done: () => void, needs: ReadonlyArray<string> = []): void {
     writeAll(this.write, [...this.links].filter((link) => this.isReady(link) && link.takes(needs)).map((link) => [link, frame]), done)

@@ -296,6 +296,11 @@ export const make = Effect.fnUntraced(function*(options: ReferenceServerOptions)
     const entry = mailbox.add(responseId, jsons, needs)
     const queued = !mailbox.hasReadyLink
     countUnacknowledged()
+    // Unpaced, a message goes out back to back, as a server that has it whole sends it: messages
+    // sent at once do not interleave event by event.
+    if (pacing === undefined && (mailbox.speaksAck || mailbox.openLinks > 0)) {
+      return yield* Effect.as(Effect.callback<void>((resume) => mailbox.releaseAll(entry, () => resume(Effect.void))), { responseId, queued })
+    }
     for (const frame of frames) {
       if (pacing !== undefined && frame.type === "response.output_text.delta") yield* Effect.sleep(pacing)
       if (!mailbox.speaksAck && mailbox.openLinks === 0) {
