@@ -4,7 +4,9 @@
  * session per account and conversation unless `sessionScope: "host"`), access (`Access.ts`, the
  * host's ingress resolver bound to that route), inbound context (`inbound.buildContext` with the
  * sender, `systemPrompt` and the resolver's result), and `dispatchReplyWithBufferedBlockDispatcher`
- * — and every `block`/`final` delivery becomes the next piece of the reply stream, sent on at once.
+ * — and every `block`/`final` delivery becomes the next piece of the reply stream, sent on at once
+ * (`Deliveries.ts`). A group message is admitted, or skipped, before any frame goes out, and its
+ * route and access come from that admission (`Groups.ts`); a reply tag of the agent quotes a message.
  *
  * The host runtime is described structurally (`HostChannelRuntime`) so unit tests can fake it;
  * `src/openclaw/index.ts` checks at compile time that OpenClaw's real runtime fits.
@@ -20,11 +22,13 @@ import type { BuildChannelInboundEventContextParams, BuiltChannelInboundEventCon
 import { isAbortRequestText } from "openclaw/plugin-sdk/command-primitives-runtime"
 import { Agent, AgentError, type AgentRequest, AgentStopped, type ReplyPiece } from "../Agent.ts"
 import { decideAccess, type DmPolicy, type HostIngress, type HostPairing } from "./Access.ts"
+import { DeliveryAssembler, ReasoningText } from "./Deliveries.ts"
+import * as Groups from "./Groups.ts"
 import * as Media from "./Media.ts"
 
 import { CHANNEL_ID } from "./ChannelSchema.ts"
 
-export { CHANNEL_ID }
+export { CHANNEL_ID, DeliveryAssembler }
 
 /** One reply payload as the host delivers it. */
 export interface HostReplyPayload {
@@ -33,19 +37,13 @@ export interface HostReplyPayload {
   /** Media of the reply (the host's place for the agent's `MEDIA:` lines), sent by `Media.ts`. */
   readonly mediaUrl?: string | undefined
   readonly mediaUrls?: ReadonlyArray<string> | undefined
+  /** The message the reply quotes, from the agent's reply tag (`[[reply_to_current]]`). */
+  readonly replyToId?: string | undefined
 }
 
 /** The part of OpenClaw's `runtime.channel` the agent uses. */
 export interface HostChannelRuntime {
-  readonly routing: {
-    readonly resolveAgentRoute: (params: {
-      readonly cfg: any
-      readonly channel: string
-      readonly accountId?: string | null
-      readonly peer?: { readonly kind: "direct"; readonly id: string } | null
-      readonly dmScope?: "main" | "per-peer" | "per-channel-peer" | "per-account-channel-peer"
-    }) => { readonly sessionKey: string; readonly agentId: string }
-  }
+  readonly routing: { readonly resolveAgentRoute: Groups.ResolveRoute }
   readonly pairing?: HostPairing | undefined
   /** The host's media store, where the media of a user's message are saved (`Media.ts`). */
   readonly media?: Media.HostMediaStore | undefined
@@ -98,8 +96,8 @@ export interface OpenClawHost {
   readonly live?: (() => { readonly cfg: unknown; readonly settings: LiveSettings } | undefined) | undefined
 }
 
-/** The settings the agent reads at each message. */
-export interface LiveSettings {
+/** The settings the agent reads at each message (the group ones: `Groups.ts`). */
+export interface LiveSettings extends Groups.GroupSettings {
   readonly systemPrompt: string | undefined
   readonly dmPolicy: DmPolicy
   readonly allowFrom: ReadonlyArray<string>
@@ -111,83 +109,6 @@ export const accessDeniedMessage = "This assistant is not available to you."
 
 /** What the end user sees when OpenClaw could not run the agent at all. */
 export const dispatchFailedMessage = "The assistant could not answer right now. Please try again."
-
-/**
- * Turns what the host reports into reply pieces, each sent once.
- *
- * - Partials (`onPartialReply`, one per model chunk, `text` = the assistant message so far) go
- *   out as they come: the part not yet sent.
- * - A new assistant message (`onAssistantMessageStart`, e.g. after a tool call) continues the
- *   same reply after a blank line.
- * - Deliveries (`deliver`: blocks, then a final) are the fallback when the host gives no
- *   partials: blocks are paragraphs joined with a blank line. Whatever partials already sent is
- *   never sent again — a final that repeats the reply, or a repeated delivery (a known host
- *   quirk), sends nothing.
- */
-export class DeliveryAssembler {
-  /** Everything sent so far. */
-  private sent = ""
-  /** What the current assistant message contributed (for partials). */
-  private message = ""
-  /** Partials carried the reply: deliveries repeat it, and may only extend it. */
-  private streamed = false
-  private last: string | undefined
-
-  /** The text sent so far. */
-  get text(): string {
-    return this.sent
-  }
-
-  /** A new assistant message begins; its text follows the earlier ones after a blank line. */
-  messageStart(): void {
-    this.message = ""
-  }
-
-  /** The piece to send for a partial whose `text` is the current message so far. */
-  partial(text: string | undefined): string | undefined {
-    if (text === undefined || !text.startsWith(this.message) || text.length === this.message.length) return undefined
-    const fresh = text.slice(this.message.length)
-    const separator = this.message === "" && this.sent !== "" ? "\n\n" : ""
-    if (this.message === "" && fresh.trim() === "") return undefined
-    this.message = text
-    this.streamed = true
-    this.sent += separator + fresh
-    return separator + fresh
-  }
-
-  /** The piece to send for one delivery, or `undefined` to send nothing. */
-  next(kind: string, text: string | undefined): string | undefined {
-    if (kind === "tool" || text === undefined || text.trim() === "") return undefined
-    if (text === this.last) return undefined
-    this.last = text
-    if (this.sent === "") {
-      this.sent = text
-      return text
-    }
-    // Already sent (by partials or blocks): the whole reply, or its latest part.
-    if (text === this.sent || this.sent.endsWith(text)) return undefined
-    if (text.startsWith(this.sent)) {
-      const rest = text.slice(this.sent.length)
-      this.sent = text
-      return rest
-    }
-    if (this.streamed) return undefined
-    const piece = `\n\n${text}`
-    this.sent += piece
-    return piece
-  }
-}
-
-/** The host reports reasoning as the text so far, or in chunks: the part not yet sent. */
-class ReasoningText {
-  private sent = ""
-  next(text: string | undefined): string | undefined {
-    if (text === undefined || text === "" || text === this.sent) return undefined
-    const delta = text.startsWith(this.sent) ? text.slice(this.sent.length) : text
-    this.sent = text.startsWith(this.sent) ? text : this.sent + text
-    return delta
-  }
-}
 
 /** The reason a reply stopped by the user's `/stop` gives in `incomplete_details`. */
 export const stoppedByUser = "stopped by the user"
@@ -201,8 +122,23 @@ export const stoppedByUser = "stopped by the user"
 export const make = (host: OpenClawHost): Agent["Service"] => {
   /** Replies running now, per conversation: each can be stopped. */
   const running = new Map<string, Set<(reason: string) => void>>()
+  const groups = Groups.make({ accountId: host.accountId, resolveRoute: host.channel.routing.resolveAgentRoute, ingress: host.channel.inbound.ingress })
+  /** The current config and settings: live when the host gives them, else those the account started with. */
+  const current = (request: AgentRequest): { readonly cfg: unknown; readonly settings: LiveSettings } =>
+    host.live?.() ?? {
+      cfg: host.cfg,
+      settings: {
+        systemPrompt: request.systemPrompt,
+        dmPolicy: host.dmPolicy ?? "open",
+        allowFrom: host.allowFrom ?? ["*"],
+        sessionScope: host.sessionScope ?? "conversation",
+        ...Groups.defaultGroupSettings
+      }
+    }
   return Agent.of({
     ordering: "agent",
+    // Group messages go through the group rules before any frame goes out; direct ones are answered.
+    admit: (request) => Effect.suspend(() => groups.admit(request, current(request))),
     reply: (request: AgentRequest) =>
       Stream.callback<ReplyPiece, AgentError | AgentStopped>((queue) =>
         Effect.gen(function*() {
@@ -210,23 +146,19 @@ export const make = (host: OpenClawHost): Agent["Service"] => {
           // The host calls `deliver` back from its own promises: run what it triggers in this
           // fiber's context (the account's logger among it).
           const runInAccount = Effect.runPromiseWith(yield* Effect.context<never>())
-          const live = host.live?.()
-          const cfg = live?.cfg ?? host.cfg
-          const settings: LiveSettings = live?.settings ?? {
-            systemPrompt: request.systemPrompt,
-            dmPolicy: host.dmPolicy ?? "open",
-            allowFrom: host.allowFrom ?? ["*"],
-            sessionScope: host.sessionScope ?? "conversation"
-          }
+          const { cfg, settings } = current(request)
+          // A group message: its route and access were decided at admission (`Groups.ts`).
+          const turn = yield* groups.turn(request, { cfg, settings })
+          if (request.chatType === "group" && turn === undefined) return yield* Queue.end(queue)
           // The route comes first: the access decision that enters the context is bound to it.
-          const route = host.channel.routing.resolveAgentRoute({
+          const route = turn?.route ?? host.channel.routing.resolveAgentRoute({
             cfg,
             channel: CHANNEL_ID,
             accountId: host.accountId,
             peer: { kind: "direct", id: request.conversationId },
             ...(settings.sessionScope === "host" ? {} : { dmScope: "per-account-channel-peer" as const })
           })
-          const access = yield* decideAccess({
+          const access = turn?.access ?? (yield* decideAccess({
             accountId: host.accountId,
             senderId: request.senderId,
             senderName: request.senderName,
@@ -237,7 +169,7 @@ export const make = (host: OpenClawHost): Agent["Service"] => {
             pairing: host.channel.pairing,
             ingress: host.channel.inbound.ingress,
             contextBinding: { agentId: route.agentId, sessionKey: route.sessionKey, messageId: request.messageId, inboundEventKind: "user_request" }
-          })
+          }))
           if (access._tag === "Refuse") {
             yield* Effect.logWarning(`Refused a message from sender ${request.senderId} (${access.reason})`).pipe(
               Effect.annotateLogs({ conversationId: request.conversationId })
@@ -267,23 +199,30 @@ export const make = (host: OpenClawHost): Agent["Service"] => {
           const { accountId, channel } = host
           const received = yield* Media.receive({ text: request.text, media: request.media, messageId: request.messageId, store: channel.media, cfg, accountId })
           // Body, RawBody, BodyForAgent and CommandBody all come from the text; Provider, Surface
-          // and OriginatingChannel from the channel; SessionKey from the route.
+          // and OriginatingChannel from the channel; SessionKey from the route. The chat (direct or
+          // group, its history and mention facts) and the quoted message: `Groups.contextFacts`.
+          const chat = Groups.contextFacts(request, turn)
           const context = host.channel.inbound.buildContext({
             channel: CHANNEL_ID,
             accountId: host.accountId,
             messageId: request.messageId,
             timestamp: now,
-            from: `${CHANNEL_ID}:${request.senderId}`,
+            from: chat.from,
             sender: { id: request.senderId, ...(request.senderName === undefined ? {} : { name: request.senderName }) },
-            conversation: { kind: "direct", id: request.conversationId },
+            conversation: chat.conversation,
             route: { agentId: route.agentId, routeSessionKey: route.sessionKey },
-            reply: { to: `${CHANNEL_ID}:${request.conversationId}`, originatingTo: request.conversationId },
-            message: { rawBody: received.body },
+            reply: chat.reply,
+            message: { rawBody: received.body, ...(chat.inboundHistory === undefined ? {} : { inboundHistory: chat.inboundHistory }) },
             ...(received.facts.length === 0 ? {} : { media: received.facts }),
             // Commands (/stop, …) as the access policy says, like OpenClaw's own channels.
-            access: { commands: { authorized: access.commandAuthorized } },
-            // The operator's prompt (GroupSystemPrompt), not user-supplied text.
-            ...(settings.systemPrompt === undefined ? {} : { supplemental: { groupSystemPrompt: settings.systemPrompt } }),
+            access: { commands: { authorized: access.commandAuthorized }, ...(chat.mentions === undefined ? {} : { mentions: chat.mentions }) },
+            // The operator's prompt (GroupSystemPrompt), not user-supplied text; the quoted message.
+            ...(settings.systemPrompt === undefined && chat.quote === undefined ? {} : {
+              supplemental: {
+                ...(settings.systemPrompt === undefined ? {} : { groupSystemPrompt: settings.systemPrompt }),
+                ...(chat.quote === undefined ? {} : { quote: chat.quote })
+              }
+            }),
             channelIngress: access.ingress
           })
           const deliveries = new DeliveryAssembler()
@@ -291,6 +230,7 @@ export const make = (host: OpenClawHost): Agent["Service"] => {
           const reasoning = new ReasoningText()
           let toolCalls = 0
           let hostError: string | undefined
+          let quoting: string | undefined
           yield* Effect.tryPromise({
             try: () =>
               host.channel.reply.dispatchReplyWithBufferedBlockDispatcher({
@@ -324,6 +264,9 @@ export const make = (host: OpenClawHost): Agent["Service"] => {
                       hostError = payload.text
                       return
                     }
+                    // The agent's reply tag: the reply quotes that message from here on.
+                    const quoted = Groups.quotedBy(request, payload.replyToId)
+                    if (quoted !== undefined && quoted !== quoting) await runInAccount(Queue.offer(queue, { _tag: "ReplyTo", replyToId: quoting = quoted }))
                     const piece = deliveries.next(info.kind, payload.text)
                     // Waits while the reply stream is behind: the host is paced by the socket.
                     if (piece !== undefined) await runInAccount(Queue.offer(queue, piece))

@@ -5,12 +5,14 @@
  * that direct-chat access never opens a group.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Logger } from "effect"
+import { Effect, Logger, Stream } from "effect"
 import * as fc from "fast-check"
 import { resolveStableChannelMessageIngress } from "openclaw/plugin-sdk/channel-ingress-runtime"
 import { resolveAgentRoute } from "openclaw/plugin-sdk/routing"
 import type { Admission, AgentRequest } from "../../src/Agent.ts"
 import * as Groups from "../../src/openclaw/Groups.ts"
+import * as OpenClawAgent from "../../src/openclaw/OpenClawAgent.ts"
+import { fakeRuntime } from "../support/fakeOpenClaw.ts"
 
 const settings = (over: Partial<Groups.GroupSettings> = {}): Groups.GroupSettings => ({
   ...Groups.defaultGroupSettings,
@@ -283,5 +285,70 @@ describe("history and the log", () => {
       assert.strictEqual(Groups.quotedBy(request, "resp_other"), "resp_other")
       assert.isUndefined(Groups.quotedBy(request, undefined))
       assert.isUndefined(Groups.quotedBy(request, " "))
+    }))
+})
+
+describe("through the OpenClaw agent, against the fake host", () => {
+  /** The agent for the default account under the README's group setup; the host answers each message. */
+  const agentFor = (deliverWith: (ctx: Record<string, unknown>) => Record<string, unknown> = (ctx) => ({ text: `answer to ${String(ctx.RawBody)}` })) => {
+    const host = fakeRuntime(async ({ ctx, deliver }) => void (await deliver(deliverWith(ctx), { kind: "final" })))
+    const agent = OpenClawAgent.make({
+      channel: host.channel,
+      cfg: patterns,
+      accountId: "default",
+      live: () => ({ cfg: patterns, settings: { systemPrompt: undefined, dmPolicy: "open", allowFrom: ["*"], ...safe } })
+    })
+    return { host, agent }
+  }
+  const answer = (agent: ReturnType<typeof agentFor>["agent"], request: AgentRequest) =>
+    Effect.flatMap(agent.admit!(request), (admission) =>
+      admission.decision === "skip" ? Effect.succeed(undefined) : Stream.runCollect(agent.reply(request)))
+
+  it.effect("a skipped message never reaches the host; the next answer carries it as history, with the group's context fields", () =>
+    Effect.gen(function*() {
+      const { agent, host } = agentFor()
+      assert.isUndefined(yield* answer(agent, message("the meeting moved to 3pm")))
+      assert.strictEqual(host.contexts.length, 0, "nothing was dispatched")
+      const asked = message("@claw when is it?", { senderId: "user_bob", senderName: "Bob", replyToId: "resp_earlier", replyToText: "the meeting is at 2pm" })
+      assert.deepStrictEqual(yield* answer(agent, asked), ["answer to @claw when is it?"])
+      const ctx = host.contexts[0]!
+      assert.deepInclude(ctx, {
+        ChatType: "group",
+        GroupSubject: "Team",
+        ConversationLabel: "Team",
+        SenderName: "Bob",
+        SenderId: "user_bob",
+        From: "instaclaw:group:grp_1",
+        SessionKey: "agent:main:instaclaw:group:default:grp_1",
+        WasMentioned: true,
+        ReplyToId: "resp_earlier",
+        ReplyToBody: "the meeting is at 2pm",
+        CommandAuthorized: true // Bob is in groupAllowFrom: his commands count
+      })
+      assert.deepStrictEqual((ctx.InboundHistory as Array<{ sender: string; body: string }>).map((entry) => [entry.sender, entry.body]), [["Ada (user_ada)", "the meeting moved to 3pm"]])
+    }))
+
+  it.effect("the agent's reply tag quotes the message it answers: a ReplyTo piece with the message's response id", () =>
+    Effect.gen(function*() {
+      const asked = message("@claw quote me")
+      const { agent } = agentFor(() => ({ text: "Quoted.", replyToId: asked.messageId }))
+      assert.deepStrictEqual(yield* answer(agent, asked), [{ _tag: "ReplyTo", replyToId: asked.responseId }, "Quoted."])
+    }))
+
+  it.effect("asked to reply without admission, an unmentioned group message is still not dispatched", () =>
+    Effect.gen(function*() {
+      const { agent, host } = agentFor()
+      assert.deepStrictEqual(yield* Stream.runCollect(agent.reply(message("no mention"))), [])
+      assert.strictEqual(host.contexts.length, 0)
+    }))
+
+  it.effect("a direct chat is admitted and its context is as before: no group fields, its own session", () =>
+    Effect.gen(function*() {
+      const { agent, host } = agentFor()
+      const { chatType: _chat, groupName: _name, ...direct } = message("hello", { conversationId: "conv_1" })
+      assert.deepStrictEqual(yield* answer(agent, direct), ["answer to hello"])
+      const ctx = host.contexts[0]!
+      assert.deepInclude(ctx, { ChatType: "direct", From: "instaclaw:user_ada", SessionKey: "agent:main:instaclaw:direct:conv_1" })
+      for (const key of ["GroupSubject", "InboundHistory", "WasMentioned", "ReplyToId", "ReplyToBody"]) assert.isUndefined(ctx[key], key)
     }))
 })

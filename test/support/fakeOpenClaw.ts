@@ -14,6 +14,7 @@ import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { buildChannelInboundEventContext } from "openclaw/plugin-sdk/channel-inbound"
 import { resolveStableChannelMessageIngress } from "openclaw/plugin-sdk/channel-ingress-runtime"
+import { resolveAgentRoute } from "openclaw/plugin-sdk/routing"
 import type { HostMediaStore } from "../../src/openclaw/Media.ts"
 import type { HostChannelRuntime, HostReplyPayload } from "../../src/openclaw/OpenClawAgent.ts"
 import type { InstaClawAccount, StartAccountContext } from "../../src/openclaw/Channel.ts"
@@ -131,6 +132,8 @@ export const fakeRuntime = (answer: (dispatch: Dispatch) => Promise<void>, media
     routing: {
       resolveAgentRoute: (params) => {
         routes.push(params)
+        // A group's key is the host's own (`agent:main:instaclaw:group:<peer>`, lower-cased).
+        if (params.peer?.kind === "group") return resolveAgentRoute(params as Parameters<typeof resolveAgentRoute>[0])
         return { agentId: "main", sessionKey: `agent:main:instaclaw:direct:${params.peer?.id}` }
       }
     },
