@@ -46,7 +46,18 @@ export const uiHints = settingHints
  * Settings that take effect on the next message, without a restart: the agent reads them from
  * OpenClaw's current config at each message. (`streaming` is OpenClaw's own, read by it per reply.)
  */
-export const LIVE_KEYS = ["systemPrompt", "dmPolicy", "allowFrom", "sessionScope", "streaming"] as const
+export const LIVE_KEYS = [
+  "systemPrompt",
+  "dmPolicy",
+  "allowFrom",
+  "sessionScope",
+  "streaming",
+  // Group chats (`Groups.ts`): read at each group message.
+  "groupPolicy",
+  "groupAllowFrom",
+  "groups",
+  "historyLimit"
+] as const
 
 /** The plugin and the channel it adds. */
 export const PLUGIN_ID = "insta-claw-connector"

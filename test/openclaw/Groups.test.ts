@@ -10,6 +10,7 @@ import * as fc from "fast-check"
 import { resolveStableChannelMessageIngress } from "openclaw/plugin-sdk/channel-ingress-runtime"
 import { resolveAgentRoute } from "openclaw/plugin-sdk/routing"
 import type { Admission, AgentRequest } from "../../src/Agent.ts"
+import * as Channel from "../../src/openclaw/Channel.ts"
 import * as Groups from "../../src/openclaw/Groups.ts"
 import * as OpenClawAgent from "../../src/openclaw/OpenClawAgent.ts"
 import { fakeRuntime } from "../support/fakeOpenClaw.ts"
@@ -351,4 +352,13 @@ describe("through the OpenClaw agent, against the fake host", () => {
       assert.deepInclude(ctx, { ChatType: "direct", From: "instaclaw:user_ada", SessionKey: "agent:main:instaclaw:direct:conv_1" })
       for (const key of ["GroupSubject", "InboundHistory", "WasMentioned", "ReplyToId", "ReplyToBody"]) assert.isUndefined(ctx[key], key)
     }))
+})
+
+describe("the channel plugin", () => {
+  it("group settings are read at each message: changing them needs no restart", () => {
+    const noop = Channel.makeChannelPlugin().reload!.noopPrefixes!
+    for (const key of ["groupPolicy", "groupAllowFrom", "groups", "historyLimit"]) {
+      assert.includeMembers([...noop], [`channels.instaclaw.${key}`, `channels.instaclaw.accounts.*.${key}`])
+    }
+  })
 })
