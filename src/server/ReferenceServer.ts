@@ -7,27 +7,31 @@
  * Protocol code the connector uses (`Replies.ts`). It speaks protocol v2 (§6–§7) to a client whose
  * first frame is a hello — answers it, keeps user messages until acknowledged, redelivers them on
  * the client's next link (`Mailbox.ts`) — and v1, exactly as before, to one that sends none.
- * It plays group chats (§8.2: a message's group headers) only to a client whose hello agreed on
- * `groups`; to any other, `sendUserMessage` refuses it (`FeatureNotAgreedError`).
+ * It plays group chats (§8.2: a message's group headers) and media (§8.1) only to a client whose
+ * hello agreed on `groups` / `media`; to any other, `sendUserMessage` refuses it
+ * (`FeatureNotAgreedError`). On the same port it takes uploads and serves media back over HTTP
+ * (`MediaStore.ts`), and its hello offers `upload.url` to a client that agreed on `media`.
  * Switches let a test misbehave on purpose: stop answering pings, drop every connection, drop a
  * link after a number of frames, refuse auth, send a malformed frame.
  *
  * @since 0.1.0
  */
-import { Clock, Context, Duration, Effect, FiberSet, Layer, PubSub, Ref, Result, Schema, type Scope, Stream } from "effect"
-import type { IncomingMessage } from "node:http"
-import type { AddressInfo } from "node:net"
+import { Clock, Context, Duration, Effect, FiberSet, Layer, PubSub, Ref, Result, type Scope, Stream } from "effect"
+import type { IncomingHttpHeaders, IncomingMessage } from "node:http"
 import { WebSocket, WebSocketServer } from "ws"
 import type { EventProfile } from "../Config.ts"
 import * as Protocol from "../Protocol.ts"
 import { DropSwitch, Link, Mailbox } from "./Mailbox.ts"
-import { type ReplyEvent, replyReader } from "./Replies.ts"
+import { NoClientError, type ServerEvent } from "./Events.ts"
+import { serveMedia } from "./MediaStore.ts"
+import { replyReader } from "./Replies.ts"
 import { encodeUserMessage, FeatureNotAgreedError, featuresNeeded, type UserMessage } from "./UserMessage.ts"
 
 export { FeatureNotAgreedError, type UserMessage } from "./UserMessage.ts"
+export { NoClientError, type ServerEvent } from "./Events.ts"
 
 /** The v2 features this server supports; a hello agrees on those the client lists too. */
-export const SERVER_FEATURES: ReadonlyArray<Protocol.Feature> = ["ack", "groups"]
+export const SERVER_FEATURES: ReadonlyArray<Protocol.Feature> = ["ack", "media", "groups"]
 
 export interface ReferenceServerOptions {
   /** Default `127.0.0.1`. */
@@ -56,37 +60,18 @@ export interface ReferenceServerOptions {
    * for v1 (a client that came back without v2). Default 10 seconds.
    */
   readonly helloTimeout?: Duration.Input | undefined
-}
-
-/** Something the server saw or did. Subscribe with `ReferenceServer.subscribe`. */
-export type ServerEvent =
-  | { readonly _tag: "ClientConnected"; readonly clientId: string }
-  | { readonly _tag: "ClientDisconnected"; readonly code: number }
-  | { readonly _tag: "AuthRefused"; readonly status: number }
-  | { readonly _tag: "Frame"; readonly json: string }
-  /** A link's hello was answered; `features` are the ones both sides listed. */
-  | { readonly _tag: "Hello"; readonly clientId: string; readonly features: ReadonlyArray<string> }
-  /** An ack arrived (after `Unacknowledged` for it); `settled` when it acknowledged a message the server was keeping. */
-  | { readonly _tag: "Acked"; readonly clientId: string; readonly responseId: string; readonly settled: boolean }
-  /** Kept messages written again to a new link after its hellos, in the order first sent. */
-  | { readonly _tag: "Redelivered"; readonly clientId: string; readonly responseIds: ReadonlyArray<string> }
-  /** The number of messages waiting for an ack changed. */
-  | { readonly _tag: "Unacknowledged"; readonly count: number }
-  | ReplyEvent
-
-/** A user message could not be sent to a v1 client: no link stayed open. `redeliver(responseId)` later. */
-export class NoClientError extends Schema.TaggedError<NoClientError>()("NoClientError", {
-  responseId: Schema.String
-}) {
-  override get message() {
-    return "No connector is connected to the reference server"
-  }
+  /** The largest frame it reads, said in its hello (§8.1: larger media are uploaded). Default: not said (1 MiB). */
+  readonly maxFrameBytes?: number | undefined
 }
 
 export class ReferenceServer extends Context.Service<ReferenceServer, {
   /** `ws://host:port/path` — what to put in `INSTACLAW_WS_URL`. */
   readonly url: string
   readonly port: number
+  /** Where a connector uploads media (`http://host:port/upload`, offered in the hello). */
+  readonly uploadUrl: string
+  /** Keeps a medium and gives the URL this server serves it at, on its own port (for user messages). */
+  readonly putMedia: (bytes: Uint8Array, mimeType: string) => Effect.Effect<string>
   /**
    * Streams a user message to the client's ready links. To a v1 client it waits for a link if
    * none is open; to a client that speaks `ack` it never waits: with no link ready, the message
@@ -161,25 +146,25 @@ export const make = Effect.fnUntraced(function*(options: ReferenceServerOptions)
     return count
   }
 
+  /** The client id of an upgrade or upload whose `x-app-key`/`x-app-secret` are an account's. */
+  const authorize = (headers: IncomingHttpHeaders) =>
+    Ref.getUnsafe(refuseAuth) ? undefined : accounts.find((a) => a.clientId === headers["x-app-key"] && a.clientSecret === headers["x-app-secret"])?.clientId
+  // The HTTP side of the port (uploads, media); the WebSocket server takes its upgrades.
+  const http = yield* serveMedia({ host, port: options.port ?? 8787, authorize, onEvent: publish })
   const server = yield* Effect.acquireRelease(
-    Effect.callback<WebSocketServer>((resume) => {
-      const wss = new WebSocketServer({
-        host,
-        port: options.port ?? 8787,
+    Effect.sync(() =>
+      new WebSocketServer({
+        server: http.server,
         path,
         autoPong: false,
+        ...(options.maxFrameBytes === undefined ? {} : { maxPayload: options.maxFrameBytes }),
         verifyClient: (info, done) => {
-          const key = info.req.headers["x-app-key"]
-          const ok = !Ref.getUnsafe(refuseAuth) &&
-            accounts.some((account) => account.clientId === key && account.clientSecret === info.req.headers["x-app-secret"])
-          if (ok) return done(true)
+          if (authorize(info.req.headers) !== undefined) return done(true)
           publish({ _tag: "AuthRefused", status: 401 })
           done(false, 401, "Unauthorized: check x-app-key and x-app-secret")
         }
       })
-      wss.once("listening", () => resume(Effect.succeed(wss)))
-      wss.once("error", (error) => resume(Effect.die(error)))
-    }),
+    ),
     (wss) =>
       Effect.callback<void>((resume) => {
         for (const client of wss.clients) client.terminate()
@@ -196,7 +181,8 @@ export const make = Effect.fnUntraced(function*(options: ReferenceServerOptions)
     const features = offered.filter((feature) => envelope.data.features.includes(feature))
     const now = clock.currentTimeMillisUnsafe()
     if (!link.cut && link.socket.isOpen()) {
-      link.socket.send(Protocol.helloFrame({ messageId: `msg_${now}_${token}h${(hellosSent++).toString(36)}`, timestamp: now, features }), () => {})
+      const media = features.includes("media") ? { upload: { url: http.uploadUrl }, maxFrameBytes: options.maxFrameBytes } : {}
+      link.socket.send(Protocol.helloFrame({ messageId: `msg_${now}_${token}h${(hellosSent++).toString(36)}`, timestamp: now, features, ...media }), () => {})
     }
     const redelivered = mailbox.hello(link, features)
     countUnacknowledged()
@@ -254,7 +240,7 @@ export const make = Effect.fnUntraced(function*(options: ReferenceServerOptions)
     PubSub.publishUnsafe(linkJoined, undefined)
   })
 
-  const port = (server.address() as AddressInfo).port
+  const port = http.port
   const url = `ws://${host.includes(":") ? `[${host}]` : host}:${port}${path}`
 
   const sendToAll = (text: string) =>
@@ -324,6 +310,8 @@ export const make = Effect.fnUntraced(function*(options: ReferenceServerOptions)
   return ReferenceServer.of({
     url,
     port,
+    uploadUrl: http.uploadUrl,
+    putMedia: (bytes, mimeType) => Effect.sync(() => http.put(bytes, mimeType)),
     sendUserMessage,
     redeliver,
     sendRaw: sendToAll,

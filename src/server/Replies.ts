@@ -1,18 +1,27 @@
 /**
  * The reference server's reading of the client's replies: each `"message"` envelope goes through
  * the same assembler the connector uses, and comes out as the events a server shows (a delta as
- * it streams, a reply completed or failed, a protocol violation). A reply that quotes a message
+ * it streams, a reply completed (with its media, §8.1) or failed, a protocol violation). A reply that quotes a message
  * (`headers.replyToId`, §8.2, on any of its envelopes: the agent may quote after its reply began)
  * says so in each of its events from then on.
  *
  * @since 0.2.0
  */
+import type { MediaPart } from "../Media.ts"
 import * as Protocol from "../Protocol.ts"
 
 /** What a reply did, as the server reports it. */
 export type ReplyEvent =
   | { readonly _tag: "ReplyDelta"; readonly conversationId: string; readonly responseId: string; readonly delta: string; readonly replyToId?: string }
-  | { readonly _tag: "ReplyCompleted"; readonly conversationId: string; readonly responseId: string; readonly text: string; readonly replyToId?: string }
+  | {
+    readonly _tag: "ReplyCompleted"
+    readonly conversationId: string
+    readonly responseId: string
+    readonly text: string
+    readonly replyToId?: string
+    /** The reply's images and files after its text (§8.1), when it has some. */
+    readonly media?: ReadonlyArray<MediaPart>
+  }
   | {
     readonly _tag: "ReplyFailed"
     readonly conversationId: string
@@ -50,8 +59,8 @@ export const replyReader = () => {
     }
     for (const output of outputs) {
       if (output._tag === "Message") {
-        const { responseId: id, text } = output.message
-        events.push({ _tag: "ReplyCompleted", conversationId, responseId: id, text, ...quote(id) })
+        const { media, responseId: id, text } = output.message
+        events.push({ _tag: "ReplyCompleted", conversationId, responseId: id, text, ...quote(id), ...(media === undefined ? {} : { media }) })
         quoting.delete(id)
       } else if (output._tag === "Violation" && output.violation.reason === "ResponseFailed") {
         const error = event.response?.error

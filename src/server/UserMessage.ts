@@ -1,12 +1,14 @@
 /**
  * A user message as the reference server sends it: the streamed Open Responses events of one
  * message with role `user`, each in its own `"message"` envelope, sender and group headers
- * (§8.2) included. `featuresNeeded` says which features of the client's hello it needs (§6).
+ * (§8.2) included, and its media parts after its text (§8.1). `featuresNeeded` says which
+ * features of the client's hello it needs (§6).
  *
  * @since 0.2.0
  */
 import { Schema } from "effect"
 import type { EventProfile } from "../Config.ts"
+import type { MediaPart } from "../Media.ts"
 import * as Protocol from "../Protocol.ts"
 import type { Feature } from "../Wire.ts"
 
@@ -25,6 +27,8 @@ export interface UserMessage {
   /** The `response_id` of the message this one replies to or quotes, and its text. */
   readonly replyToId?: string | undefined
   readonly replyToText?: string | undefined
+  /** Images, files and videos after the text (§8.1), only to a client that agreed on `media`; the text may then be "". */
+  readonly media?: ReadonlyArray<MediaPart> | undefined
 }
 
 /** The §8.2 headers of a message, those it has. */
@@ -41,11 +45,13 @@ const groupHeaders = (message: UserMessage) => {
 
 /**
  * The features a client's hello must have listed for it to be sent `message` (§6): `groups` for
- * a group message or any other §8.2 header (a plain `chatType: "direct"` needs nothing).
+ * a group message or any other §8.2 header (a plain `chatType: "direct"` needs nothing), `media`
+ * for a message with media.
  */
 export const featuresNeeded = (message: UserMessage): ReadonlyArray<Feature> => {
   const { chatType, ...rest } = groupHeaders(message)
-  return chatType === "group" || Object.keys(rest).length > 0 ? ["groups"] : []
+  const groups: ReadonlyArray<Feature> = chatType === "group" || Object.keys(rest).length > 0 ? ["groups"] : []
+  return (message.media?.length ?? 0) > 0 ? [...groups, "media"] : groups
 }
 
 /**
@@ -88,7 +94,10 @@ export const encodeUserMessage = (message: UserMessage, options: {
     const envelope = JSON.parse(json)
     return JSON.stringify({ ...envelope, headers: { ...envelope.headers, ...headers } })
   }
-  const frames = [...encoder.open(), ...encoder.text(message.text), ...encoder.complete()]
+  // A message of media only opens no text part (§8.1).
+  const text = message.text.trim() === "" && (message.media?.length ?? 0) > 0 ? [] : [...encoder.open(), ...encoder.text(message.text)]
+  const media = (message.media ?? []).flatMap((part) => encoder.media({ _tag: "Media", ...part }))
+  const frames = [...text, ...media, ...encoder.complete()]
   return { responseId: encoder.responseId, frames: frames.map((frame) => ({ type: frame.type, json: withSender(frame.json) })) }
 }
 

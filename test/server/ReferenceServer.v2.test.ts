@@ -61,19 +61,20 @@ describe("ReferenceServer, protocol v1 and v2", () => {
       const { events, server } = yield* startServer()
       const client = yield* plainClient(server.url, { hello: ["ack", "media", "telepathy"] })
       const hello = helloOf((yield* client.take(1))[0]!)
-      assert.deepStrictEqual(hello.data, { protocol: 2, features: ["ack"] })
+      // With media agreed, the hello offers the server's upload URL (§8.1).
+      assert.deepStrictEqual(hello.data, { protocol: 2, features: ["ack", "media"], upload: { url: server.uploadUrl } })
       assert.match(hello.headers.messageId, /^msg_\d+_\w+$/)
-      assert.deepStrictEqual(yield* waitFor(events, "Hello"), { _tag: "Hello", clientId: "demo", features: ["ack"] })
+      assert.deepStrictEqual(yield* waitFor(events, "Hello"), { _tag: "Hello", clientId: "demo", features: ["ack", "media"] })
       const { responseId } = yield* server.sendUserMessage({ conversationId: "c", text: "hi" })
       assert.deepStrictEqual(describeFrames(yield* client.take(FRAMES)), FULL_SEQUENCE.map((type) => `${type} ${responseId}`))
       assert.strictEqual(yield* server.unacknowledged, 1)
     }))
 
-  it.effect("a hello without ack agrees on no feature: nothing is kept", () =>
+  it.effect("a hello without ack does not agree on ack: nothing is kept", () =>
     Effect.gen(function*() {
       const { server } = yield* startServer()
       const client = yield* plainClient(server.url, { hello: ["media"] })
-      assert.deepStrictEqual(helloOf((yield* client.take(1))[0]!).data.features, [])
+      assert.deepStrictEqual(helloOf((yield* client.take(1))[0]!).data.features, ["media"])
       yield* server.sendUserMessage({ conversationId: "c", text: "hi" })
       yield* client.take(FRAMES)
       assert.strictEqual(yield* server.unacknowledged, 0)
