@@ -1,7 +1,7 @@
 /**
  * The OpenClaw `ChannelPlugin` for InstaClaw: the adapters OpenClaw calls — account config
  * (`Account.ts`), message targets, status defaults, the gateway lifecycle and outbound
- * `sendText` (`Gateway.ts`).
+ * `sendText`/`sendMedia` (`Gateway.ts`).
  *
  * @since 0.1.0
  */
@@ -38,7 +38,8 @@ export const makeChannelPlugin = (host: () => HostServices = () => ({})): Channe
     docsPath: "/channels/instaclaw",
     blurb: "Direct chats from an InstaClaw service over one authenticated WebSocket, replies streamed as Open Responses events."
   },
-  capabilities: { chatTypes: ["direct"], blockStreaming: true },
+  // Media (§8.1): photos, voice notes and files both ways (`Media.ts`), `message send --media` included.
+  capabilities: { chatTypes: ["direct"], blockStreaming: true, media: true },
   // Keys applied live (read from the current config at each message) need no restart; the
   // rest restart the channel, or only the changed named account.
   reload: {
@@ -92,6 +93,7 @@ export const makeChannelPlugin = (host: () => HostServices = () => ({})): Channe
   },
   outbound: {
     deliveryMode: "gateway",
-    sendText: (ctx) => sendText(ctx)
+    sendText: (ctx) => sendText(ctx),
+    sendMedia: (ctx) => sendText(ctx)
   }
 })

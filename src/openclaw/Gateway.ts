@@ -29,6 +29,7 @@ import { EmptyMessageError } from "../Protocol.ts"
 import { DEFAULT_ACCOUNT_ID, type InstaClawAccount, normalizeTarget, resolveSettings } from "./Account.ts"
 import * as Accounts from "./Accounts.ts"
 import { CHANNEL_ID } from "./ChannelSchema.ts"
+import * as Media from "./Media.ts"
 import * as OpenClawAgent from "./OpenClawAgent.ts"
 
 export interface StartAccountContext {
@@ -295,19 +296,32 @@ export class InvalidTargetError extends Schema.TaggedError<InvalidTargetError>()
 }
 
 /**
- * Host boundary, `outbound.sendText`: one streamed response to conversation `to`, on the
- * account's live socket, logged through the account's logger. Rejects with the sentence.
+ * Host boundary, `outbound.sendText` and `outbound.sendMedia`: one streamed response to
+ * conversation `to`, on the account's live socket, logged through the account's logger — the text,
+ * then the medium of `mediaUrl` if any (`Media.toReplyMedia`: an https URL as it is, a local file
+ * within the roots the host gives). Rejects with the sentence.
  */
-export const sendText = (ctx: { readonly to: string; readonly text: string; readonly accountId?: string | null | undefined }) =>
+export const sendText = (ctx: {
+  readonly to: string
+  readonly text: string
+  readonly accountId?: string | null | undefined
+  readonly cfg?: OpenClawConfig | undefined
+  readonly mediaUrl?: string | undefined
+} & Media.LoadAccess) =>
   Effect.runPromise(Effect.gen(function*() {
-    if (ctx.text.trim() === "") return yield* new EmptyMessageError()
+    const mediaUrl = ctx.mediaUrl?.trim() || undefined
+    if (ctx.text.trim() === "" && mediaUrl === undefined) return yield* new EmptyMessageError()
     const conversationId = normalizeTarget(ctx.to)
     if (conversationId === undefined) return yield* new InvalidTargetError({ target: ctx.to })
-    const live = yield* Accounts.lookup(ctx.accountId ?? DEFAULT_ACCOUNT_ID)
+    const accountId = ctx.accountId ?? DEFAULT_ACCOUNT_ID
+    const live = yield* Accounts.lookup(accountId)
     if (Option.isNone(live)) return yield* notConnected()
+    const media = mediaUrl === undefined
+      ? []
+      : [yield* Media.toReplyMedia(mediaUrl, { access: ctx, maxBytes: Media.mediaSettings(ctx.cfg ?? {}, accountId).maxBytes })]
     const send = Effect.gen(function*() {
       const connector = yield* Connector
-      return yield* connector.send(conversationId, ctx.text)
+      return yield* connector.send(conversationId, ctx.text, media)
     })
     const sent = yield* Effect.provideContext(send, live.value.context)
     return { channel: CHANNEL_ID, messageId: sent.responseId, target: { kind: "conversation" as const, id: conversationId } }

@@ -116,11 +116,12 @@ describe("plugin entry", () => {
     assert.isTrue(pkg.peerDependenciesMeta.openclaw.optional)
   })
 
-  it("declares direct chats with block streaming", () => {
+  it("declares direct chats with block streaming and media", () => {
     const channel = Channel.makeChannelPlugin()
-    assert.deepStrictEqual(channel.capabilities, { chatTypes: ["direct"], blockStreaming: true })
+    assert.deepStrictEqual(channel.capabilities, { chatTypes: ["direct"], blockStreaming: true, media: true })
     assert.strictEqual(channel.meta.label, "InstaClaw")
     assert.strictEqual(channel.outbound?.deliveryMode, "gateway")
+    assert.isFunction(channel.outbound?.sendMedia, "openclaw message send --media")
   })
 })
 

@@ -5,7 +5,7 @@
  * SDK's own `loadWebMedia` within the agent's roots. Media are served from 127.0.0.1 only.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Logger, Stream } from "effect"
+import { Context, Effect, Layer, Logger, Stream } from "effect"
 import { Buffer } from "node:buffer"
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import * as http from "node:http"
@@ -14,9 +14,12 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { AgentRequest, ReplyPiece } from "../../src/Agent.ts"
 import type { MediaPart, ReplyMedia } from "../../src/Media.ts"
+import * as Channel from "../../src/openclaw/Channel.ts"
 import * as Media from "../../src/openclaw/Media.ts"
 import * as OpenClawAgent from "../../src/openclaw/OpenClawAgent.ts"
-import { fakeMediaStore, fakeRuntime } from "../support/fakeOpenClaw.ts"
+import { ReferenceServer } from "../../src/server/ReferenceServer.ts"
+import { fakeGatewayContext, fakeMediaStore, fakeRuntime, within } from "../support/fakeOpenClaw.ts"
+import * as Harness from "../support/harness.ts"
 
 /** A 1×1 PNG. */
 const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==", "base64")
@@ -280,5 +283,42 @@ describe("media through the OpenClaw agent", () => {
       const agent = OpenClawAgent.make({ channel: host.channel, cfg: cfgOf(), accountId: "default" })
       const pieces = yield* Stream.runCollect(agent.reply(request({ text: "a clip" })))
       assert.deepStrictEqual(pieces.map((piece) => (piece as ReplyMedia).kind), ["video"])
+    }))
+})
+
+describe("outbound.sendMedia (openclaw message send --media)", () => {
+  it.live("the text and the medium go as one response: a local file within the host's roots as bytes, an https URL as it is; one outside them is refused with why", () =>
+    Effect.gen(function*() {
+      const server = Context.get(yield* Layer.build(ReferenceServer.layer({ port: 0 })), ReferenceServer)
+      const events = yield* server.subscribe
+      const cfg = { channels: { instaclaw: { clientId: "demo", clientSecret: "demo-secret", url: server.url } } }
+      const gateway = fakeGatewayContext(Channel.resolveAccount(cfg as never), cfg)
+      yield* Effect.acquireRelease(
+        Effect.sync(() => Channel.startAccount(gateway.ctx, { hostChannel: fakeRuntime(async () => {}).channel })),
+        (run) => Effect.suspend(() => {
+          gateway.abort.abort()
+          return Effect.promise(() => run).pipe(within("the aborted account's stop"))
+        })
+      )
+      yield* gateway.until("the account connected", (status) => status.connected === true)
+      const dir = yield* scratch
+      const roots = join(dir, "roots")
+      mkdirSync(roots)
+      writeFileSync(join(roots, "photo.png"), PNG)
+      writeFileSync(join(dir, "outside.png"), PNG)
+      const completed = () => Harness.waitFor(events, "ReplyCompleted").pipe(within("the reply at the server"))
+      const send = (text: string, mediaUrl: string) => Channel.sendText({ to: "conv_out", text, mediaUrl, mediaLocalRoots: [roots], cfg: cfg as never })
+
+      const local = yield* Effect.promise(() => send("see attached", join(roots, "photo.png")))
+      const first = yield* completed()
+      assert.deepStrictEqual([first.responseId, first.text, first.media?.map((media) => media.kind)], [local.messageId, "see attached", ["image"]])
+      assert.strictEqual(first.media![0]!.url, `data:image/png;base64,${PNG.toString("base64")}`)
+
+      yield* Effect.promise(() => send("", "https://cdn.example/report.pdf"))
+      const second = yield* completed()
+      assert.deepStrictEqual([second.text, second.media], ["", [{ kind: "file", url: "https://cdn.example/report.pdf", filename: "report.pdf" }]])
+
+      const refused = yield* Effect.promise(() => send("x", join(dir, "outside.png")).then(() => "sent", (e: Error) => e.message))
+      assert.match(refused, /^Could not send outside\.png: Local media path is not under an allowed directory/)
     }))
 })
