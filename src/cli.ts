@@ -3,12 +3,13 @@
  * The `insta-claw` command line.
  *
  * - `insta-claw demo` — `npm start`: a reference server and a connector with the echo agent,
- *   on this machine; sends a short conversation and prints each reply as it streams in.
+ *   on this machine; sends a short conversation and prints each reply as it streams in, then
+ *   one image (served by the reference server itself) and its way back.
  * - `insta-claw serve` — the reference server, for pointing OpenClaw (or any client) at;
  *   type a message, watch the reply stream in, and (protocol v2) how many messages wait for an ack.
  *   `#grp_1 ada: hello @agent` speaks in a group as someone (`UserMessage.fromServeLine`).
  * - `insta-claw connect` — the connector alone, with the echo agent, configured from
- *   `INSTACLAW_*` environment variables, until SIGINT/SIGTERM.
+ *   `INSTACLAW_*` environment variables, until SIGINT/SIGTERM; prints each medium it receives.
  *
  * Terminal output is the point of this module; everything else logs through the Logger layer.
  */
@@ -16,12 +17,14 @@ import { NodeChildProcessSpawner, NodeFileSystem, NodePath, NodeRuntime, NodeStd
 import { Cause, Console, Context, Effect, Exit, Layer, Option, PubSub, Redacted, Scope, Stream } from "effect"
 import { Command, Flag, GlobalFlag } from "effect/cli"
 import * as readline from "node:readline"
-import { Agent } from "./Agent.ts"
+import { Buffer } from "node:buffer"
+import { Agent, echoMedia, echoReply } from "./Agent.ts"
 import { type ConfigError, ConnectorConfig } from "./Config.ts"
 import { WebSocketDialer } from "./Connection.ts"
 import { Connector } from "./Connector.ts"
 import * as InstaClaw from "./InstaClaw.ts"
 import { LogLevelOverride } from "./Logger.ts"
+import { describeUrl, type MediaPart } from "./Media.ts"
 import { ReferenceServer, type ServerEvent } from "./server/ReferenceServer.ts"
 import { fromServeLine } from "./server/UserMessage.ts"
 
@@ -47,7 +50,11 @@ const withLogLevelFlag = <A, E, R>(layer: Layer.Layer<A, E, R>) =>
 
 const write = (text: string) => Effect.sync(() => process.stdout.write(text))
 
-/** Prints `label` and then every delta of the next reply in `conversationId`, live; returns its text. */
+/** One line for a medium: its kind, where it is (no bytes, no query), its name and type. */
+const mediaLine = (media: MediaPart) =>
+  `[${media.kind} ${describeUrl(media.url)}${media.filename === undefined ? "" : ` "${media.filename}"`}${media.mimeType === undefined ? "" : ` ${media.mimeType}`}]`
+
+/** Prints `label` and then every delta of the next reply in `conversationId`, live, and its media; returns it. */
 const printReply = (events: PubSub.Subscription<ServerEvent>, conversationId: string, label: string) =>
   Effect.gen(function*() {
     yield* write(label)
@@ -56,12 +63,13 @@ const printReply = (events: PubSub.Subscription<ServerEvent>, conversationId: st
       if (!("conversationId" in event) || event.conversationId !== conversationId) continue
       if (event._tag === "ReplyDelta") yield* write(event.delta.replaceAll("\n", `\n${" ".repeat(label.length)}`))
       if (event._tag === "ReplyCompleted") {
-        yield* write("\n")
-        return Option.some(event.text)
+        const media = (event.media ?? []).map((part) => mediaLine(part)).join(`\n${" ".repeat(label.length)}`)
+        yield* write(event.text === "" || media === "" ? `${media}\n` : `\n${" ".repeat(label.length)}${media}\n`)
+        return Option.some(event)
       }
       if (event._tag === "ReplyFailed") {
         yield* write(`[failed: ${event.code}: ${event.message}]\n`)
-        return Option.none<string>()
+        return Option.none<Extract<ServerEvent, { readonly _tag: "ReplyCompleted" }>>()
       }
     }
   })
@@ -73,6 +81,9 @@ const countMessages = (n: number) => `${n} message${n === 1 ? "" : "s"}`
 // ---------------------------------------------------------------------------------------------
 // demo
 // ---------------------------------------------------------------------------------------------
+
+/** A one-pixel PNG: the demo's picture. */
+const PIXEL = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==", "base64")
 
 const SCRIPT = [
   "Hello! Is anybody out there?",
@@ -108,9 +119,20 @@ const demo = Command.make(
       yield* Console.log(`you   › ${indent(text, "you   › ")}`)
       yield* server.sendUserMessage({ conversationId, text, senderId: "newcomer", senderName: "You" })
       const reply = yield* printReply(events, conversationId, "echo  ‹ ")
-      if (Option.isSome(reply) && reply.value === text) complete++
+      if (Option.isSome(reply) && reply.value.text === text) complete++
       yield* Console.log("")
     }
+
+    // Media (docs/PROTOCOL.md §8.1): an image the server serves itself, on 127.0.0.1, goes to the
+    // echo agent and comes back by URL; its bytes are fetched again to show they are the same.
+    const image = yield* server.putMedia(PIXEL, "image/png")
+    const picture = { kind: "image" as const, url: image, filename: "pixel.png" }
+    yield* Console.log(`you   › Here is a picture.\n        ${mediaLine(picture)}`)
+    yield* server.sendUserMessage({ conversationId: "conv_demo_image", text: "Here is a picture.", media: [picture] })
+    const echoed = yield* printReply(events, "conv_demo_image", "echo  ‹ ")
+    const back = Option.isSome(echoed) ? echoed.value.media?.[0] : undefined
+    const same = back?.url === image && PIXEL.equals(yield* Effect.promise(async () => Buffer.from(await (await fetch(image)).arrayBuffer())))
+    yield* Console.log(same ? `The image came back by URL: the same ${PIXEL.length} bytes.\n` : "The image did not come back.\n")
 
     // Protocol v2 (docs/PROTOCOL.md §6–§7): say what the hellos agreed on and what is unacknowledged.
     const hello = (yield* PubSub.takeAll(seen)).find((event) => event._tag === "Hello")
@@ -121,7 +143,7 @@ const demo = Command.make(
     yield* Scope.close(connectorScope, Exit.void)
     yield* Scope.close(scope, Exit.void)
     yield* Console.log(`${complete} of ${SCRIPT.length} replies came back complete. Connector closed with 1000; server stopped.`)
-    if (complete !== SCRIPT.length) return yield* Effect.fail(new Error("Some replies did not come back complete"))
+    if (complete !== SCRIPT.length || !same) return yield* Effect.fail(new Error("Some replies did not come back complete"))
   })
 ).pipe(Command.withDescription("Run a reference server and a connector together and show a streamed round trip"))
 
@@ -180,7 +202,7 @@ const serve = Command.make(
         case "ReplyDelta":
           return write(event.delta)
         case "ReplyCompleted":
-          return Effect.andThen(write("\n"), status(`reply complete in ${event.conversationId}${event.replyToId === undefined ? "" : `, quoting ${event.replyToId}`}`))
+          return Effect.andThen(write(["", ...(event.media ?? []).map(mediaLine)].join("\n") + "\n"), status(`reply complete in ${event.conversationId}${event.replyToId === undefined ? "" : `, quoting ${event.replyToId}`}`))
         case "ReplyFailed":
           return Effect.andThen(write("\n"), status(`reply failed in ${event.conversationId}: ${event.code}: ${event.message}`))
         default:
@@ -222,6 +244,16 @@ const serve = Command.make(
 // connect
 // ---------------------------------------------------------------------------------------------
 
+/** The echo agent, printing each medium a message brings (never its bytes) before it answers. */
+const echoShowingMedia = Agent.layer((request) =>
+  Stream.unwrap(
+    Effect.as(
+      Effect.forEach(request.media ?? [], (media) => Console.log(`${mediaLine(media)} from ${request.senderId} in ${request.conversationId}`)),
+      Stream.concat(echoReply(request.text), echoMedia(request))
+    )
+  )
+)
+
 const connect = Command.make(
   "connect",
   {
@@ -232,7 +264,7 @@ const connect = Command.make(
   },
   ({ dedupeFile }) =>
     Layer.launch(
-      InstaClaw.layer({}, { dedupeFile: Option.getOrUndefined(dedupeFile) }).pipe(Layer.provide(Agent.echo), withLogLevelFlag)
+      InstaClaw.layer({}, { dedupeFile: Option.getOrUndefined(dedupeFile) }).pipe(Layer.provide(echoShowingMedia), withLogLevelFlag)
     )
 ).pipe(Command.withDescription("Run the connector with the echo agent, configured from INSTACLAW_* environment variables"))
 

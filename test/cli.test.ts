@@ -4,6 +4,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, Queue } from "effect"
+import { Buffer } from "node:buffer"
 import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { ReferenceServer } from "../src/server/ReferenceServer.ts"
@@ -47,6 +48,10 @@ describe("insta-claw CLI", () => {
       assert.include(output, "        - and streams the reply back as Open Responses events.")
       assert.include(output, "echo  ‹ Unicode survives the trip: 你好，世界 😀 👩‍👩‍👧 ¡Olé!")
       assert.include(output, "3 of 3 replies came back complete.")
+      // One image round trip, served by the demo's own server on 127.0.0.1.
+      assert.match(output, /you   › Here is a picture\.\n        \[image http:\/\/127\.0\.0\.1:\d+\/media\/[\w-]+ "pixel\.png"\]/)
+      assert.match(output, /echo  ‹ Here is a picture\.\n        \[image http:\/\/127\.0\.0\.1:\d+\/media\/[\w-]+\]/)
+      assert.include(output, "The image came back by URL: the same 70 bytes.")
     }), { timeout: 30_000 })
 
   it.live("connect: echoes a message sent by the server; SIGTERM closes with 1000 and exits 0", () =>
@@ -63,6 +68,15 @@ describe("insta-claw CLI", () => {
       yield* server.sendUserMessage({ conversationId: "conv_cli", text: "typed on the server ✓" })
       const reply = yield* waitFor(events, "ReplyCompleted")
       assert.deepStrictEqual([reply.conversationId, reply.text], ["conv_cli", "typed on the server ✓"])
+      // A message with media: connect prints each medium (never its bytes) and echoes it.
+      const image = yield* server.putMedia(Buffer.from("89504e470d0a1a0a", "hex"), "image/png")
+      const inline = `data:image/png;base64,${Buffer.from("89504e470d0a1a0a00", "hex").toString("base64")}`
+      yield* server.sendUserMessage({ conversationId: "conv_cli", text: "two", media: [{ kind: "image", url: image }, { kind: "image", url: inline }] })
+      const withMedia = yield* waitFor(events, "ReplyCompleted")
+      assert.deepStrictEqual(withMedia.media?.map((media) => media.url), [image, inline])
+      assert.include(connect.output(), `[image ${image}] from conv_cli in conv_cli`)
+      assert.include(connect.output(), "[image a data: URL (image/png, 9 bytes) image/png] from conv_cli in conv_cli")
+      assert.notInclude(connect.output(), inline.slice("data:image/png;base64,".length))
       connect.child.kill("SIGTERM")
       assert.strictEqual((yield* waitFor(events, "ClientDisconnected")).code, 1000)
       assert.strictEqual(yield* Effect.promise(() => connect.exited), 0)
