@@ -106,6 +106,6 @@ layer(ServerLive)("InstaClaw.layer in an Effect application", (it) => {
 describe("public surface", () => {
   it("exports the layers and types without OpenClaw", async () => {
     const api = await import("../src/index.ts")
-    assert.includeMembers(Object.keys(api), ["Agent", "Config", "Connection", "Connector", "InstaClaw", "Logger", "Metrics", "Protocol"])
+    assert.includeMembers(Object.keys(api), ["Agent", "Config", "Connection", "Connector", "InstaClaw", "Logger", "Media", "Metrics", "Protocol"])
   })
 })
