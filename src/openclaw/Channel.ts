@@ -1,14 +1,16 @@
 /**
  * The OpenClaw `ChannelPlugin` for InstaClaw: the adapters OpenClaw calls — account config
- * (`Account.ts`), message targets, status defaults, the gateway lifecycle and outbound
- * `sendText`/`sendMedia` (`Gateway.ts`).
+ * (`Account.ts`), message targets, status defaults, group chats (`Groups.ts`), the gateway
+ * lifecycle and outbound `sendText`/`sendMedia` (`Gateway.ts`).
  *
  * @since 0.1.0
  */
+import { Result } from "effect"
 import type { ChannelPlugin } from "openclaw/plugin-sdk/channel-core"
-import { DEFAULT_ACCOUNT_ID, type InstaClawAccount, listAccountIds, normalizeTarget, resolveAccount } from "./Account.ts"
+import { DEFAULT_ACCOUNT_ID, type InstaClawAccount, listAccountIds, normalizeTarget, resolveAccount, resolveSettings } from "./Account.ts"
 import { CHANNEL_ID, channelSchema, LIVE_KEYS, uiHints } from "./ChannelSchema.ts"
 import { collectStatusIssues, type HostServices, probeAccount, sendText, startAccount, type StartAccountContext } from "./Gateway.ts"
+import { requiresMention } from "./Groups.ts"
 import { setupContract } from "./Setup.ts"
 import { setupWizard } from "./SetupWizard.ts"
 
@@ -39,7 +41,16 @@ export const makeChannelPlugin = (host: () => HostServices = () => ({})): Channe
     blurb: "Direct chats from an InstaClaw service over one authenticated WebSocket, replies streamed as Open Responses events."
   },
   // Media (§8.1): photos, voice notes and files both ways (`Media.ts`), `message send --media` included.
-  capabilities: { chatTypes: ["direct"], blockStreaming: true, media: true },
+  capabilities: { chatTypes: ["direct", "group"], blockStreaming: true, media: true },
+  // Whether a group answers without a mention, for the host's group prompt (`Groups.ts` decides).
+  groups: {
+    resolveRequireMention: ({ cfg, accountId, groupId }) => {
+      const { result } = resolveSettings(cfg, accountId)
+      return Result.isSuccess(result) && typeof groupId === "string" ? requiresMention(result.success.groups, groupId) : undefined
+    }
+  },
+  // Only the agent's own reply tags ([[reply_to_current]]) quote a message; no reply quotes by default.
+  threading: { resolveReplyToMode: () => "off" },
   // Keys applied live (read from the current config at each message) need no restart; the
   // rest restart the channel, or only the changed named account.
   reload: {

@@ -116,9 +116,9 @@ describe("plugin entry", () => {
     assert.isTrue(pkg.peerDependenciesMeta.openclaw.optional)
   })
 
-  it("declares direct chats with block streaming and media", () => {
+  it("declares direct and group chats with block streaming and media", () => {
     const channel = Channel.makeChannelPlugin()
-    assert.deepStrictEqual(channel.capabilities, { chatTypes: ["direct"], blockStreaming: true, media: true })
+    assert.deepStrictEqual(channel.capabilities, { chatTypes: ["direct", "group"], blockStreaming: true, media: true })
     assert.strictEqual(channel.meta.label, "InstaClaw")
     assert.strictEqual(channel.outbound?.deliveryMode, "gateway")
     assert.isFunction(channel.outbound?.sendMedia, "openclaw message send --media")

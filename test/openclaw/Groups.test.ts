@@ -355,6 +355,16 @@ describe("through the OpenClaw agent, against the fake host", () => {
 })
 
 describe("the channel plugin", () => {
+  it("says it takes group chats; replies quote only by the agent's own tag; the host asks each group's requireMention", () => {
+    const plugin = Channel.makeChannelPlugin()
+    assert.includeMembers([...plugin.capabilities.chatTypes], ["direct", "group"])
+    assert.strictEqual(plugin.threading?.resolveReplyToMode?.({ cfg: {} as never, accountId: "default", chatType: "group" }), "off")
+    const cfg = { channels: { instaclaw: { clientId: "app", clientSecret: "secret", groups: { "*": { requireMention: true }, grp_open: { requireMention: false } } } } } as never
+    const ask = (groupId: string) => plugin.groups?.resolveRequireMention?.({ cfg, accountId: "default", groupId })
+    assert.deepStrictEqual([ask("grp_open"), ask("grp_other")], [false, true])
+  })
+
+
   it("group settings are read at each message: changing them needs no restart", () => {
     const noop = Channel.makeChannelPlugin().reload!.noopPrefixes!
     for (const key of ["groupPolicy", "groupAllowFrom", "groups", "historyLimit"]) {
