@@ -49,8 +49,8 @@ const MINIMAL: ReadonlySet<string> = new Set([
 /**
  * Encodes one reply. Call `text` for each piece, then `complete` — or `fail` at any point.
  *
- * Gotchas: `complete` on a reply that never had non-blank text returns no frames and leaves the
- * phase as it was (never `Open`); the caller reports `Cannot send empty message`.
+ * Gotchas: `complete` on a reply that never had non-blank text nor a medium returns no frames and
+ * leaves the phase as it was (never `Open`); the caller reports `Cannot send empty message`.
  */
 export class ReplyEncoder {
   readonly responseId: string
