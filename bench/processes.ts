@@ -16,8 +16,6 @@ export type ClientKind = "connector" | "baseline"
 
 const here = fileURLToPath(new URL(".", import.meta.url))
 const TICKS_PER_SECOND = 100
-/** How long a child gets to exit after SIGTERM (or its IPC channel closing) before SIGKILL. */
-const EXIT_GRACE_MS = 10_000
 
 /** CPU time (ms) and resident memory (MiB, now and peak) of a process, from /proc. */
 export const processStats = (pid: number) => {
@@ -35,6 +33,11 @@ export const processStats = (pid: number) => {
  * bin, so that the profile names each function's own file.
  */
 const profileFlags = process.env.BENCH_CPU_PROF === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+/**
+ * How long a child gets to exit after SIGTERM (or its IPC channel closing) before SIGKILL; longer
+ * when profiling, since a connector killed before it exits writes no profile.
+ */
+const EXIT_GRACE_MS = process.env.BENCH_CPU_PROF === undefined ? 10_000 : 30_000
 const connectorCli = join(here, "..", ...(process.env.BENCH_CPU_PROF === undefined ? ["dist", "cli.js"] : ["src", "cli.ts"]))
 /** BENCH_CLIENT_FLAGS="--max-semi-space-size=2": Node flags for both clients (the connector and the baseline), e.g. to weigh heap settings. */
 const clientFlags = process.env.BENCH_CLIENT_FLAGS?.split(" ").filter((flag) => flag !== "") ?? []

@@ -9,10 +9,12 @@
  *
  * Figures, medians of the runs: round trips/s with acks over without (target ≥ 0.95×, shown, not
  * enforced — a small run on a shared machine is too noisy to fail on), the same ratio within each
- * run, the client's CPU per round trip, and the connector (v1) against the baseline. Checked, and
+ * run, the client's CPU per round trip (and its ratio within each run, steadier than the rate when
+ * the machine is shared), and the connector (v1) against the baseline. Checked, and
  * a failure if not so: the v2 server received exactly one ack per message answered, each naming
  * the message's conversation, and the v1 server none; the connector said hello offering `ack`.
  */
+import { loadavg } from "node:os"
 import type { ClientKind } from "../processes.ts"
 import { fmt, type PhaseOptions, type PhaseResult, type Row, times } from "../report.ts"
 import { median } from "../support.ts"
@@ -46,7 +48,11 @@ export const acks = async (messages: number, { runs: runCount }: PhaseOptions): 
   const results: Record<Setup, Array<EchoRunResult>> = { v1: [], v2: [], baseline: [] }
   /** v2's rate over v1's within each run where both passed. */
   const paired: Array<number> = []
+  /** v2's CPU per round trip over v1's within each run: on a shared machine it varies less than the rate. */
+  const pairedCpu: Array<number> = []
   const failures: Array<string> = []
+  /** The machine's 1-minute load average before and after: on a shared machine it says how far to trust the rates. */
+  const loadBefore = loadavg()[0]!
   const server = await echoServer()
   try {
     for (let run = 0; run < runCount; run++) {
@@ -66,7 +72,10 @@ export const acks = async (messages: number, { runs: runCount }: PhaseOptions): 
           failures.push(`acks, run ${run + 1}, ${setup}: ${error instanceof Error ? error.message : String(error)}`)
         }
       }
-      if (passed.v1 !== undefined && passed.v2 !== undefined) paired.push(passed.v2.roundTripsPerSecond / passed.v1.roundTripsPerSecond)
+      if (passed.v1 !== undefined && passed.v2 !== undefined) {
+        paired.push(passed.v2.roundTripsPerSecond / passed.v1.roundTripsPerSecond)
+        pairedCpu.push(passed.v2.cpuMsPerRoundTrip / passed.v1.cpuMsPerRoundTrip)
+      }
     }
   } finally {
     await server.close()
@@ -83,8 +92,13 @@ export const acks = async (messages: number, { runs: runCount }: PhaseOptions): 
     peakRssMiB: pick(setup, (r) => r.peakRssMiB),
     /** v2: from the last answer to the last ack (ms). */
     ackLagMs: pick(setup, (r) => (r.done.acks === 0 ? 0 : (r.done.ackSeconds - r.done.seconds) * 1000)),
-    acks: results[setup].map((r) => r.done.acks),
-    pids: results[setup].map((r) => r.pid)
+    /** Each run's own figures, in run order, to judge the noise; pids name the CPU profiles (BENCH_CPU_PROF). */
+    perRun: results[setup].map((r) => ({
+      roundTripsPerSecond: Math.round(r.roundTripsPerSecond),
+      cpuMicrosPerRoundTrip: Math.round(r.cpuMsPerRoundTrip * 1000),
+      acks: r.done.acks,
+      pid: r.pid
+    }))
   })
   const v1 = summary("v1")
   const v2 = summary("v2")
@@ -103,12 +117,15 @@ export const acks = async (messages: number, { runs: runCount }: PhaseOptions): 
     [`acks: connector round trips/s, v2 (acks) vs v1 server (target ≥ ${TARGET}×)`, cell(v2.roundTripsPerSecond), cell(v1.roundTripsPerSecond), `${ratio(v2.roundTripsPerSecond, v1.roundTripsPerSecond)}${verdict}`],
     ["acks: the same ratio within each run (v2 / v1)", paired.map((r) => `${r.toFixed(2)}×`).join(", ") || "—", "", paired.length === 0 ? "—" : `median ${median(paired).toFixed(2)}×`],
     ["acks: connector CPU per round trip (µs), v2 vs v1", micros(v2.cpuMsPerRoundTrip), micros(v1.cpuMsPerRoundTrip), ratio(v2.cpuMsPerRoundTrip, v1.cpuMsPerRoundTrip)],
+    ["acks: the same CPU ratio within each run (v2 / v1)", pairedCpu.map((r) => `${r.toFixed(2)}×`).join(", ") || "—", "", pairedCpu.length === 0 ? "—" : `median ${median(pairedCpu).toFixed(2)}×`],
     [`acks: v2 server's acks (last one ${cell(v2.ackLagMs, 1)} ms after the last answer)`, acked, "", "—"],
     ["acks: round trips/s, connector (v1 server) vs hand-written baseline", cell(v1.roundTripsPerSecond), cell(b.roundTripsPerSecond), ratio(v1.roundTripsPerSecond, b.roundTripsPerSecond)]
   ]
   return {
     rows,
     failures,
-    json: { acks: { ...job, target: TARGET, ackQuietMs: ACK_QUIET_MS, v1, v2, baseline: b, ratio: rateRatio, pairedRatios: paired } }
+    json: {
+      acks: { ...job, target: TARGET, ackQuietMs: ACK_QUIET_MS, v1, v2, baseline: b, ratio: rateRatio, pairedRatios: paired, pairedCpuRatios: pairedCpu, loadAverage: [loadBefore, loadavg()[0]!] }
+    }
   }
 }
