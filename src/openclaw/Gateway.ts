@@ -17,7 +17,7 @@
 import { join } from "node:path"
 import { Cause, Clock, type Context, Effect, Layer, Option, Result, Schema, Stream } from "effect"
 import type { ChannelPlugin, OpenClawConfig } from "openclaw/plugin-sdk/channel-core"
-import { resolveConfiguredSecretInputString } from "openclaw/plugin-sdk/config-runtime"
+import { getSessionEntry, resolveConfiguredSecretInputString } from "openclaw/plugin-sdk/config-runtime"
 import { Agent } from "../Agent.ts"
 import { ConnectorConfig, type ConnectorSettings } from "../Config.ts"
 import { Connection, notConnected, probe, WebSocketDialer } from "../Connection.ts"
@@ -250,6 +250,9 @@ const runAccount = (ctx: StartAccountContext, settings: ConnectorSettings, { hos
         sessionScope: settings.sessionScope,
         dmPolicy: settings.dmPolicy,
         allowFrom: settings.allowFrom,
+        groupSettings: settings,
+        // A group's /activation mode, as the host stored it in the group's session (`Groups.ts`).
+        groupActivation: (agentId, sessionKey) => getSessionEntry({ agentId, sessionKey })?.groupActivation,
         // Live settings: the current config's, when the host gives it and it is valid.
         live: () => {
           if (liveConfig === undefined) return undefined

@@ -192,8 +192,19 @@ export interface Groups {
   ) => Effect.Effect<GroupTurn | undefined>
 }
 
+/**
+ * The mode a group's `/activation` stored in its session (OpenClaw's `groupActivation`): it wins
+ * over the group's `requireMention`, as on OpenClaw's own channels that consult it.
+ */
+export type StoredActivation = (agentId: string, sessionKey: string) => "mention" | "always" | undefined
+
 /** The groups of one account. */
-export const make = (host: { readonly accountId: string; readonly resolveRoute: ResolveRoute; readonly ingress: HostIngress }): Groups => {
+export const make = (host: {
+  readonly accountId: string
+  readonly resolveRoute: ResolveRoute
+  readonly ingress: HostIngress
+  readonly activation?: StoredActivation | undefined
+}): Groups => {
   const historyMap = new Map<string, Array<HistoryEntry>>()
   const history = createChannelHistoryWindow({ historyMap })
   const waiting = new Map<string, GroupTurn>()
@@ -213,7 +224,8 @@ export const make = (host: { readonly accountId: string; readonly resolveRoute: 
       ...(settings.sessionScope === "host" ? {} : { groupScope: "per-group" as const })
     })
     const entry = groupEntry(settings.groups, groupId)
-    const requireMention = entry?.requireMention ?? true
+    const stored = storedActivation(host.activation, route)
+    const requireMention = stored === "always" ? false : stored === "mention" ? true : entry?.requireMention ?? true
     const mention = mentionFacts(request, cfg, route.agentId)
     const access = yield* decideGroupAccess({
       accountId: host.accountId,
@@ -279,3 +291,12 @@ const historyEntry = (request: AgentRequest) =>
     timestamp,
     messageId: request.responseId
   }))
+
+/** The stored activation, if the host can tell; a store that cannot be read counts as none. */
+const storedActivation = (read: StoredActivation | undefined, route: GroupTurn["route"]) => {
+  try {
+    return read?.(route.agentId, route.sessionKey)
+  } catch {
+    return undefined
+  }
+}

@@ -89,6 +89,10 @@ export interface OpenClawHost {
   /** Who may talk to the agent (`Access.ts`); default open to every InstaClaw user. */
   readonly dmPolicy?: DmPolicy | undefined
   readonly allowFrom?: ReadonlyArray<string> | undefined
+  /** The group settings the account started with, when the host gives no live config. */
+  readonly groupSettings?: Omit<Groups.GroupSettings, "sessionScope"> | undefined
+  /** Reads a group's stored `/activation` mode from its session (`Groups.ts`). */
+  readonly groupActivation?: Groups.StoredActivation | undefined
   /**
    * The current config and this account's settings in it, read at each message: systemPrompt,
    * access and session routing then follow `openclaw config set` without a restart.
@@ -122,7 +126,12 @@ export const stoppedByUser = "stopped by the user"
 export const make = (host: OpenClawHost): Agent["Service"] => {
   /** Replies running now, per conversation: each can be stopped. */
   const running = new Map<string, Set<(reason: string) => void>>()
-  const groups = Groups.make({ accountId: host.accountId, resolveRoute: host.channel.routing.resolveAgentRoute, ingress: host.channel.inbound.ingress })
+  const groups = Groups.make({
+    accountId: host.accountId,
+    resolveRoute: host.channel.routing.resolveAgentRoute,
+    ingress: host.channel.inbound.ingress,
+    activation: host.groupActivation
+  })
   /** The current config and settings: live when the host gives them, else those the account started with. */
   const current = (request: AgentRequest): { readonly cfg: unknown; readonly settings: LiveSettings } =>
     host.live?.() ?? {
@@ -132,7 +141,7 @@ export const make = (host: OpenClawHost): Agent["Service"] => {
         dmPolicy: host.dmPolicy ?? "open",
         allowFrom: host.allowFrom ?? ["*"],
         sessionScope: host.sessionScope ?? "conversation",
-        ...Groups.defaultGroupSettings
+        ...(host.groupSettings ?? Groups.defaultGroupSettings)
       }
     }
   return Agent.of({

@@ -198,6 +198,29 @@ describe("policy", () => {
       assert.include((yield* groups.admit(activation, open)).reason, "control_command_unauthorized")
     }))
 
+  it.effect("a group's stored /activation wins over its requireMention; a store that cannot be read counts as none", () =>
+    Effect.gen(function*() {
+      const withStored = (activation: Groups.StoredActivation) =>
+        Groups.make({
+          accountId: "default",
+          resolveRoute: (params) => resolveAgentRoute(params as Parameters<typeof resolveAgentRoute>[0]),
+          ingress: { resolveStable: resolveStableChannelMessageIngress },
+          activation
+        })
+      const asked: Array<string> = []
+      const always = withStored((agentId, sessionKey) => void asked.push(`${agentId} ${sessionKey}`) ?? "always")
+      assert.deepStrictEqual(yield* always.admit(message("no mention"), live), answered)
+      assert.deepStrictEqual(asked, ["main agent:main:instaclaw:group:default:grp_1"], "read for the group's own session")
+      const mention = withStored(() => "mention")
+      const relaxed = { cfg: patterns, settings: { ...safe, groups: { grp_1: { requireMention: false } } } }
+      assert.isTrue(isSkip(yield* mention.admit(message("no mention"), relaxed)))
+      const broken = withStored(() => {
+        throw new Error("store locked")
+      })
+      assert.isTrue(isSkip(yield* broken.admit(message("no mention"), live)))
+      assert.deepStrictEqual(yield* broken.admit(message("no mention"), relaxed), answered)
+    }))
+
   it.effect("direct-chat access does not open a group: allowFrom [\"*\"] and an approved pairing are not asked", () =>
     Effect.gen(function*() {
       const reads: Array<unknown> = []
@@ -334,6 +357,15 @@ describe("through the OpenClaw agent, against the fake host", () => {
       const asked = message("@claw quote me")
       const { agent } = agentFor(() => ({ text: "Quoted.", replyToId: asked.messageId }))
       assert.deepStrictEqual(yield* answer(agent, asked), [{ _tag: "ReplyTo", replyToId: asked.responseId }, "Quoted."])
+    }))
+
+  it.effect("with no live config, the group settings the account started with apply", () =>
+    Effect.gen(function*() {
+      const host = fakeRuntime(async ({ deliver }) => void (await deliver({ text: "ok" }, { kind: "final" })))
+      const started = (groupSettings?: Omit<Groups.GroupSettings, "sessionScope">) =>
+        OpenClawAgent.make({ channel: host.channel, cfg: patterns, accountId: "default", ...(groupSettings === undefined ? {} : { groupSettings }) })
+      assert.deepStrictEqual(yield* answer(started(safe), message("@claw hi")), ["ok"])
+      assert.isUndefined(yield* answer(started(), message("@claw hi")), "none given: the defaults, no group answered")
     }))
 
   it.effect("asked to reply without admission, an unmentioned group message is still not dispatched", () =>
