@@ -8,8 +8,9 @@
  * - Admission (`admit`, before any frame goes out): the group settings through the host's ingress
  *   resolver (`Access.decideGroupAccess`) with the mention facts — the server's `mentioned`
  *   header, else the host's mention patterns; a reply to one of the agent's own messages is an
- *   implicit mention. A message not answered for want of a mention is kept as the group's history,
- *   given to the agent with its next answer (`historyLimit`); a refused one is not kept.
+ *   implicit mention; a group's stored `/activation` mode wins over its `requireMention`. A message
+ *   not answered for want of a mention is kept as the group's history, given to the agent with its
+ *   next answer (`historyLimit`); a refused one is not kept.
  * - The answered turn (route, the resolver's result, the history until then) goes from `admit` to
  *   the reply: messages are admitted in their group's order, and a later one may be admitted
  *   before the reply to an earlier one begins, so history is taken at admission.
