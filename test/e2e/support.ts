@@ -17,9 +17,13 @@ import { ReferenceServer, type ServerEvent } from "../../src/server/ReferenceSer
 export const repo = fileURLToPath(new URL("../..", import.meta.url))
 const openclawCli = join(repo, "node_modules/openclaw/openclaw.mjs")
 
-/** A fake OpenAI-compatible chat-completions server; replies name the marker found in the request. */
+/**
+ * A fake OpenAI-compatible chat-completions server; replies name the marker found in the request,
+ * or are what `replies` holds for that marker (e.g. a reply with a `MEDIA:` line).
+ */
 export const startFakeModel = async () => {
   const requests: Array<string> = []
+  const replies = new Map<string, string>()
   /** When the slow model (a request with MARK-SLOW) sent its first token. */
   const slow = { firstTokenAt: 0, tokens: [] as Array<string> }
   const server = http.createServer((request, response) => {
@@ -33,7 +37,7 @@ export const startFakeModel = async () => {
       requests.push(body)
       const parsed = body === "" ? {} : JSON.parse(body)
       const marker = /MARK-[A-Z0-9]+/.exec(JSON.stringify(parsed.messages ?? ""))?.[0] ?? "no marker"
-      const reply = `Model reply for ${marker}.\n\nIt streams through OpenClaw to InstaClaw, 你好 😀.`
+      const reply = replies.get(marker) ?? `Model reply for ${marker}.\n\nIt streams through OpenClaw to InstaClaw, 你好 😀.`
       const chunk = (delta: Record<string, unknown>, finish: string | null) =>
         `data: ${JSON.stringify({ id: "c1", object: "chat.completion.chunk", created: 1, model: "echo-1", choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`
       if (parsed.stream === true && marker.startsWith("MARK-SLOW")) {
@@ -64,7 +68,7 @@ export const startFakeModel = async () => {
   })
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
   const { port } = server.address() as net.AddressInfo
-  return { port, requests, slow, close: () => new Promise<void>((resolve) => server.close(() => resolve())) }
+  return { port, requests, replies, slow, close: () => new Promise<void>((resolve) => server.close(() => resolve())) }
 }
 
 /** The reference server with every event recorded, and a way to wait for one. */
@@ -132,8 +136,8 @@ export interface Gateway {
   readonly process: ChildProcess
   readonly output: () => string
   readonly exited: Promise<number | null>
-  /** Runs an `openclaw` CLI command against this gateway. */
-  readonly cli: (args: ReadonlyArray<string>) => Promise<{ readonly code: number | null; readonly output: string }>
+  /** Runs an `openclaw` CLI command against this gateway (killed after `timeoutMs`, default 60 s). */
+  readonly cli: (args: ReadonlyArray<string>, options?: { readonly timeoutMs?: number }) => Promise<{ readonly code: number | null; readonly output: string }>
   /**
    * Runs an interactive `openclaw` command in a terminal (a pseudo-terminal from `script`) and
    * answers its prompts: each answer's pattern is tried, in order, on the prompt being asked.
@@ -152,6 +156,8 @@ export const startGateway = async (options: {
   readonly moreAccounts?: Record<string, Record<string, unknown>>
   /** `channels.instaclaw` as a whole, instead of the one built from the options above. */
   readonly channel?: Record<string, unknown>
+  /** What the fake model declares it takes (OpenClaw's `input`), default text only; with "image" the host gives it the user's images. */
+  readonly modelInput?: ReadonlyArray<"text" | "image">
 }): Promise<Gateway> => {
   const dir = mkdtempSync(join(tmpdir(), "instaclaw-e2e-"))
   const port = await freePort()
@@ -183,7 +189,7 @@ export const startGateway = async (options: {
           baseUrl: `http://127.0.0.1:${options.modelPort}/v1`,
           apiKey: "fake-key",
           api: "openai-completions",
-          models: [{ id: "echo-1", name: "Echo", input: ["text"], contextWindow: 32000, maxTokens: 1000, cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 } }]
+          models: [{ id: "echo-1", name: "Echo", input: options.modelInput ?? ["text"], contextWindow: 32000, maxTokens: 1000, cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 } }]
         }
       }
     },
@@ -226,9 +232,9 @@ export const startGateway = async (options: {
   child.stdout!.on("data", (chunk) => (output += chunk))
   child.stderr!.on("data", (chunk) => (output += chunk))
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
-  const cli = (args: ReadonlyArray<string>) =>
+  const cli = (args: ReadonlyArray<string>, options: { readonly timeoutMs?: number } = {}) =>
     new Promise<{ code: number | null; output: string }>((resolve) => {
-      execFile(process.execPath, [openclawCli, ...args], { cwd: dir, env, timeout: 60_000 }, (error, stdout, stderr) =>
+      execFile(process.execPath, [openclawCli, ...args], { cwd: dir, env, timeout: options.timeoutMs ?? 60_000 }, (error, stdout, stderr) =>
         resolve({ code: error === null ? 0 : (typeof error.code === "number" ? error.code : 1), output: `${stdout}${stderr}` }))
     })
   const interactive = (args: ReadonlyArray<string>, answers: ReadonlyArray<readonly [RegExp, string]>) =>
