@@ -33,7 +33,6 @@ import {
   Metric,
   Option,
   Queue,
-  Redacted,
   Ref,
   Result,
   Schedule,
@@ -41,10 +40,11 @@ import {
   Stream,
   SubscriptionRef
 } from "effect"
-import { ConnectorConfig, type ConnectorSettings } from "./Config.ts"
+import { ConnectorConfig } from "./Config.ts"
 import { ConnectionError, type ConnectionErrorReason, notConnected, ReconnectAttemptsExhausted } from "./ConnectionError.ts"
 import type { Frame } from "./connection/Intake.ts"
-import { type Link, openLink, serveLink } from "./connection/Link.ts"
+import { dialOptions } from "./connection/Dial.ts"
+import { type Link, serveLink } from "./connection/Link.ts"
 import { type AckTarget, makeHandshake, V1 } from "./connection/Handshake.ts"
 import { type ConnectionState, type ConnectionStatus, initialStatus } from "./connection/Status.ts"
 import { makeResponses, type ResponseWriter } from "./connection/Responses.ts"
@@ -53,13 +53,14 @@ import { type ReconnectInput, ReconnectPolicy, type ReconnectStep, resettingOnOp
 import * as Metrics from "./Metrics.ts"
 import { randomToken } from "./Protocol.ts"
 import type { OutboundFrame } from "./ReplyEncoder.ts"
-import { type DialOptions, WebSocketDialer } from "./WebSocketDialer.ts"
+import { WebSocketDialer } from "./WebSocketDialer.ts"
 import * as Wire from "./Wire.ts"
 
 export * from "./ConnectionError.ts"
 export { type BackoffOptions, defaultReconnect, ReconnectPolicy, type ReconnectInput, type ReconnectStep } from "./connection/Reconnect.ts"
 export { type AckTarget, type Agreement, CLIENT_FEATURES } from "./connection/Handshake.ts"
 export { type ConnectionState, type ConnectionStatus } from "./connection/Status.ts"
+export { probe } from "./connection/Dial.ts"
 export { type ResponseWriter } from "./connection/Responses.ts"
 export { type DialOptions, type TextFrame, WebSocketDialer, type WebSocketHandle } from "./WebSocketDialer.ts"
 
@@ -111,6 +112,12 @@ export class Connection extends Context.Service<Connection, {
    */
   readonly beginResponse: Effect.Effect<ResponseWriter>
   /**
+   * `beginResponse` for the answer to a user message: it waits for a link as long as it takes
+   * (the connector's close bounds it), so an answer is never given up while its message may come
+   * again (§7).
+   */
+  readonly beginAnswer: Effect.Effect<ResponseWriter>
+  /**
    * Acknowledges user messages to the server (§7) on the open link, if it agreed on `ack`;
    * succeeds with how many acks went out (none on a v1 link or with no link). Never fails. A link
    * whose server has not said hello yet is given up to `connectTimeout` for it, unless
@@ -134,22 +141,6 @@ export class Connection extends Context.Service<Connection, {
 
 /** Repeated lines of one kind: this many in full per interval, then a count. */
 export const FLOOD_LIMITS = { burst: 5, interval: "10 seconds" } as const
-
-/** The upgrade's authentication headers and the frame limit. */
-const dialOptions = (config: ConnectorSettings): DialOptions => ({
-  headers: { "x-app-key": config.clientId, "x-app-secret": Redacted.value(config.clientSecret) },
-  maxPayload: config.maxFrameBytes
-})
-
-/**
- * Checks the settings with one real upgrade — credentials, URL, reachability — and closes the
- * link again with 1000. Fails with why it could not open (e.g. `AuthenticationError`).
- */
-export const probe: Effect.Effect<void, ConnectionError, ConnectorConfig | WebSocketDialer> = Effect.gen(function*() {
-  const config = yield* ConnectorConfig
-  const dialer = yield* WebSocketDialer
-  yield* openLink({ dial: () => dialer.dial(config.url, dialOptions(config)), connectTimeout: config.connectTimeout }).pipe(Effect.scoped)
-}).pipe(Effect.withSpan("Connection.probe"))
 
 const make = Effect.gen(function*() {
   const config = yield* ConnectorConfig
@@ -284,19 +275,21 @@ const make = Effect.gen(function*() {
   )
   yield* Effect.forkIn(supervise, scope)
 
-  /** The open link, or the next one to open within `sendTimeout` (`changes` starts with the current value). */
-  const awaitLink: Effect.Effect<Link, ConnectionError> = SubscriptionRef.changes(currentLink).pipe(
+  /** The open link, or the next one to open (`changes` starts with the current value). */
+  const nextOpenLink: Effect.Effect<Link, ConnectionError> = SubscriptionRef.changes(currentLink).pipe(
     Stream.filter(Option.isSome),
     Stream.runHead,
     // `changes` never ends, so the head is always there; the type says it may not be.
-    Effect.flatMap((opened) => Option.isSome(opened) ? Effect.succeed(opened.value.value) : Effect.fail(notConnected())),
+    Effect.flatMap((opened) => Option.isSome(opened) ? Effect.succeed(opened.value.value) : Effect.fail(notConnected()))
+  )
+  const withinSendTimeout = nextOpenLink.pipe(
     Effect.timeoutOrElse({ duration: config.sendTimeout, orElse: () => Effect.fail(notConnected()) })
   )
 
   // `current` is read synchronously on every write (`connection/Responses.ts`): no effect for it.
-  const { beginResponse, resendAll } = makeResponses({
+  const { beginAnswer, beginResponse, resendAll } = makeResponses({
     current: () => Option.getOrUndefined(SubscriptionRef.getUnsafe(currentLink)),
-    awaitLink
+    awaitLink: (patient) => (patient ? nextOpenLink : withinSendTimeout)
   })
 
   /** Waits for `link`'s server hello, up to `connectTimeout`; a link without one is v1. */
@@ -304,8 +297,8 @@ const make = Effect.gen(function*() {
     // Every hello and every link's end changes the status.
     SubscriptionRef.changes(status).pipe(
       Stream.filter(() => Option.getOrUndefined(SubscriptionRef.getUnsafe(currentLink)) !== link || handshake.decided(link.generation)),
-      Stream.merge(Stream.fromEffect(Effect.sleep(config.connectTimeout))),
       Stream.runHead,
+      Effect.timeoutOption(config.connectTimeout),
       Effect.andThen(Effect.sync(() => handshake.takeForV1(link.generation)))
     )
 
@@ -334,6 +327,7 @@ const make = Effect.gen(function*() {
           })
       ),
     beginResponse,
+    beginAnswer,
     sendResponse,
     acknowledge: (targets, options) =>
       Effect.gen(function*() {

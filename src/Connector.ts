@@ -115,14 +115,16 @@ const make = Effect.gen(function*() {
   const handlers = yield* makeHandlers
   // Acks (protocol v2) go out once a message's reply reached the server and its id is stored.
   const acks = yield* makeAcks({ store, acknowledge: connection.acknowledge })
-  yield* Effect.forkScoped(acks.run)
-  // On close, after the replies (the finalizer below runs first) and before the link closes.
+  // On close, after the replies (the finalizer below runs first) and after `run` is stopped
+  // (finalizers run in reverse), before the link closes.
   yield* Effect.addFinalizer(() => acks.drain)
+  yield* Effect.forkScoped(acks.run)
   const replies = makeReplies({
     agent,
     systemPrompt: config.systemPrompt,
     protocol,
     beginResponse: connection.beginResponse,
+    beginAnswer: connection.beginAnswer,
     failures: makeFailures([Redacted.value(config.clientSecret)]),
     markOutbound: status.markOutbound,
     background: handlers.run,

@@ -323,6 +323,32 @@ describe("Connection under TestClock", () => {
       assert.strictEqual(JSON.parse(JSON.parse(dial.sockets[1]!.messages.at(-1)!).data).type, "response.completed")
     }))
 
+  it.effect("an answer waits for a link longer than sendTimeout and goes out on it; a plain send gives up at sendTimeout", () =>
+    Effect.gen(function*() {
+      const { dial } = yield* withConnection(
+        // The first link opens; the next three attempts are refused (about 7 s of backoff).
+        (s, attempt) => (attempt === 0 || attempt >= 4 ? s.open() : s.refuse()),
+        (connection, dial) =>
+          Effect.gen(function*() {
+            yield* awaitState(connection, "connected")
+            const frames = yield* Stream.runCollect(Protocol.make().streamReply({ conversationId: "c" }, "patient"))
+            dial.sockets[0]!.serverClose(1006)
+            yield* awaitState(connection, "reconnecting")
+            const answer = yield* connection.beginAnswer
+            const send = yield* connection.beginResponse
+            const answering = yield* Effect.forkChild(Effect.andThen(answer.write(frames), answer.finish))
+            const sending = yield* Effect.forkChild(send.write(frames))
+            yield* TestClock.adjust("6 seconds")
+            assert.isTrue(Exit.isFailure(yield* Fiber.await(sending)), "a plain send gives up after sendTimeout")
+            assert.isUndefined(answering.pollUnsafe(), "the answer still waits")
+            yield* TestClock.adjust("30 seconds")
+            assert.isTrue(Exit.isSuccess(yield* Fiber.await(answering)), "the answer went out on the link that came")
+          })
+      )
+      const last = dial.sockets.at(-1)!
+      assert.deepStrictEqual(last.messages.map((json) => JSON.parse(JSON.parse(json).data).type).at(-1), "response.completed")
+    }))
+
   it.effect("a response cut off by a drop is re-sent from its first frame on the next link", () =>
     Effect.gen(function*() {
       const { dial } = yield* withConnection(

@@ -40,10 +40,9 @@ interface Pending {
 export const makeResponses = (options: {
   /** The open link, if any. */
   readonly current: () => Link | undefined
-  /** Waits for a link (up to `sendTimeout`). */
-  readonly awaitLink: Effect.Effect<Link, ConnectionError>
+  /** Waits for a link: up to `sendTimeout`, or, `patient`, for as long as it takes. */
+  readonly awaitLink: (patient: boolean) => Effect.Effect<Link, ConnectionError>
 }) => {
-  const { awaitLink } = options
   /**
    * Responses written but not yet confirmed, in the order of their first write. A new link gets
    * all of them again, in that order, before anything else is written on it (`Connection.ts` calls `resendAll` when a link opens): a
@@ -64,7 +63,14 @@ export const makeResponses = (options: {
       )
     })
 
-  const beginResponse = Effect.sync((): ResponseWriter => {
+  /**
+   * A response's writer. A `patient` one (an answer to a user message) waits for a link as long as
+   * it takes: given up after `sendTimeout`, the answer would be lost, and with protocol v2 the
+   * server's redelivery of the message would then be taken for one already answered. The
+   * connector's close bounds the wait.
+   */
+  const begin = (patient: boolean) => Effect.sync((): ResponseWriter => {
+    const awaitLink = options.awaitLink(patient)
     const response: Pending = { sent: [], writtenOn: -1 }
     const written = (link: Link, batch: ReadonlyArray<Uint8Array>) => {
       response.writtenOn = link.generation
@@ -117,5 +123,5 @@ export const makeResponses = (options: {
     }
   })
 
-  return { beginResponse, resendAll }
+  return { beginResponse: begin(false), beginAnswer: begin(true), resendAll }
 }

@@ -38,6 +38,8 @@ export const makeReplies = (options: {
   readonly systemPrompt: string | undefined
   readonly protocol: Pick<Protocol["Service"], "writeReply" | "streamReply">
   readonly beginResponse: Effect.Effect<ResponseWriter>
+  /** The writer for an answer: it waits for a link as long as it takes (`Connection.beginAnswer`). */
+  readonly beginAnswer: Effect.Effect<ResponseWriter>
   readonly failures: Failures
   /** A reply starts going out (`Status.markOutbound`). */
   readonly markOutbound: Effect.Effect<void>
@@ -89,7 +91,7 @@ export const makeReplies = (options: {
   ) {
     yield* Effect.logDebug(`Answering message ${message.messageId} (${message.text.length} characters)`)
     // Each batch of frames goes to the connection as the encoder makes it: no stream in between.
-    const response = yield* options.beginResponse
+    const response = yield* options.beginAnswer
     let first = true
     const write = (frames: ReadonlyArray<OutboundFrame>) => {
       if (!first) return response.write(frames)

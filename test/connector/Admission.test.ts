@@ -60,6 +60,7 @@ const setup = (admit?: (request: AgentRequest) => Effect.Effect<Admission>) => {
     settled: (m, delivered) => Effect.sync(() => void settled.push([m.responseId, delivered])),
     protocol: Protocol.make(),
     beginResponse: Effect.succeed(writer),
+    beginAnswer: Effect.succeed(writer),
     failures: makeFailures([]),
     markOutbound: Effect.sync(() => void marks++),
     background: (effect) => effect

@@ -77,6 +77,7 @@ const setup = (options: {
     settled: (message, delivered) => Effect.sync(() => void settled.push([message.responseId, delivered])),
     protocol: Protocol.make(),
     beginResponse: Effect.succeed(writer),
+    beginAnswer: Effect.succeed(writer),
     failures: makeFailures(["very-secret-value"]),
     markOutbound: Effect.sync(() => void marks++),
     background: (effect) => Effect.map(Effect.forkChild(effect), (fiber) => void background.push(fiber))
