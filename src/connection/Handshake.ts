@@ -74,7 +74,8 @@ export const makeHandshake = (options: {
 
     /** Link `generation` said no hello in time: v1 for good, unless its hello still comes. */
     takeForV1: (generation: number): void => {
-      if (agreed?.generation !== generation) agreed = { generation, agreement: V1 }
+      // Only a newer link: a late wait must not undo what a later link's hello agreed on.
+      if (agreed === undefined || agreed.generation < generation) agreed = { generation, agreement: V1 }
     },
 
     /**

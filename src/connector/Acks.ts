@@ -28,9 +28,9 @@ export interface Acks {
   /** Sends the acks, batch by batch; runs for the connector's scope. */
   readonly run: Effect.Effect<never>
   /**
-   * Sends what is still queued. For the connector's close, once the last replies are settled and
-   * before the link closes: else a clean restart would have every message of the last moments
-   * sent again (and acknowledged again, from the dedupe store).
+   * Sends what is still queued, and the batch `run` was sending. For the connector's close, once
+   * the last replies are settled and `run` is stopped, before the link closes: else a clean
+   * restart would have every message of the last moments sent again (an ack twice is harmless).
    */
   readonly drain: Effect.Effect<void>
 }
@@ -53,9 +53,20 @@ export const makeAcks = Effect.fnUntraced(function*(options: {
       if (sent > 0) yield* Metric.update(Metrics.messagesAcknowledged, sent)
     })
 
-  const run = Effect.forever(Effect.flatMap(Queue.takeAll(queue), (batch) => send(batch, true)))
-  // On close, a link still waiting for its server's hello is not waited for.
-  const drain = Effect.flatMap(Queue.clear(queue), (batch) => (batch.length === 0 ? Effect.void : send(batch, false)))
+  /** The batch `run` is sending: if the close stops it halfway, `drain` sends it (again). */
+  let sending: ReadonlyArray<AckTarget> = []
+  const run = Effect.forever(
+    Effect.flatMap(Queue.takeAll(queue), (batch) => {
+      sending = batch
+      return Effect.andThen(send(batch, true), Effect.sync(() => (sending = [])))
+    })
+  )
+  // On close, once `run` is stopped; a link still waiting for its server's hello is not waited for.
+  const drain = Effect.flatMap(Queue.clear(queue), (queued) => {
+    const batch = [...sending, ...queued]
+    sending = []
+    return batch.length === 0 ? Effect.void : send(batch, false)
+  })
 
   return {
     taken: (responseId) => {

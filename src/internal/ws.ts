@@ -92,7 +92,10 @@ export const dialWs = (
       ws.ping()
     },
     pause: () => ws.pause(),
-    resume: () => ws.resume(),
+    // Never again past a frame over the limit: the link's end resumes a socket its intake paused.
+    resume: () => {
+      if (!(endReason instanceof FrameTooLarge)) ws.resume()
+    },
     terminate: () => ws.terminate(),
     onControlFrame: (listener) => {
       ws.on("pong", () => listener("pong"))
