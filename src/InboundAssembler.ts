@@ -79,7 +79,7 @@ export class InboundAssembler {
     return this.inFlight.size
   }
 
-  /** Ids remembered for dedupe. Never more than three times `remembered`. */
+  /** Ids remembered for dedupe. Never more than four times `remembered`. */
   get rememberedCount(): number {
     return this.dedupe.size
   }
@@ -120,7 +120,10 @@ export class InboundAssembler {
       return [violation({ reason: "EventAfterCompletion", detail: "event for a response that already ended", eventType, responseId, conversationId })]
     }
     if (!STARTS.has(eventType)) {
-      return [violation({ reason: "UnknownResponse", detail: "event for a response that was never started", eventType, responseId, conversationId })]
+      // Never "after completion" for one dropped unfinished: its completion would be acknowledged
+      // as answered (`connector/Inbound.ts`), where its redelivery is awaited.
+      const detail = standing === "Dropped" ? "event for a response dropped unfinished; it is assembled again when sent again" : "event for a response that was never started"
+      return [violation({ reason: "UnknownResponse", detail, eventType, responseId, conversationId })]
     }
     return this.start(responseId, conversationId, envelope, now)
   }
@@ -128,7 +131,7 @@ export class InboundAssembler {
   /** A new response: its state, and the envelope that started it. */
   private start(responseId: string, conversationId: string, envelope: MessageEnvelope, now: number): ReadonlyArray<AssemblerOutput> {
     const { headers } = envelope
-    const track = this.dedupe.begin((envelope.data as KnownEvent).sequence_number)
+    const track = this.dedupe.begin(responseId, (envelope.data as KnownEvent).sequence_number)
     // A full table evicts its least recently active response: a new message is always accepted.
     const evicted = this.inFlight.size >= this.limits.maxInFlight ? this.evictStalest(now) : undefined
     const state: Assembling = {
@@ -158,8 +161,7 @@ export class InboundAssembler {
     for (const candidate of this.inFlight.values()) {
       if (stalest === undefined || candidate.lastActivity < stalest.lastActivity) stalest = candidate
     }
-    this.inFlight.delete(stalest!.responseId)
-    this.dedupe.drop()
+    this.drop(stalest!)
     const idle = now - stalest!.lastActivity
     return about(stalest!, "Evicted", `maxInFlightResponses (${this.limits.maxInFlight}) reached: dropped the least recently active response, idle for ${idle} ms`)
   }
@@ -223,12 +225,12 @@ export class InboundAssembler {
     for (const state of this.inFlight.values()) state.lastActivity += millis
   }
 
-  /** Discards responses idle for longer than the limit. Call it periodically. */
+  /** Discards responses idle for longer than the limit (a redelivery assembles them again). Call it periodically. */
   sweep(now: number): Array<AssemblerOutput> {
     const outputs: Array<AssemblerOutput> = []
     for (const state of this.inFlight.values()) {
       if (now - state.lastActivity >= this.limits.idleTimeoutMillis) {
-        this.end(state)
+        this.drop(state)
         outputs.push(about(state, "IdleTimeout", `no event for ${now - state.lastActivity} ms; partial message discarded`))
       }
     }
@@ -266,9 +268,16 @@ export class InboundAssembler {
     return [about(state, "TextTooLarge", `text exceeds ${this.limits.maxTextBytes} bytes; message discarded`, eventType)]
   }
 
+  /** Ended for good: its events, sent again, are duplicates or come after its end. */
   private end(state: Assembling) {
     this.inFlight.delete(state.responseId)
     this.dedupe.end(state.responseId)
+  }
+
+  /** Given up unfinished (evicted, idle): sent again whole (§7), it is assembled again. */
+  private drop(state: Assembling) {
+    this.inFlight.delete(state.responseId)
+    this.dedupe.drop(state.responseId)
   }
 
   /** The message, after a violation for each media part left out (they are not the message's end). */

@@ -423,15 +423,39 @@ describe("Protocol inbound assembler", () => {
     assert.strictEqual(messages(out)[0]!.text, "a")
   })
 
-  it("the redelivered start of an evicted response is a duplicate while its id is remembered, and a new start once it is not", () => {
-    const assembler = new Protocol.InboundAssembler({ ...limits, maxInFlight: 1, remembered: 4 })
-    const a = start("a")
-    assert.deepStrictEqual(reasons([a, start("b")].flatMap((e) => assembler.push(e, 0))), ["Evicted"])
-    assert.deepStrictEqual(assembler.push(a, 0).map((o) => o._tag), ["Duplicate"])
-    // Four more ids later, a's is forgotten: its start begins it again (and evicts b).
-    ;[delta("b", 1, "x"), delta("b", 2, "y"), delta("b", 3, "z"), delta("b", 4, "w")].forEach((e) => assembler.push(e, 0))
-    assert.deepStrictEqual(reasons(assembler.push(a, 0)), ["Evicted"])
-    assert.strictEqual(assembler.inFlightCount, 1)
+  it("a response dropped idle, sent again whole (§7: the same message ids), is assembled again and delivered once", () => {
+    const assembler = new Protocol.InboundAssembler(limits)
+    const events = [start("r"), delta("r", 1, "Hel"), delta("r", 2, "lo"), completed("r", 3)]
+    assert.deepStrictEqual(events.slice(0, 2).flatMap((e) => assembler.push(e, 0)), [])
+    assert.deepStrictEqual(reasons(assembler.sweep(1000)), ["IdleTimeout"])
+    // The rest of the first delivery, late: not "after completion" (that would be acknowledged as answered).
+    assert.deepStrictEqual(reasons(assembler.push(events[3]!, 1000)), ["UnknownResponse"])
+    const again = events.flatMap((e) => assembler.push(e, 2000))
+    assert.deepStrictEqual(again.map((o) => o._tag), ["Message"])
+    assert.deepStrictEqual(messages(again).map((m) => [m.text, m.messageId]), [["Hello", events[0]!.headers.messageId]])
+    // Delivered once: a third delivery is a duplicate, as for any completed response.
+    assert.deepStrictEqual(events.flatMap((e) => assembler.push(e, 3000)).map((o) => o._tag), ["Duplicate", "Duplicate", "Duplicate", "Duplicate"])
+  })
+
+  it("a response evicted unfinished, sent again whole, is assembled again and delivered once", () => {
+    const assembler = new Protocol.InboundAssembler({ ...limits, maxInFlight: 1 })
+    const events = [start("a"), delta("a", 1, "Hi"), completed("a", 2)]
+    assembler.push(events[0]!, 0)
+    assert.deepStrictEqual(reasons([start("b"), events[1]!].flatMap((e) => assembler.push(e, 10))), ["Evicted", "UnknownResponse"])
+    const again = events.flatMap((e) => assembler.push(e, 20))
+    assert.deepStrictEqual(reasons(again), ["Evicted"], "a begins again, and evicts b")
+    assert.deepStrictEqual(messages(again).map((m) => m.text), ["Hi"])
+    assert.deepStrictEqual(events.flatMap((e) => assembler.push(e, 30)).map((o) => o._tag), ["Duplicate", "Duplicate", "Duplicate"])
+  })
+
+  it("a completed response sent again stays a duplicate; one that was never dropped is not begun again by its start", () => {
+    const assembler = new Protocol.InboundAssembler(limits)
+    const events = [start("r"), delta("r", 1, "x"), completed("r", 2)]
+    assert.strictEqual(messages(events.flatMap((e) => assembler.push(e, 0))).length, 1)
+    // Even after an idle sweep (which drops only responses still being assembled).
+    assert.deepStrictEqual(assembler.sweep(5000), [])
+    assert.deepStrictEqual(events.flatMap((e) => assembler.push(e, 5000)).map((o) => o._tag), ["Duplicate", "Duplicate", "Duplicate"])
+    assert.strictEqual(assembler.inFlightCount, 0)
   })
 
   it("an event that came before its response's start is a duplicate when it comes again after the start", () => {
@@ -442,13 +466,13 @@ describe("Protocol inbound assembler", () => {
     assert.deepStrictEqual(out.map((o) => o._tag), ["Duplicate"])
   })
 
-  it("a response no longer remembered as ended is not delivered twice while its ids are remembered", () => {
+  it("a completed response is not delivered twice after the responses begun before it are dropped idle", () => {
     const assembler = new Protocol.InboundAssembler({ ...limits, maxInFlight: 10, remembered: 5 })
     for (const id of ["a", "b", "c", "d", "e"]) assembler.push(start(id), 0)
     const events = [start("r"), delta("r", 1, "hi"), completed("r", 2)]
     assert.strictEqual(messages(events.flatMap((e) => assembler.push(e, 0))).length, 1)
-    // Five responses end after r, so r is forgotten as ended; its three ids are still remembered.
-    assert.strictEqual(assembler.sweep(1000).length, 5)
+    // Five responses are dropped after r ended (dropped, not ended: r stays remembered as ended).
+    assert.deepStrictEqual(reasons(assembler.sweep(1000)), Array(5).fill("IdleTimeout"))
     assert.deepStrictEqual(events.flatMap((e) => assembler.push(e, 1000)).map((o) => o._tag), ["Duplicate", "Duplicate", "Duplicate"])
   })
 

@@ -69,8 +69,8 @@ export class RecentSet {
  * Gotchas: hashing a fresh id into a set for every inbound event showed in the inbound profile.
  * Now the ids recorded since the last `add` are hashed when that `add` comes, so a
  * server that sends only ordinary events never pays for it, and one that mixes in others pays,
- * over time, what it paid before. An id recorded twice (which only a server that reuses ids
- * can cause) may be forgotten early: the older copy's eviction removes the lookup of both.
+ * over time, what it paid before. The lookup counts the copies of an id in the ring (a server
+ * that reuses ids records one twice), so an id is found exactly while a copy of it is remembered.
  */
 export class RecentIds {
   private readonly ring: Array<string> = []
@@ -78,7 +78,8 @@ export class RecentIds {
   private written = 0
   /** The ids recorded before this count are in `index` (those still in the ring). */
   private indexedUpTo = 0
-  private readonly index = new Set<string>()
+  /** Each id in the ring up to `indexedUpTo`, with how many copies of it are there. */
+  private readonly index = new Map<string, number>()
   private readonly capacity: number
   constructor(capacity: number) {
     this.capacity = capacity
@@ -95,7 +96,7 @@ export class RecentIds {
     if (this.capacity <= 0) return
     const slot = this.written % this.capacity
     // The oldest id leaves the ring, and the lookup if it was there.
-    if (this.written >= this.capacity && this.written - this.capacity < this.indexedUpTo) this.index.delete(this.ring[slot]!)
+    if (this.written >= this.capacity && this.written - this.capacity < this.indexedUpTo) this.unindex(this.ring[slot]!)
     this.ring[slot] = id
     this.written++
   }
@@ -103,13 +104,21 @@ export class RecentIds {
   add(id: string): boolean {
     if (this.capacity <= 0) return true
     for (let w = Math.max(this.indexedUpTo, this.written - this.capacity); w < this.written; w++) {
-      this.index.add(this.ring[w % this.capacity]!)
+      this.reindex(this.ring[w % this.capacity]!)
     }
     this.indexedUpTo = this.written
     if (this.index.has(id)) return false
     this.record(id)
-    this.index.add(id)
+    this.reindex(id)
     this.indexedUpTo = this.written
     return true
+  }
+  private reindex(id: string): void {
+    this.index.set(id, (this.index.get(id) ?? 0) + 1)
+  }
+  private unindex(id: string): void {
+    const copies = this.index.get(id)!
+    if (copies <= 1) this.index.delete(id)
+    else this.index.set(id, copies - 1)
   }
 }

@@ -1,8 +1,11 @@
 /**
  * The inbound dedupe gate (`src/internal/dedupeGate.ts`) held to a plain model: a list of the last
  * `capacity` admitted message ids, oldest first, where an envelope is a duplicate exactly when its
- * id is in the list, and a list of the last `capacity` ended responses. The gate skips the lookup
- * for events it proves new; these properties say the shortcut never changes an answer.
+ * id is in the list, and lists of the last `capacity` ended and dropped responses. A dropped
+ * response sent again is the one exception to the lookup (docs/PROTOCOL.md §7): its start begins a
+ * new attempt, and each event of that attempt with a sequence number above every one admitted in it
+ * is admitted, though its id is in the list (it stays there once). The gate skips the lookup for
+ * events it proves new; these properties say the shortcut never changes an answer.
  *
  * The one difference the docs allow (README "Delivery", the gate's Gotchas) is written into the
  * model: a server that reuses a message id for a different envelope may see that envelope counted
@@ -89,6 +92,8 @@ type Op =
   /** Every response being assembled ends, the newest first (so the oldest are remembered as ended). */
   | { readonly _tag: "EndAll" }
   | { readonly _tag: "Drop"; readonly at: number }
+  /** Every response being assembled is dropped, the oldest first (so ids of the dropped outlive their memory). */
+  | { readonly _tag: "DropAll" }
 
 /** How often each kind of step comes: some runs are a calm stream, others mostly disorder. */
 const mix = fc.record({
@@ -97,7 +102,8 @@ const mix = fc.record({
   lose: fc.integer({ min: 0, max: 1 }),
   end: fc.integer({ min: 1, max: 4 }),
   endAll: fc.integer({ min: 0, max: 2 }),
-  drop: fc.integer({ min: 0, max: 1 })
+  drop: fc.integer({ min: 0, max: 1 }),
+  dropAll: fc.integer({ min: 0, max: 2 })
 })
 
 const ops = mix.chain((weights) =>
@@ -110,20 +116,24 @@ const ops = mix.chain((weights) =>
         { weight: weights.lose, arbitrary: fc.constant<Op>({ _tag: "Lose" }) },
         { weight: weights.end, arbitrary: fc.nat().map((at): Op => ({ _tag: "End", at })) },
         { weight: weights.endAll, arbitrary: fc.constant<Op>({ _tag: "EndAll" }) },
-        { weight: weights.drop, arbitrary: fc.nat().map((at): Op => ({ _tag: "Drop", at })) }
+        { weight: weights.drop, arbitrary: fc.nat().map((at): Op => ({ _tag: "Drop", at })) },
+        { weight: weights.dropAll, arbitrary: fc.constant<Op>({ _tag: "DropAll" }) }
       ].filter((kind) => kind.weight > 0)
     ),
     { minLength: 10, maxLength: 200, size: "large" }
   )
 )
 
-/** The plain rule: bounded lists, looked up every time. */
+/** The plain rule: bounded lists, looked up every time, but in a dropped response's new attempt. */
 class Model {
   private readonly ids: Array<{ readonly id: string; readonly key: number }> = []
   /** Ids admitted while a copy was remembered (a server reusing them): either answer is right. */
   private readonly reused = new Set<string>()
   private readonly ended: Array<string> = []
+  private readonly dropped: Array<string> = []
   private readonly restored: Array<string> = []
+  /** Responses being assembled; for a new attempt at a dropped one, the highest sequence number admitted in it. */
+  private readonly inFlight = new Map<string, { again: boolean; last: number }>()
   private readonly capacity: number
   constructor(capacity: number, restored: ReadonlyArray<string>) {
     this.capacity = capacity
@@ -134,14 +144,44 @@ class Model {
     list.push(id)
     if (list.length > this.capacity) list.shift()
   }
+  /** An envelope of a dropped response sent again: its start, or a new event of its new attempt. */
+  private again(spec: Spec): boolean {
+    if (!spec.facts) return false
+    const attempt = this.inFlight.get(spec.responseId)
+    if (attempt === undefined) return spec.starts && this.standing(spec.responseId) === "Dropped"
+    return attempt.again && spec.sequence !== undefined && spec.sequence > attempt.last
+  }
+  /** Holds the gate's answer to `spec` to the rule, and follows it. Which responses begin is the model's own reckoning. */
+  push(spec: Spec, admitted: boolean, step: string) {
+    const again = this.again(spec)
+    const expected = again ? true : this.expected(spec)
+    if (expected !== undefined) assert.strictEqual(admitted, expected, `${step}${again ? " (again)" : ""}: ${JSON.stringify(spec)}`)
+    if (!admitted) return
+    if (again) this.readmitted(spec)
+    else this.admitted(spec)
+    if (!spec.facts) return
+    const attempt = this.inFlight.get(spec.responseId)
+    if (attempt !== undefined) {
+      if (again) attempt.last = spec.sequence!
+    } else if (spec.starts) {
+      const standing = this.standing(spec.responseId)
+      if (standing === undefined || standing === "Dropped") this.inFlight.set(spec.responseId, { again: standing === "Dropped", last: spec.sequence ?? -1 })
+    }
+  }
   /** True: must be admitted; false: must be a duplicate; undefined: the id was reused, either. */
-  expected(spec: Spec): boolean | undefined {
+  private expected(spec: Spec): boolean | undefined {
     const copies = this.ids.filter((entry) => entry.id === spec.messageId)
     if (copies.length === 0) return true
     if (this.reused.has(spec.messageId) || copies.some((entry) => entry.key !== spec.key)) return undefined
     return false
   }
-  admitted(spec: Spec) {
+  /** Admitted again though its id may be in the list: the list keeps one copy. */
+  private readmitted(spec: Spec) {
+    const copies = this.ids.filter((entry) => entry.id === spec.messageId)
+    if (copies.length === 0) this.admitted(spec)
+    else if (copies.some((entry) => entry.key !== spec.key)) this.reused.add(spec.messageId)
+  }
+  private admitted(spec: Spec) {
     if (this.ids.some((entry) => entry.id === spec.messageId)) this.reused.add(spec.messageId)
     this.ids.push({ id: spec.messageId, key: spec.key })
     if (this.ids.length > this.capacity) {
@@ -149,14 +189,29 @@ class Model {
       if (!this.ids.some((entry) => entry.id === gone.id)) this.reused.delete(gone.id)
     }
   }
+  /** The responses being assembled, oldest first (the harness's tracks, the assembler's table). */
+  get assembling(): ReadonlyArray<string> {
+    return [...this.inFlight.keys()]
+  }
   end(responseId: string) {
+    this.inFlight.delete(responseId)
     this.remember(this.ended, responseId)
   }
+  drop(responseId: string) {
+    this.inFlight.delete(responseId)
+    this.remember(this.dropped, responseId)
+  }
   standing(responseId: string) {
-    return this.restored.includes(responseId) ? "Restored" : this.ended.includes(responseId) ? "Ended" : undefined
+    return this.restored.includes(responseId)
+      ? "Restored"
+      : this.ended.includes(responseId)
+      ? "Ended"
+      : this.dropped.includes(responseId)
+      ? "Dropped"
+      : undefined
   }
   get size() {
-    return Math.min(this.ids.length, this.capacity) + this.ended.length + this.restored.length
+    return Math.min(this.ids.length, this.capacity) + this.ended.length + this.dropped.length + this.restored.length
   }
 }
 
@@ -166,6 +221,7 @@ const run = (specs: ReadonlyArray<Spec>, steps: ReadonlyArray<Op>, on: {
   end: (at: number) => void
   endAll: () => void
   drop: (at: number) => void
+  dropAll: () => void
 }) => {
   let cursor = 0
   for (const op of steps) {
@@ -190,6 +246,9 @@ const run = (specs: ReadonlyArray<Spec>, steps: ReadonlyArray<Op>, on: {
         break
       case "Drop":
         on.drop(op.at)
+        break
+      case "DropAll":
+        on.dropAll()
     }
   }
 }
@@ -199,12 +258,6 @@ const settings = fc.record({
   maxInFlight: fc.integer({ min: 1, max: 6 }),
   restored: fc.subarray(["r0", "r3", "shared0"], { maxLength: 2 })
 })
-
-const verdict = (model: Model, spec: Spec, admitted: boolean, step: string) => {
-  const expected = model.expected(spec)
-  if (expected !== undefined) assert.strictEqual(admitted, expected, `${step}: ${JSON.stringify(spec)}`)
-  if (admitted) model.admitted(spec)
-}
 
 describe("DedupeGate against a plain bounded list", () => {
   it("answers every envelope as the list does, and remembers the same responses", () =>
@@ -225,15 +278,19 @@ describe("DedupeGate against a plain bounded list", () => {
           feed: (spec) => {
             const track = spec.facts ? tracks.get(spec.responseId) : undefined
             const admitted = gate.admit(spec.messageId, spec.facts ? spec.responseId : undefined, spec.sequence, track === undefined && spec.starts, track)
-            verdict(model, spec, admitted, "admit")
-            if (admitted && spec.facts && track === undefined && spec.starts && gate.standing(spec.responseId) === undefined) {
-              const begun = gate.begin(spec.sequence)
+            model.push(spec, admitted, "admit")
+            const standing = gate.standing(spec.responseId)
+            if (admitted && spec.facts && track === undefined && spec.starts && (standing === undefined || standing === "Dropped")) {
+              const begun = gate.begin(spec.responseId, spec.sequence)
               if (tracks.size >= maxInFlight) {
-                tracks.delete(tracks.keys().next().value!)
-                gate.drop()
+                const evicted = tracks.keys().next().value!
+                tracks.delete(evicted)
+                gate.drop(evicted)
+                model.drop(evicted)
               }
               tracks.set(spec.responseId, begun)
             }
+            assert.deepStrictEqual([...tracks.keys()].sort(), [...model.assembling].sort(), "the model begins the same responses")
             check("admit", [spec.responseId])
           },
           end: (at) => {
@@ -256,49 +313,76 @@ describe("DedupeGate against a plain bounded list", () => {
             const id = inFlight(at)
             if (id === undefined) return
             tracks.delete(id)
-            gate.drop()
+            gate.drop(id)
+            model.drop(id)
+            check("drop", [id])
+          },
+          dropAll: () => {
+            for (const id of [...tracks.keys()]) {
+              tracks.delete(id)
+              gate.drop(id)
+              model.drop(id)
+            }
+            check("drop all", responseIds)
           }
         })
       }),
       { numRuns: 500 }
     ))
 
-  it("through the assembler: an envelope is a Duplicate exactly when the list holds its id", () =>
+  it("through the assembler: an envelope is a Duplicate exactly when the rule says, and a dropped response sent again is assembled again", () =>
     fc.assert(
       fc.property(settings, pool, ops, ({ capacity, maxInFlight }, specs, steps) => {
         const assembler = new Protocol.InboundAssembler({ maxInFlight, maxTextBytes: 1 << 20, idleTimeoutMillis: 1000, remembered: capacity })
         const model = new Model(capacity, [])
+        const types = specs.map((spec) =>
+          spec.last === "completed"
+            ? "response.completed"
+            : spec.last === "failed"
+            ? "response.failed"
+            : spec.starts
+            ? "response.in_progress"
+            : "response.output_text.delta"
+        )
         const envelopes = specs.map((spec) =>
           userEnvelope({
-            type: spec.last === "completed"
-              ? "response.completed"
-              : spec.last === "failed"
-              ? "response.failed"
-              : spec.starts
-              ? "response.in_progress"
-              : "response.output_text.delta",
+            type: types[spec.key]!,
             response_id: spec.responseId,
             ...(spec.sequence === undefined ? {} : { sequence_number: spec.sequence }),
             ...(spec.starts || spec.last !== undefined ? {} : { delta: `${spec.key} ` })
           }, { messageId: spec.messageId, ...(spec.facts ? {} : { conversationId: "" }) })
         )
+        // What the assembler ended or dropped, the model follows (which is the assembler's business).
+        const follow = (outputs: ReadonlyArray<Protocol.AssemblerOutput>) => {
+          for (const output of outputs) {
+            if (output._tag === "Message") model.end(output.message.responseId)
+            if (output._tag !== "Violation" || output.violation.responseId === undefined) continue
+            const { reason, responseId } = output.violation
+            if (reason === "Evicted" || reason === "IdleTimeout") model.drop(responseId)
+            else if (["ResponseFailed", "TextTooLarge", "IncompleteText", "EmptyMessage"].includes(reason)) model.end(responseId)
+          }
+          assert.strictEqual(assembler.inFlightCount, model.assembling.length, "the model begins the same responses")
+        }
         let now = 0
         run(specs, steps, {
           feed: (spec) => {
             const outputs = assembler.push(envelopes[spec.key]!, now)
-            verdict(model, spec, !(outputs.length === 1 && outputs[0]!._tag === "Duplicate"), "push")
-            assert.isAtMost(assembler.rememberedCount, 3 * capacity)
+            // The gate hears a start only from a start event (a one-event stream's is its end).
+            model.push({ ...spec, starts: types[spec.key] === "response.in_progress" }, !(outputs.length === 1 && outputs[0]!._tag === "Duplicate"), "push")
+            follow(outputs)
+            assert.isAtMost(assembler.rememberedCount, 4 * capacity)
           },
-          // Responses end by their own events here; these end them by the clock instead.
+          // Responses end by their own events here; these drop them by the clock instead.
           end: () => {
             now += 600
-            assembler.sweep(now)
+            follow(assembler.sweep(now))
           },
           endAll: () => {
             now += 1000
-            assembler.sweep(now)
+            follow(assembler.sweep(now))
           },
-          drop: () => {}
+          drop: () => {},
+          dropAll: () => {}
         })
       }),
       { numRuns: 300 }
