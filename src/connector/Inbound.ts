@@ -26,10 +26,11 @@ export interface Inbound {
 const COMPLETED = "response.completed"
 
 /**
- * Responses the assembler ended for good without a message: sending them again cannot change
- * that, so they are acknowledged. (Evicted and idle ones are not: a redelivery may complete them.)
+ * Responses the assembler ended for good without a message: sending them again (the same events,
+ * §7) cannot change that, so they are acknowledged — IncompleteText too, its gap comes again.
+ * (Evicted and idle ones are not: the assembler assembles their redelivery again.)
  */
-const ENDED_WITHOUT_ANSWER: ReadonlySet<ViolationReason> = new Set(["ResponseFailed", "TextTooLarge", "EmptyMessage"])
+const ENDED_WITHOUT_ANSWER: ReadonlySet<ViolationReason> = new Set(["ResponseFailed", "TextTooLarge", "EmptyMessage", "IncompleteText"])
 
 /** How often `sweep` should run: a tenth of the idle timeout, at least every second. */
 export const sweepInterval = (responseIdleTimeout: number): Duration.Duration =>
