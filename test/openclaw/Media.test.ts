@@ -118,12 +118,13 @@ describe("a user's media, saved into the host's media store", () => {
       assert.notInclude(lines.join("\n"), BIG.toString("base64").slice(0, 40), "no bytes in the log")
     }))
 
-  it.live("a media-only message whose medium is lost becomes the notice, so the agent still answers it", () =>
+  it.live("a media-only message whose media are lost becomes the notices, so the agent still answers it", () =>
     Effect.gen(function*() {
       const { base } = yield* mediaServer
       const { store } = fakeMediaStore(yield* scratch)
-      const { result } = yield* receiving([{ kind: "image", url: `${base}/gone.png` }], store, cfgOf())
-      assert.strictEqual(result.body, "[image unavailable: not found (HTTP 404)]")
+      const { result } = yield* receiving([{ kind: "image", url: `${base}/gone.png` }, { kind: "file", url: `${base}/gone.ogg`, mimeType: "audio/ogg" }], store, cfgOf())
+      // A voice note is named as audio.
+      assert.strictEqual(result.body, "[image unavailable: not found (HTTP 404)]\n[audio unavailable: not found (HTTP 404)]")
       assert.deepStrictEqual(result.facts, [])
     }))
 
