@@ -24,6 +24,8 @@ export interface Inbound {
 }
 
 const COMPLETED = "response.completed"
+const FAILED = "response.failed"
+const INCOMPLETE = "response.incomplete"
 
 /**
  * Responses the assembler ended for good without a message: sending them again (the same events,
@@ -86,7 +88,15 @@ export const makeInbound = Effect.fnUntraced(function*(options: {
       case "Duplicate":
         return Effect.logDebug(`Dropped a redelivered envelope ${output.messageId}`).pipe(
           Effect.andThen(Metric.update(Metrics.envelopesRedelivered, 1)),
-          Effect.andThen(output.eventType === COMPLETED ? settled(output, true) : Effect.void)
+          // The redelivered end of a message: acknowledged again (a failed one too, else the server
+          // would send it on every link).
+          Effect.andThen(
+            output.eventType === COMPLETED
+              ? settled(output, true)
+              : output.eventType === FAILED || output.eventType === INCOMPLETE
+              ? settled(output, false)
+              : Effect.void
+          )
         )
       case "Ignored":
         return Effect.logDebug(`Ignored event ${output.eventType}`)

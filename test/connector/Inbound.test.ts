@@ -108,6 +108,22 @@ describe("Inbound", () => {
       assert.include(logs.lines[1]!.line, "Ignored event response.audio.delta")
     }))
 
+  it.effect("which ends are acknowledged again: a redelivered completion (answered), a redelivered failure, a message ended for good; not an evicted one", () =>
+    Effect.gen(function*() {
+      const { consume, settledBefore } = yield* setup
+      const at = { conversationId: "c" }
+      yield* consume([
+        { _tag: "Duplicate", messageId: "m1", responseId: "done", eventType: "response.completed", ...at },
+        { _tag: "Duplicate", messageId: "m2", responseId: "failed", eventType: "response.failed", ...at },
+        { _tag: "Duplicate", messageId: "m3", responseId: "delta", eventType: "response.output_text.delta", ...at },
+        { _tag: "Violation", violation: { reason: "TextTooLarge", detail: "x", responseId: "big", ...at } },
+        { _tag: "Violation", violation: { reason: "IncompleteText", detail: "x", responseId: "gap", ...at } },
+        { _tag: "Violation", violation: { reason: "Evicted", detail: "x", responseId: "evicted", ...at } },
+        { _tag: "Violation", violation: { reason: "IdleTimeout", detail: "x", responseId: "idle", ...at } }
+      ])
+      assert.deepStrictEqual(settledBefore, [["done", true], ["failed", false], ["big", false], ["gap", false]])
+    }))
+
   it.effect("the sweep reports what the assembler gave up, and stands still while paused", () =>
     Effect.gen(function*() {
       const { sweep, script, logs } = yield* setup
