@@ -1,4 +1,5 @@
 import { availableParallelism } from "node:os"
+import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
 
 /**
@@ -19,14 +20,20 @@ import { defineConfig } from "vitest/config"
  * - `maxWorkers`: at least two. Vitest's default is one fewer than the cores, which is one worker
  *   on a two-core machine; many of these tests wait on sockets and child processes, so a second
  *   worker uses the time the first spends waiting.
+ * - `NODE_COMPILE_CACHE`: Node keeps the compiled code of the modules it loads natively (Effect,
+ *   `ws`, OpenClaw's SDK in the workers; the CLI in the child processes the tests start), so a
+ *   process after the first compiles less. Node checks each entry against the source, so a stale
+ *   entry is never used. Vitest turns it off by itself under v8 coverage.
  */
 const maxWorkers = Math.max(2, availableParallelism() - 1)
+const compileCache = fileURLToPath(new URL("node_modules/.cache/node-compile-cache", import.meta.url))
 
 export default defineConfig({
   test: {
     testTimeout: 20_000,
     hookTimeout: 20_000,
     maxWorkers,
+    env: { NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE ?? compileCache },
     coverage: {
       provider: "v8",
       include: ["src/**/*.ts"],
