@@ -158,6 +158,8 @@ export const startGateway = async (options: {
   readonly channel?: Record<string, unknown>
   /** What the fake model declares it takes (OpenClaw's `input`), default text only; with "image" the host gives it the user's images. */
   readonly modelInput?: ReadonlyArray<"text" | "image">
+  /** More top-level config keys (e.g. `commands`, `messages`), beside the ones above. */
+  readonly config?: Record<string, unknown>
 }): Promise<Gateway> => {
   const dir = mkdtempSync(join(tmpdir(), "instaclaw-e2e-"))
   const port = await freePort()
@@ -196,7 +198,8 @@ export const startGateway = async (options: {
     // The config of docs/OPENCLAW.md: OpenClaw's session.dmScope left at its default (`main`), a restrictive
     // tool policy for the agent InstaClaw users reach, and the plugins the gateway may load.
     agents: { defaults: { model: { primary: "fake/echo-1" }, blockStreamingDefault: "on" } },
-    tools: { profile: "messaging", elevated: { enabled: false }, deny: ["automations", "gateway", "plugins"] }
+    tools: { profile: "messaging", elevated: { enabled: false }, deny: ["automations", "gateway", "plugins"] },
+    ...options.config
   }
   const configPath = join(dir, "openclaw.json")
   // `channels.instaclaw` is an unknown key until the plugin is installed: install first, into a
