@@ -208,7 +208,10 @@ describe("policy", () => {
           activation
         })
       const asked: Array<string> = []
-      const always = withStored((agentId, sessionKey) => void asked.push(`${agentId} ${sessionKey}`) ?? "always")
+      const always = withStored((agentId, sessionKey) => {
+        asked.push(`${agentId} ${sessionKey}`)
+        return "always"
+      })
       assert.deepStrictEqual(yield* always.admit(message("no mention"), live), answered)
       assert.deepStrictEqual(asked, ["main agent:main:instaclaw:group:default:grp_1"], "read for the group's own session")
       const mention = withStored(() => "mention")
