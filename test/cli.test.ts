@@ -15,7 +15,10 @@ const cli = fileURLToPath(new URL("../src/cli.ts", import.meta.url))
 
 interface Run {
   readonly child: ChildProcess
+  /** stdout and stderr as they came, interleaved. */
   readonly output: () => string
+  /** stdout alone: what the command prints for a person, without the log lines of stderr. */
+  readonly stdout: () => string
   readonly exited: Promise<number | null>
 }
 
@@ -26,10 +29,14 @@ const run = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
       const clean = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith("INSTACLAW_")))
       const child = spawn(process.execPath, [cli, ...args], { env: { ...clean, ...env }, stdio: ["pipe", "pipe", "pipe"] })
       let output = ""
-      child.stdout!.on("data", (chunk) => (output += chunk))
+      let stdout = ""
+      child.stdout!.on("data", (chunk) => {
+        output += chunk
+        stdout += chunk
+      })
       child.stderr!.on("data", (chunk) => (output += chunk))
       const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
-      return { child, output: () => output, exited }
+      return { child, output: () => output, stdout: () => stdout, exited }
     }),
     ({ child, exited }) => Effect.promise(() => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
@@ -42,8 +49,9 @@ describe("insta-claw CLI", () => {
     Effect.gen(function*() {
       const demo = yield* run(["demo"])
       const code = yield* Effect.promise(() => demo.exited)
-      const output = demo.output()
-      assert.strictEqual(code, 0, output)
+      assert.strictEqual(code, 0, demo.output())
+      // stdout alone: a log line on stderr may land in the middle of a reply's line.
+      const output = demo.stdout()
       assert.include(output, "echo  ‹ Hello! Is anybody out there?")
       assert.include(output, "        - and streams the reply back as Open Responses events.")
       assert.include(output, "echo  ‹ Unicode survives the trip: 你好，世界 😀 👩‍👩‍👧 ¡Olé!")
