@@ -38,7 +38,7 @@ export const makeChannelPlugin = (host: () => HostServices = () => ({})): Channe
     label: "InstaClaw",
     selectionLabel: "InstaClaw (WebSocket, Open Responses)",
     docsPath: "/channels/instaclaw",
-    blurb: "Direct chats from an InstaClaw service over one authenticated WebSocket, replies streamed as Open Responses events."
+    blurb: "Direct and group chats, with photos and files, from an InstaClaw service over one authenticated WebSocket; replies streamed as Open Responses events."
   },
   // Media (§8.1): photos, voice notes and files both ways (`Media.ts`), `message send --media` included.
   capabilities: { chatTypes: ["direct", "group"], blockStreaming: true, media: true },

@@ -176,7 +176,7 @@ describe("insta-claw-connector inside a real OpenClaw gateway", () => {
     const status = await gateway.cli(["channels", "status", "--json"])
     const accounts: Array<Record<string, any>> = JSON.parse(status.output.slice(status.output.indexOf("{"))).channelAccounts.instaclaw
     const account = accounts.find((a) => a.accountId === "default")!
-    assert.deepStrictEqual([account.protocol, account.features], [2, ["ack"]], status.output)
+    assert.deepStrictEqual([account.protocol, account.features], [2, ["ack", "media", "groups"]], status.output)
     // The link is cut after the message's third frame: the rest never reaches the gateway.
     await instaclaw.run(instaclaw.server.setDropAfterFrames(3))
     const { responseId } = await instaclaw.run(
