@@ -10,20 +10,10 @@ import * as Protocol from "../../src/Protocol.ts"
 import { encodeUserMessage } from "../../src/server/UserMessage.ts"
 import { collect, startServer, waitFor } from "../support/harness.ts"
 import { describeFrames, envelopeOf, plainClient } from "./client.ts"
+import { FULL_SEQUENCE } from "../support/frames.ts"
 
 /** A short message is nine frames in the full profile: created … completed, one delta. */
 const FRAMES = 9
-const FULL_SEQUENCE = [
-  "response.created",
-  "response.in_progress",
-  "response.output_item.added",
-  "response.content_part.added",
-  "response.output_text.delta",
-  "response.output_text.done",
-  "response.content_part.done",
-  "response.output_item.done",
-  "response.completed"
-]
 
 const helloOf = (frame: string) => {
   const envelope = envelopeOf(frame)
