@@ -52,7 +52,7 @@ export const kindOfMimeType = (mimeType: string | undefined): MediaKind =>
 // URLs
 // ---------------------------------------------------------------------------------------------
 
-/** A host that is this machine (§1's rule for `ws://`, here for `http://`). */
+/** A host that is this machine: where `ws://` (the `url` setting, §1) and `http://` media (§8.1) may go. */
 export const isLoopbackHost = (hostname: string): boolean => {
   const host = hostname.replace(/^\[|\]$/g, "").toLowerCase()
   return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host)

@@ -17,6 +17,7 @@
  * @since 0.1.0
  */
 import { Schema, SchemaTransformation } from "effect"
+import { isLoopbackHost } from "./Media.ts"
 
 /** Which Open Responses events a reply is sent with (docs/PROTOCOL.md §4). */
 export const EventProfile = Schema.Literals(["full", "minimal"])
@@ -48,9 +49,6 @@ const Flag = Schema.Union([
     )
   )
 ])
-
-const isLoopbackHost = (hostname: string): boolean =>
-  hostname === "localhost" || hostname === "[::1]" || hostname === "::1" || /^127(\.\d{1,3}){3}$/.test(hostname)
 
 /** `wss://` anywhere; `ws://` only to a loopback host (docs/PROTOCOL.md §1). */
 const WebSocketUrl = Schema.String.check(
