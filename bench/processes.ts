@@ -39,6 +39,12 @@ const profileFlags = process.env.BENCH_CPU_PROF === undefined ? [] : ["--cpu-pro
  */
 const EXIT_GRACE_MS = process.env.BENCH_CPU_PROF === undefined ? 10_000 : 30_000
 const connectorCli = join(here, "..", ...(process.env.BENCH_CPU_PROF === undefined ? ["dist", "cli.js"] : ["src", "cli.ts"]))
+/**
+ * BENCH_BASELINE_CLI=<another build's dist/cli.js>: that build's `insta-claw connect` stands in for
+ * the hand-written baseline, so the ratios compare two versions of the connector in one run (what a
+ * change costs; e.g. a worktree of an earlier commit, built with `npm run build`).
+ */
+const baselineCli = process.env.BENCH_BASELINE_CLI
 /** BENCH_CLIENT_FLAGS="--max-semi-space-size=2": Node flags for both clients (the connector and the baseline), e.g. to weigh heap settings. */
 const clientFlags = process.env.BENCH_CLIENT_FLAGS?.split(" ").filter((flag) => flag !== "") ?? []
 
@@ -83,11 +89,11 @@ export interface Client {
  */
 export const spawnClient = (kind: ClientKind, url: string, stderr: "inherit" | "keep" = "inherit"): Client => {
   const stdio: ["ignore", "ignore", "inherit" | "pipe"] = ["ignore", "ignore", stderr === "keep" ? "pipe" : "inherit"]
+  const connectorEnv = { ...process.env, INSTACLAW_WS_URL: url, INSTACLAW_CLIENT_ID: "demo", INSTACLAW_CLIENT_SECRET: "demo-secret" }
   const child = kind === "connector"
-    ? spawn(process.execPath, [...clientFlags, ...profileFlags, connectorCli, "connect"], {
-      stdio,
-      env: { ...process.env, INSTACLAW_WS_URL: url, INSTACLAW_CLIENT_ID: "demo", INSTACLAW_CLIENT_SECRET: "demo-secret" }
-    })
+    ? spawn(process.execPath, [...clientFlags, ...profileFlags, connectorCli, "connect"], { stdio, env: connectorEnv })
+    : baselineCli !== undefined
+    ? spawn(process.execPath, [...clientFlags, baselineCli, "connect"], { stdio, env: connectorEnv })
     : spawn(process.execPath, [...clientFlags, join(here, "echo", "baseline.ts"), url], { stdio })
   const lines: Array<string> = []
   let partial = ""
