@@ -2,7 +2,9 @@
  * The cross-process phases' machinery (echo, paced, burst): a load server forked as its own
  * process and driven over IPC, and the client under test spawned as another — the connector as
  * users get it (`insta-claw connect`, the built bin, echo agent) or the hand-written baseline
- * (bench/echo/baseline.ts) — with their CPU time and memory read from /proc.
+ * (bench/echo/baseline.ts); or, for the OpenClaw plugin entry, a minimal OpenClaw host
+ * (bench/echo/pluginHost.ts) running the built entry ("plugin") or the same baseline client
+ * ("pluginBaseline") — with their CPU time and memory read from /proc.
  *
  * Every wait can be bounded: `next` takes a timeout, and stopping a process escalates to SIGKILL
  * if it does not exit in time, so a stuck child never hangs the bench.
@@ -12,7 +14,12 @@ import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 
-export type ClientKind = "connector" | "baseline"
+/**
+ * "connector" and "baseline" are the command line and the hand-written client; "plugin" and
+ * "pluginBaseline" are the plugin entry and the hand-written client, each in the same minimal
+ * OpenClaw host, so the OpenClaw SDK the host loads is in both.
+ */
+export type ClientKind = "connector" | "baseline" | "plugin" | "pluginBaseline"
 
 const here = fileURLToPath(new URL(".", import.meta.url))
 const TICKS_PER_SECOND = 100
@@ -45,7 +52,13 @@ const connectorCli = join(here, "..", ...(process.env.BENCH_CPU_PROF === undefin
  * change costs; e.g. a worktree of an earlier commit, built with `npm run build`).
  */
 const baselineCli = process.env.BENCH_BASELINE_CLI
-/** BENCH_CLIENT_FLAGS="--max-semi-space-size=2": Node flags for both clients (the connector and the baseline), e.g. to weigh heap settings. */
+/** The minimal OpenClaw host: `node pluginHost.ts <url> plugin|baseline`. */
+const pluginHost = join(here, "echo", "pluginHost.ts")
+/**
+ * BENCH_CLIENT_FLAGS="--max-semi-space-size=2": Node flags for both clients (the connector and the
+ * baseline), e.g. to weigh heap settings. Not for the plugin hosts: a plugin cannot give the
+ * OpenClaw host it runs in Node flags.
+ */
 const clientFlags = process.env.BENCH_CLIENT_FLAGS?.split(" ").filter((flag) => flag !== "") ?? []
 
 /** Resolves when the child has exited; SIGKILL if it has not within the grace period. */
@@ -92,6 +105,8 @@ export const spawnClient = (kind: ClientKind, url: string, stderr: "inherit" | "
   const connectorEnv = { ...process.env, INSTACLAW_WS_URL: url, INSTACLAW_CLIENT_ID: "demo", INSTACLAW_CLIENT_SECRET: "demo-secret" }
   const child = kind === "connector"
     ? spawn(process.execPath, [...clientFlags, ...profileFlags, connectorCli, "connect"], { stdio, env: connectorEnv })
+    : kind === "plugin" || kind === "pluginBaseline"
+    ? spawn(process.execPath, [pluginHost, url, kind === "plugin" ? "plugin" : "baseline"], { stdio })
     : baselineCli !== undefined
     ? spawn(process.execPath, [...clientFlags, baselineCli, "connect"], { stdio, env: connectorEnv })
     : spawn(process.execPath, [...clientFlags, join(here, "echo", "baseline.ts"), url], { stdio })

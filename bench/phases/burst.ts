@@ -145,7 +145,7 @@ const failureSentences = (kind: ClientKind, messages: number, results: ReadonlyA
   })
 
 const measureSize = async (server: LoadServer, messages: number, runs: number) => {
-  const results: Record<ClientKind, Array<RunResult>> = { connector: [], baseline: [] }
+  const results: Record<ClientKind, Array<RunResult>> = { connector: [], baseline: [], plugin: [], pluginBaseline: [] }
   for (let run = 0; run < runs; run++) {
     // Alternate which goes first, so neither always gets the warmer machine.
     for (const kind of (run % 2 === 0 ? ["connector", "baseline"] : ["baseline", "connector"]) as Array<ClientKind>) {

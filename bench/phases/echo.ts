@@ -71,22 +71,25 @@ export const echoServer = async () => {
   return { run, close: server.close }
 }
 
+/** The clients this phase compares: the command line and the hand-written baseline. */
+type CliKind = Extract<ClientKind, "connector" | "baseline">
+
 export const echo = async (messages: number, { runs: runCount }: PhaseOptions): Promise<PhaseResult> => {
   const server = await echoServer()
   const job = { messages, conversations: 10, text: "twenty chars, hello!", window: 200 }
-  const runs: Record<ClientKind, Array<EchoFigures>> = { connector: [], baseline: [] }
+  const runs: Record<CliKind, Array<EchoFigures>> = { connector: [], baseline: [] }
   try {
     for (let run = 0; run < runCount; run++) {
       // Alternate which goes first, so neither always gets the warmer machine.
-      for (const kind of (run % 2 === 0 ? ["connector", "baseline"] : ["baseline", "connector"]) as Array<ClientKind>) {
+      for (const kind of (run % 2 === 0 ? ["connector", "baseline"] : ["baseline", "connector"]) as Array<CliKind>) {
         runs[kind].push(await server.run(kind, job))
       }
     }
   } finally {
     await server.close()
   }
-  const pick = (kind: ClientKind, key: keyof EchoFigures) => median(runs[kind].map((r) => r[key]))
-  const summary = (kind: ClientKind) => ({
+  const pick = (kind: CliKind, key: keyof EchoFigures) => median(runs[kind].map((r) => r[key]))
+  const summary = (kind: CliKind) => ({
     roundTripsPerSecond: pick(kind, "roundTripsPerSecond"),
     cpuMsPerRoundTrip: pick(kind, "cpuMsPerRoundTrip"),
     cpuShare: pick(kind, "cpuShare"),
