@@ -119,7 +119,7 @@ const make = Effect.gen(function*() {
   // (finalizers run in reverse), before the link closes.
   yield* Effect.addFinalizer(() => acks.drain)
   yield* Effect.forkScoped(acks.run)
-  const replies = makeReplies({
+  const replies = yield* makeReplies({
     agent,
     systemPrompt: config.systemPrompt,
     protocol,
@@ -127,11 +127,11 @@ const make = Effect.gen(function*() {
     beginAnswer: connection.beginAnswer,
     failures: makeFailures([Redacted.value(config.clientSecret)]),
     markOutbound: status.markOutbound,
-    background: handlers.run,
     settled: (message, delivered) => acks.settled(message, delivered),
     // Media inline within the server's frame limit, else uploaded where its hello says (§8.1).
     media: makeMedia({ clientId: config.clientId, clientSecret: config.clientSecret, link: connection.status })
   })
+  yield* Effect.forkScoped(replies.settling)
   const lanes = yield* makeLanes({
     answer: replies.answer,
     run: handlers.run,
@@ -157,7 +157,7 @@ const make = Effect.gen(function*() {
   const intake = yield* Scope.fork(yield* Effect.scope, "sequential")
   yield* Scope.provide(connection.handleInbound(inbound.consume), intake)
   // Runs first on close: stop taking messages, then let replies finish within the grace period.
-  yield* Effect.addFinalizer(() => handlers.shutdown(intake, config.shutdownGracePeriod))
+  yield* Effect.addFinalizer(() => handlers.shutdown(intake, config.shutdownGracePeriod, replies))
 
   return Connector.of({
     send: replies.send,

@@ -372,6 +372,31 @@ describe("Connection under TestClock", () => {
       assert.strictEqual(JSON.parse(JSON.parse(dial.sockets[1]!.messages.at(-1)!).data).type, "response.completed")
     }))
 
+  it.effect("settle calls back once, when a pong proves the answer read: not for the link that dropped it, but for the next, after the re-send", () =>
+    Effect.gen(function*() {
+      const calls: Array<string> = []
+      const { dial } = yield* withConnection(
+        (s) => s.open(),
+        (connection, dial) =>
+          Effect.gen(function*() {
+            const socket = yield* dialed(dial)
+            yield* awaitState(connection, "connected")
+            socket.autoPong = false // the server reads, but its pongs never come back on this link
+            const answer = yield* connection.beginAnswer
+            yield* answer.write(yield* Stream.runCollect(Protocol.make().streamReply({ conversationId: "c" }, "settled once")))
+            answer.settle(() => void calls.push(`settled with ${dial.sockets.length} link(s)`))
+            yield* Effect.yieldNow
+            assert.deepStrictEqual(calls, [], "no pong, no settling")
+            socket.serverClose(1006)
+            yield* TestClock.adjust("2 seconds")
+            yield* awaitState(connection, "connected")
+            for (let i = 0; i < 10 && calls.length === 0; i++) yield* Effect.yieldNow
+          })
+      )
+      assert.deepStrictEqual(calls, ["settled with 2 link(s)"])
+      assert.deepStrictEqual(dial.sockets[1]!.messages.filter((json) => JSON.parse(json).type === "message"), dial.sockets[0]!.messages.filter((json) => JSON.parse(json).type === "message"), "re-sent whole before it was confirmed")
+    }))
+
   it.effect("replies not yet confirmed when a link drops go out again first on the next, in the order they were written", () =>
     Effect.gen(function*() {
       const { dial } = yield* withConnection(

@@ -43,6 +43,8 @@ export interface Link {
   readonly tryWriteAll: (frames: ReadonlyArray<TextFrame>) => boolean
   /** Proves the server has read everything written so far (a pong to a fresh ping). */
   readonly confirm: Effect.Effect<void, ConnectionError>
+  /** `confirm` as a callback: `done(true)` on that pong, `done(false)` if the link ends first (`Pings.ts`). */
+  readonly confirmThen: (done: (confirmed: boolean) => void) => void
   /** Destroys the socket (a write failed on it) and waits until the link has ended. */
   readonly drop: Effect.Effect<void>
 }
@@ -163,6 +165,7 @@ export const serveLink = Effect.fnUntraced(function*(options: LinkOptions) {
     writeAll: writes.writeAll,
     tryWriteAll: writes.tryWriteAll,
     confirm: pings.confirm,
+    confirmThen: pings.confirmThen,
     drop: Effect.andThen(Effect.sync(() => handle.terminate()), Deferred.await(ended))
   })
 

@@ -27,11 +27,17 @@ export interface Pings {
    * confirmations asked for meanwhile); fails with `NotConnected` if the link ends first.
    */
   readonly confirm: Effect.Effect<void, ConnectionError>
+  /**
+   * `confirm` without a fiber: `done(true)` on that pong, `done(false)` if the link ends first. A
+   * reply waiting for its pong is then a callback, not a suspended fiber (`Responses.settle`).
+   */
+  readonly confirmThen: (done: (confirmed: boolean) => void) => void
   /** Fails every waiting `confirm` (the link ended). */
   readonly failAll: () => void
 }
 
-type Resume = (result: Effect.Effect<void, ConnectionError>) => void
+/** Who waits for a pong: told whether it came (false: the link ended first). */
+type Waiter = (confirmed: boolean) => void
 
 export const makePings = (options: {
   readonly ping: () => void
@@ -41,17 +47,17 @@ export const makePings = (options: {
   let sent = 0
   let answered = 0
   /** The confirmation ping in flight: its number, and who waits for its pong. */
-  let inFlight: { readonly ping: number; readonly resumes: Set<Resume> } | undefined
+  let inFlight: { readonly ping: number; readonly waiters: Set<Waiter> } | undefined
   /** Who asked for a confirmation since the ping in flight went out: they share the next one. */
-  let asking = new Set<Resume>()
+  let asking = new Set<Waiter>()
   /** A flush is queued for the end of this turn. */
   let queued = false
   const send = () => {
     sent++
     options.ping()
   }
-  const fail = (resumes: Iterable<Resume>) => {
-    for (const resume of resumes) resume(Effect.fail(notConnected(true)))
+  const fail = (waiters: Iterable<Waiter>) => {
+    for (const waiter of waiters) waiter(false)
   }
   // Sends the next confirmation ping for everyone asking, unless one is still out (its pong
   // calls this again). Run once the fibers running now have had their turn (a microtask runs
@@ -59,37 +65,45 @@ export const makePings = (options: {
   const flush = () => {
     queued = false
     if (inFlight !== undefined || asking.size === 0) return
-    const resumes = asking
+    const waiters = asking
     asking = new Set()
-    if (!options.isOpen()) return fail(resumes)
+    if (!options.isOpen()) return fail(waiters)
     // Set first: a pong may come back while `ping` is still running (a fake socket's does).
-    inFlight = { ping: sent + 1, resumes }
+    inFlight = { ping: sent + 1, waiters }
     send()
+  }
+  const ask = (waiter: Waiter) => {
+    asking.add(waiter)
+    if (!queued && inFlight === undefined) {
+      queued = true
+      queueMicrotask(flush)
+    }
   }
   return {
     send,
     onPong: () => {
       answered++
       if (inFlight === undefined || inFlight.ping !== answered) return
-      const { resumes } = inFlight
+      const { waiters } = inFlight
       inFlight = undefined
-      for (const resume of resumes) resume(Effect.void)
+      for (const waiter of waiters) waiter(true)
       flush()
     },
     confirm: Effect.callback<void, ConnectionError>((resume) => {
       if (!options.isOpen()) return resume(Effect.fail(notConnected(true)))
-      asking.add(resume)
-      if (!queued && inFlight === undefined) {
-        queued = true
-        queueMicrotask(flush)
-      }
+      const waiter: Waiter = (confirmed) => resume(confirmed ? Effect.void : Effect.fail(notConnected(true)))
+      ask(waiter)
       return Effect.sync(() => {
-        asking.delete(resume)
-        inFlight?.resumes.delete(resume)
+        asking.delete(waiter)
+        inFlight?.waiters.delete(waiter)
       })
     }),
+    confirmThen: (done) => {
+      if (!options.isOpen()) return done(false)
+      ask(done)
+    },
     failAll: () => {
-      const all = [...asking, ...(inFlight?.resumes ?? [])]
+      const all = [...asking, ...(inFlight?.waiters ?? [])]
       asking = new Set()
       inFlight = undefined
       fail(all)

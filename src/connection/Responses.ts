@@ -20,6 +20,14 @@ export interface ResponseWriter {
    * write). The writer may run it in the background and go on with the next response.
    */
   readonly finish: Effect.Effect<void, ConnectionError>
+  /**
+   * `finish` without a fiber, for a patient writer (`beginAnswer`): calls `done` once a pong
+   * proves the server read the whole response, on this link or — re-sent — on a later one; never
+   * if the connection closes first. Until then the response is only its bytes and this callback:
+   * a burst's replies all wait for pongs queued behind the burst, and a suspended fiber each
+   * held far more memory than the replies themselves.
+   */
+  readonly settle: (done: () => void) => void
   /** Gives the response up without `finish` (its writing failed): no new link gets it again. */
   readonly abandon: Effect.Effect<void>
 }
@@ -35,6 +43,8 @@ interface Pending {
   readonly sent: Array<Uint8Array>
   /** The link (its generation) that has all of `sent`. */
   writtenOn: number
+  /** Set by `settle`: called once the response is confirmed. */
+  done: (() => void) | undefined
 }
 
 export const makeResponses = (options: {
@@ -49,6 +59,14 @@ export const makeResponses = (options: {
    * drop never reorders two replies, and nobody waits for a pong to write the next one.
    */
   const unconfirmed = new Set<Pending>()
+
+  /** Asks `link` to confirm a settled response it has all of; a link that ends first leaves it to the next. */
+  const confirmOn = (response: Pending, link: Link) =>
+    link.confirmThen((confirmed) => {
+      // Not confirmed: the link ended, and the next one gets the response again (`resendAll`).
+      if (confirmed && unconfirmed.delete(response)) response.done?.()
+    })
+
   const resendAll = (link: Link) =>
     Effect.suspend(() => {
       const frames: Array<Uint8Array> = []
@@ -60,7 +78,10 @@ export const makeResponses = (options: {
       return Effect.andThen(
         Effect.logDebug(`Re-sending ${frames.length} frames of ${unconfirmed.size} responses cut off by a drop`),
         link.writeAll(frames)
-      )
+      ).pipe(Effect.andThen(Effect.sync(() => {
+        // The settled ones wait for no fiber: this link is asked to confirm them.
+        for (const response of unconfirmed) if (response.done !== undefined) confirmOn(response, link)
+      })))
     })
 
   /**
@@ -71,7 +92,7 @@ export const makeResponses = (options: {
    */
   const begin = (patient: boolean) => Effect.sync((): ResponseWriter => {
     const awaitLink = options.awaitLink(patient)
-    const response: Pending = { sent: [], writtenOn: -1 }
+    const response: Pending = { sent: [], writtenOn: -1, done: undefined }
     const written = (link: Link, batch: ReadonlyArray<Uint8Array>) => {
       response.writtenOn = link.generation
       for (const bytes of batch) response.sent.push(bytes)
@@ -117,6 +138,13 @@ export const makeResponses = (options: {
       finish: Effect.suspend(() => response.sent.length > 0 ? deliver([], true) : Effect.void).pipe(
         Effect.ensuring(Effect.sync(() => unconfirmed.delete(response)))
       ),
+      settle: (done) => {
+        if (response.sent.length === 0) return done()
+        response.done = done
+        const link = options.current()
+        // No link, or a new one that has not had it again yet: `resendAll` asks that one.
+        if (link !== undefined && link.generation === response.writtenOn) confirmOn(response, link)
+      },
       abandon: Effect.sync(() => {
         unconfirmed.delete(response)
       })

@@ -5,14 +5,17 @@
  * (`Connector.send`). Each reply's start moves the status's `lastOutboundAt`.
  *
  * A reply counts (`Metrics.messagesOut`, `repliesFailed`), and its message is settled (`settled`:
- * acknowledged to a v2 server), once the server has provably read it: that confirmation runs in
- * the background (`background`), so the conversation's next message does not wait for it.
+ * acknowledged to a v2 server), once the server has provably read it. Nothing waits for that pong:
+ * the conversation's next message goes on at once, and the confirmation is a callback on the
+ * response (`ResponseWriter.settle`) that hands the reply to `settling`, one fiber for all of them.
+ * A suspended fiber per reply held far more memory than the reply itself, for every reply of a
+ * burst (whose pongs queue behind the burst) and, at any moment, for every reply of a steady flow.
  *
  * Before a response begins, the agent may skip the message (`Agent.admit`, in the conversation's
  * turn: `Admission.ts`): nothing is sent for it, and it is settled as delivered (acknowledged).
  * A message replying to one of the replies sent here reaches the agent with `replyToAgent`.
  */
-import { Effect, Exit, Metric, Stream } from "effect"
+import { Effect, Exit, Latch, Metric, Queue, Stream } from "effect"
 import type { Agent, AgentRequest } from "../Agent.ts"
 import type { ConnectionError, ResponseWriter } from "../Connection.ts"
 import * as Metrics from "../Metrics.ts"
@@ -31,6 +34,12 @@ export interface Replies {
     text: string,
     media?: ReadonlyArray<ReplyMedia>
   ) => Effect.Effect<{ readonly conversationId: string; readonly responseId: string }, EmptyMessageError | ConnectionError>
+  /** Counts and settles each answer the server has read, in the order confirmed; runs for the connector's scope. */
+  readonly settling: Effect.Effect<never>
+  /** Answers written and not yet settled: waiting for their pong, or for `settling`. */
+  readonly unsettled: () => number
+  /** Succeeds once `unsettled` is none (for the graceful close). */
+  readonly idle: Effect.Effect<void>
 }
 
 export const makeReplies = (options: {
@@ -43,13 +52,11 @@ export const makeReplies = (options: {
   readonly failures: Failures
   /** A reply starts going out (`Status.markOutbound`). */
   readonly markOutbound: Effect.Effect<void>
-  /** Runs a reply's confirmation in the background, among the work shutdown waits for. */
-  readonly background: (effect: Effect.Effect<void>) => Effect.Effect<unknown>
   /** A message's reply reached the server (`delivered`), or could not be sent (`Acks.settled`). */
   readonly settled: (message: InboundMessage, delivered: boolean) => Effect.Effect<void>
   /** How the agent's media go out (`Media.ts`: inline, uploaded, or a sentence); absent, as they are. */
   readonly media?: OutboundMedia | undefined
-}): Replies => {
+}): Effect.Effect<Replies> => Effect.gen(function*() {
   const { agent, protocol, failures, markOutbound } = options
   const admissions = makeAdmissions(agent.admit)
   const ownReplies = makeOwnReplies()
@@ -57,12 +64,16 @@ export const makeReplies = (options: {
   const couldNotSend = (error: ConnectionError) =>
     Effect.andThen(Metric.update(Metrics.repliesFailed, 1), Effect.logError(`Could not send the reply: ${error.message}`))
 
-  /** The end of a reply once the server has provably read it: its count, its warning, its ack. */
-  const confirm = (message: InboundMessage, outcome: ReplyOutcome, finish: Effect.Effect<void, ConnectionError>) =>
+  /** Answers the server has read, waiting for `settling`. */
+  const confirmed = yield* Queue.unbounded<{ readonly message: InboundMessage; readonly outcome: ReplyOutcome }>()
+  /** Answers written and not yet settled; `idle` is open while there are none. */
+  let unsettled = 0
+  const idle = Latch.makeUnsafe(true)
+
+  /** The end of a reply once the server has provably read it: its ack, its count, its warning. */
+  const confirm = (message: InboundMessage, outcome: ReplyOutcome) =>
     Effect.gen(function*() {
-      const confirmed = yield* Effect.result(finish)
-      yield* options.settled(message, confirmed._tag === "Success")
-      if (confirmed._tag === "Failure") return yield* couldNotSend(confirmed.failure)
+      yield* options.settled(message, true)
       switch (outcome._tag) {
         case "Completed":
           return yield* Metric.update(Metrics.messagesOut, 1)
@@ -116,11 +127,24 @@ export const makeReplies = (options: {
       return yield* couldNotSend(sent.failure)
     }
     // Written: the conversation's next message may go to the agent. The pong that proves this
-    // reply was read comes in the background; until it does, every new link gets the reply again
-    // (before anything newer), so nobody waits for it — a reader held back by a full queue
-    // cannot read that pong, and waiting here for it could stop both for good.
-    yield* options.background(confirm(message, sent.success, response.finish))
+    // reply was read comes later; until it does, every new link gets the reply again (before
+    // anything newer), so nobody waits for it — a reader held back by a full queue cannot read
+    // that pong, and waiting here for it could stop both for good.
+    if (unsettled++ === 0) idle.closeUnsafe()
+    const outcome = sent.success
+    response.settle(() => void Queue.offerUnsafe(confirmed, { message, outcome }))
   })
+
+  const settling = Effect.forever(
+    Effect.flatMap(Queue.takeAll(confirmed), (batch) =>
+      Effect.forEach(batch, ({ message, outcome }) =>
+        Effect.ensuring(
+          confirm(message, outcome),
+          Effect.sync(() => {
+            if (--unsettled === 0) idle.openUnsafe()
+          })
+        ), { discard: true }))
+  )
 
   // A span per message, without a stack trace: `Effect.fn` captured an `Error` for the call site
   // of every message (Effect's RPC server makes the same choice for its span per request).
@@ -151,5 +175,5 @@ export const makeReplies = (options: {
     return { conversationId, responseId }
   })
 
-  return { answer, send }
-}
+  return { answer, send, settling, unsettled: () => unsettled, idle: idle.await } satisfies Replies
+})

@@ -25,6 +25,7 @@ const fakeLink = (generation: number) => {
     writeAll: (frames) => Effect.sync(() => void written.push(...frames.map(String))),
     tryWriteAll: (frames) => (written.push(...frames.map(String)), true),
     confirm: Effect.void,
+    confirmThen: (done) => done(true),
     drop: Effect.void
   }
   return { link, written }

@@ -46,9 +46,10 @@ const setup = (admit?: (request: AgentRequest) => Effect.Effect<Admission>) => {
   const writer: ResponseWriter = {
     write: (batch) => Effect.sync(() => void frames.push(...batch.map(({ json, responseId, type }) => ({ type, responseId, json })))),
     finish: Effect.void,
+    settle: (done) => done(),
     abandon: Effect.void
   }
-  const replies = makeReplies({
+  const replies = Effect.runSync(makeReplies({
     agent: {
       reply: (request) => {
         asked.push(request)
@@ -62,16 +63,17 @@ const setup = (admit?: (request: AgentRequest) => Effect.Effect<Admission>) => {
     beginResponse: Effect.succeed(writer),
     beginAnswer: Effect.succeed(writer),
     failures: makeFailures([]),
-    markOutbound: Effect.sync(() => void marks++),
-    background: (effect) => effect
-  })
+    markOutbound: Effect.sync(() => void marks++)
+  }))
   const logged = <A, E>(effect: Effect.Effect<A, E>) => Effect.provide(effect, InstaLogger.layer({ debug: true, sink: logs.sink }))
   /** The texts of the responses, in the order their `response.created` was written. */
   const begun = () =>
     frames.filter((f) => f.type === "response.created").map((created) =>
       frames.find((f) => f.responseId === created.responseId && f.type === "response.output_text.done")?.json.match(/\\"text\\":\\"([^\\]*)\\"/)?.[1] ?? "?"
     )
-  return { replies, frames, asked, settled, logs, logged, begun, marks: () => marks }
+  /** Settles every answer written so far (the connector runs `settling` for its scope). */
+  const settleAll = Effect.raceFirst(replies.idle, replies.settling)
+  return { replies, frames, asked, settled, logs, logged, begun, settleAll, marks: () => marks }
 }
 
 const skipping = (reason?: string) => () => Effect.succeed<Admission>({ decision: "skip", reason })
@@ -106,6 +108,7 @@ describe("Admission", () => {
         yield* t.logged(t.replies.answer(message("hi")))
         assert.deepStrictEqual([t.frames[0]?.type, t.frames.at(-1)?.type], ["response.created", "response.completed"])
         assert.deepStrictEqual(t.asked.map((r) => r.text), ["hi"])
+        yield* t.settleAll
         assert.deepStrictEqual(t.settled, [["resp_in_hi", true]])
         assert.strictEqual(t.marks(), 1)
       }
@@ -142,6 +145,7 @@ describe("Admission", () => {
         assert.deepStrictEqual(t.settled, [])
         yield* TestClock.adjust("5 seconds")
         yield* FiberSet.awaitEmpty(background)
+        yield* t.settleAll
         assert.deepStrictEqual(t.begun(), ["m1", "m3"])
         assert.deepStrictEqual(t.asked.map((r) => r.text), ["m1", "m3"])
         assert.deepStrictEqual(t.settled.map(([id]) => id).sort(), ["resp_in_m1", "resp_in_m2", "resp_in_m3"])

@@ -10,6 +10,9 @@ import { makeHandlers } from "../../src/connector/Handlers.ts"
 import * as InstaLogger from "../../src/Logger.ts"
 import { captureSink } from "../support/logs.ts"
 
+/** No reply waiting for its confirmation. */
+const noReplies = { unsettled: () => 0, idle: Effect.void }
+
 /** Handlers with one piece of work of `seconds`, an intake scope, and the shutdown forked. */
 const shutdownWith = (seconds: number | undefined, gracePeriod: number) =>
   Effect.gen(function*() {
@@ -23,7 +26,7 @@ const shutdownWith = (seconds: number | undefined, gracePeriod: number) =>
     const intake = yield* Scope.make()
     yield* Scope.addFinalizer(intake, Effect.sync(() => void (intakeClosed = true)))
     const shutdown = yield* Effect.forkChild(
-      handlers.shutdown(intake, gracePeriod).pipe(Effect.provide(InstaLogger.layer({ debug: true, sink: logs.sink })))
+      handlers.shutdown(intake, gracePeriod, noReplies).pipe(Effect.provide(InstaLogger.layer({ debug: true, sink: logs.sink })))
     )
     yield* Effect.yieldNow
     return { logs, shutdown, finished: () => finished, intakeClosed: () => intakeClosed }

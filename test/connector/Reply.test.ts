@@ -1,8 +1,9 @@
 /**
  * Replies going out (`src/connector/Reply.ts`), against a fake response writer: an answer is
- * written batch by batch and marks the outbound time once; it counts only once the server has
- * read it, which runs in the background; a reply that cannot be written is given up and counted
- * as failed; `send` writes a whole text and waits for its confirmation.
+ * written batch by batch and marks the outbound time once; it counts, and is settled, only once
+ * the server has read it (the writer's `settle` calls back; `settling` does the rest); a reply
+ * that cannot be written is given up and counted as failed; `send` writes a whole text and waits
+ * for its confirmation.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Metric, Stream } from "effect"
@@ -40,12 +41,14 @@ const countedBy = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 
 /**
  * Replies over a fake writer. `failWrite` fails every write; `finish` is what each response's
- * `finish` does. Background work is forked and collected, so a test can wait for it.
+ * `finish` does (`send` waits for it). An answer's `settle` calls back at once, unless `holdPongs`:
+ * then `pong()` calls back every one held so far. `backgroundDone` settles what was confirmed.
  */
 const setup = (options: {
   readonly reply?: (request: AgentRequest) => Stream.Stream<string, AgentError>
   readonly failWrite?: boolean
   readonly finish?: Effect.Effect<void, ConnectionError>
+  readonly holdPongs?: boolean
 } = {}) => {
   const written: Array<string> = []
   const batches: Array<number> = []
@@ -53,7 +56,7 @@ const setup = (options: {
   const settled: Array<[string, boolean]> = []
   let abandoned = 0
   let marks = 0
-  const background: Array<Fiber.Fiber<unknown>> = []
+  const held: Array<() => void> = []
   const logs = captureSink()
   const writer: ResponseWriter = {
     write: (frames) =>
@@ -64,9 +67,10 @@ const setup = (options: {
           for (const frame of frames) written.push(frame.type)
         }),
     finish: options.finish ?? Effect.void,
+    settle: (done) => (options.holdPongs ? held.push(done) : done()),
     abandon: Effect.sync(() => void abandoned++)
   }
-  const replies = makeReplies({
+  const replies = Effect.runSync(makeReplies({
     agent: {
       reply: (request) => {
         asked.push(request)
@@ -79,11 +83,14 @@ const setup = (options: {
     beginResponse: Effect.succeed(writer),
     beginAnswer: Effect.succeed(writer),
     failures: makeFailures(["very-secret-value"]),
-    markOutbound: Effect.sync(() => void marks++),
-    background: (effect) => Effect.map(Effect.forkChild(effect), (fiber) => void background.push(fiber))
-  })
+    markOutbound: Effect.sync(() => void marks++)
+  }))
   const logged = <A, E>(effect: Effect.Effect<A, E>) => Effect.provide(effect, InstaLogger.layer({ debug: true, sink: logs.sink }))
-  const backgroundDone = Effect.suspend(() => Fiber.joinAll(background))
+  /** Runs `settling` (as the connector does for its scope) until every answer confirmed so far is settled. */
+  const backgroundDone = Effect.raceFirst(replies.idle, logged(replies.settling))
+  const pong = () => {
+    for (const done of held.splice(0)) done()
+  }
   return {
     replies,
     written,
@@ -94,7 +101,9 @@ const setup = (options: {
     logged,
     backgroundDone,
     abandoned: () => abandoned,
-    marks: () => marks
+    marks: () => marks,
+    pong,
+    unsettled: () => replies.unsettled()
   }
 }
 
@@ -114,14 +123,20 @@ describe("Reply", () => {
       assert.deepStrictEqual(moved, { in: 1, out: 1, failed: 0 })
     }))
 
-  it.effect("answer returns once the reply is written; it counts only when the server has read it", () =>
+  it.effect("answer returns once the reply is written; it counts and is settled only when the server has read it", () =>
     Effect.gen(function*() {
-      const read = yield* Deferred.make<void, ConnectionError>()
-      const t = setup({ finish: Deferred.await(read) })
+      const t = setup({ holdPongs: true })
       const { moved } = yield* countedBy(t.logged(t.replies.answer(message)))
       assert.deepStrictEqual(moved, { in: 1, out: 0, failed: 0 }, "answered, not yet confirmed")
-      const confirmed = yield* countedBy(Effect.andThen(Deferred.succeed(read, undefined), t.backgroundDone))
+      assert.strictEqual(t.unsettled(), 1)
+      const idle = yield* Effect.forkChild(t.replies.idle)
+      yield* Effect.yieldNow
+      assert.isUndefined(idle.pollUnsafe(), "a graceful close waits for it")
+      const confirmed = yield* countedBy(Effect.andThen(Effect.sync(t.pong), t.backgroundDone))
       assert.deepStrictEqual(confirmed.moved, { in: 0, out: 1, failed: 0 })
+      assert.deepStrictEqual(t.settled, [["resp_in", true]])
+      assert.strictEqual(t.unsettled(), 0)
+      yield* Fiber.join(idle)
     }))
 
   it.effect("a reply that cannot be written is given up, counted as failed and logged", () =>
@@ -133,12 +148,13 @@ describe("Reply", () => {
       assert.include(t.logs.text(), "Could not send the reply: WebSocket is not connected")
     }))
 
-  it.effect("a reply written but never confirmed counts as failed", () =>
+  it.effect("a reply written but never confirmed is neither counted nor settled: it waits for a link that confirms it", () =>
     Effect.gen(function*() {
-      const t = setup({ finish: Effect.fail(notConnected(true)) })
-      const { moved } = yield* countedBy(Effect.andThen(t.logged(t.replies.answer(message)), t.backgroundDone))
-      assert.deepStrictEqual(moved, { in: 1, out: 0, failed: 1 })
-      assert.include(t.logs.text(), "Could not send the reply")
+      const t = setup({ holdPongs: true })
+      const { moved } = yield* countedBy(Effect.andThen(t.logged(t.replies.answer(message)), Effect.yieldNow))
+      assert.deepStrictEqual(moved, { in: 1, out: 0, failed: 0 })
+      assert.deepStrictEqual(t.settled, [], "not acknowledged: the server sends it again if it never got it")
+      assert.strictEqual(t.unsettled(), 1)
     }))
 
   it.effect("an agent failure ends the reply with response.failed and its safe message, counted as failed", () =>
