@@ -11,6 +11,11 @@
  * twice, or a dropped link, is printed in the table and returned as a failure (the run then
  * exits non-zero), with the last warnings the client wrote on stderr.
  *
+ * The same for the OpenClaw plugin entry, which users run inside OpenClaw's own process: a minimal
+ * OpenClaw host (bench/echo/pluginHost.ts) running the built entry, against the same host running
+ * the baseline client, alternated with the two above — the same figures, the host's peak RSS
+ * against a target of ≤ 1.5×, and the same failures.
+ *
  * Bounded: the server ends a run when all is answered, after 5 s without a new answer, or at a
  * deadline that grows with N; the client must connect within 30 s; a client or server that does
  * not exit is killed.
@@ -136,29 +141,49 @@ const peakRss = (results: ReadonlyArray<RunResult>): number | undefined => {
 const figureRow = (what: string, c: number | undefined, b: number | undefined, missing = "—"): Row =>
   [what, c === undefined ? missing : fmt(c), b === undefined ? missing : fmt(b), c === undefined || b === undefined ? "—" : times(c, b)]
 
+/** How a failure names each client. */
+const clientName: Record<ClientKind, string> = {
+  connector: "connector",
+  baseline: "baseline",
+  plugin: "plugin entry in an OpenClaw host",
+  pluginBaseline: "baseline in an OpenClaw host"
+}
+
 const failureSentences = (kind: ClientKind, messages: number, results: ReadonlyArray<RunResult>): Array<string> =>
   results.flatMap((result, run) => {
     const found = problems(result)
     if (found.length === 0) return []
     const said = result.warnings.length === 0 ? "" : `\n    its last warnings: ${result.warnings.join("\n      ")}`
-    return [`burst ${fmt(messages)} at once, ${kind}, run ${run + 1}: ${found.map((problem) => problem.full).join("; ")}${said}`]
+    return [`burst ${fmt(messages)} at once, ${clientName[kind]}, run ${run + 1}: ${found.map((problem) => problem.full).join("; ")}${said}`]
   })
+
+/** The order of one run: the two pairs side by side, reversed every other run. */
+const ORDER: ReadonlyArray<ClientKind> = ["connector", "baseline", "plugin", "pluginBaseline"]
 
 const measureSize = async (server: LoadServer, messages: number, runs: number) => {
   const results: Record<ClientKind, Array<RunResult>> = { connector: [], baseline: [], plugin: [], pluginBaseline: [] }
   for (let run = 0; run < runs; run++) {
     // Alternate which goes first, so neither always gets the warmer machine.
-    for (const kind of (run % 2 === 0 ? ["connector", "baseline"] : ["baseline", "connector"]) as Array<ClientKind>) {
+    for (const kind of run % 2 === 0 ? ORDER : ORDER.toReversed()) {
       results[kind].push(await runOnce(server, kind, messages))
     }
   }
   const c = passedRate(results.connector)
   const b = passedRate(results.baseline)
+  const p = passedRate(results.plugin)
+  const pb = passedRate(results.pluginBaseline)
+  const pRss = peakRss(results.plugin)
+  const pbRss = peakRss(results.pluginBaseline)
   const rows: Array<Row> = [
     figureRow(`burst ${fmt(messages)} at once (plain ws server): round trips/s`, c, b, "failed"),
     [`burst ${fmt(messages)}: each answered once, link kept`, verdict(results.connector, messages), verdict(results.baseline, messages), "—"],
     figureRow(`burst ${fmt(messages)}: client CPU per round trip (µs)`, cpuPerAnswer(results.connector), cpuPerAnswer(results.baseline)),
-    figureRow(`burst ${fmt(messages)}: client peak RSS (MiB)`, peakRss(results.connector), peakRss(results.baseline))
+    figureRow(`burst ${fmt(messages)}: client peak RSS (MiB)`, peakRss(results.connector), peakRss(results.baseline)),
+    // The plugin entry's rows: the baseline column is the baseline client in the same host.
+    figureRow(`burst ${fmt(messages)}, plugin entry in a host: round trips/s`, p, pb, "failed"),
+    [`burst ${fmt(messages)}, plugin entry in a host: each answered once, link kept`, verdict(results.plugin, messages), verdict(results.pluginBaseline, messages), "—"],
+    figureRow(`burst ${fmt(messages)}, plugin entry in a host: CPU per round trip (µs)`, cpuPerAnswer(results.plugin), cpuPerAnswer(results.pluginBaseline)),
+    figureRow(`burst ${fmt(messages)}, plugin entry in a host: peak RSS (MiB; target ≤ 1.5×)`, pRss, pbRss)
   ]
   const summary = (kind: ClientKind) => ({
     roundTripsPerSecond: passedRate(results[kind]) ?? null,
@@ -168,8 +193,16 @@ const measureSize = async (server: LoadServer, messages: number, runs: number) =
   })
   return {
     rows,
-    json: { connector: summary("connector"), baseline: summary("baseline"), ratio: c === undefined || b === undefined ? null : c / b },
-    failures: [...failureSentences("connector", messages, results.connector), ...failureSentences("baseline", messages, results.baseline)]
+    json: {
+      connector: summary("connector"),
+      baseline: summary("baseline"),
+      ratio: c === undefined || b === undefined ? null : c / b,
+      plugin: summary("plugin"),
+      pluginBaseline: summary("pluginBaseline"),
+      pluginRatio: p === undefined || pb === undefined ? null : p / pb,
+      pluginPeakRssRatio: pRss === undefined || pbRss === undefined ? null : pRss / pbRss
+    },
+    failures: ORDER.flatMap((kind) => failureSentences(kind, messages, results[kind]))
   }
 }
 

@@ -30,8 +30,8 @@ const runDeadlineMs = (messages: number) => 60_000 + messages * 5
 /**
  * The echo load server as a child process, and one measured run of one client against it. A run
  * fails if the client does not connect (or, against a v2 server, say hello) within 30 s, exits
- * first, or the run is not done by its deadline; or if a message went unanswered or was answered
- * with other text.
+ * before the run is done, or the run is not done by its deadline; or if a message went
+ * unanswered or was answered with other text.
  */
 export const echoServer = async () => {
   const server = await forkLoadServer("echo/server.ts")
@@ -44,11 +44,20 @@ export const echoServer = async () => {
       const before = processStats(client.pid)
       let peakRssMiB = before.rssMiB
       const sampler = setInterval(() => {
-        peakRssMiB = Math.max(peakRssMiB, processStats(client.pid).rssMiB)
+        try {
+          peakRssMiB = Math.max(peakRssMiB, processStats(client.pid).rssMiB)
+        } catch {
+          // The client has exited: the race below says so.
+        }
       }, 250)
       let done: EchoDone
       try {
-        done = await server.next("done", { id, timeout: { ms: runDeadlineMs(job.messages), what: `the echo server did not end its ${kind} run` } }) as EchoDone
+        const ended = server.next("done", { id, timeout: { ms: runDeadlineMs(job.messages), what: `the echo server did not end its ${kind} run` } })
+        const exited = client.exited.then(() => Promise.reject(new Error(`the ${kind} exited during its run`)))
+        // The one that loses the race settles later, unobserved.
+        ended.catch(() => {})
+        exited.catch(() => {})
+        done = await Promise.race([ended, exited]) as EchoDone
       } finally {
         clearInterval(sampler)
       }
