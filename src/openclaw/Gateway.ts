@@ -254,12 +254,7 @@ const runAccount = (ctx: StartAccountContext, settings: ConnectorSettings, { hos
         // A group's /activation mode, as the host stored it in the group's session (`Groups.ts`).
         groupActivation: (agentId, sessionKey) => getSessionEntry({ agentId, sessionKey })?.groupActivation,
         // Live settings: the current config's, when the host gives it and it is valid.
-        live: () => {
-          if (liveConfig === undefined) return undefined
-          const cfg = liveConfig()
-          const current = resolveSettings(cfg, ctx.accountId).result
-          return Result.isSuccess(current) ? { cfg, settings: current.success } : undefined
-        }
+        live: liveSettings(liveConfig, ctx.accountId)
       }))),
       Layer.provide(WebSocketDialer.layer),
       Layer.provideMerge(Layer.succeed(ConnectorConfig, settings)),
@@ -329,3 +324,21 @@ export const sendText = (ctx: {
     const sent = yield* Effect.provideContext(send, live.value.context)
     return { channel: CHANNEL_ID, messageId: sent.responseId, target: { kind: "conversation" as const, id: conversationId } }
   }))
+
+/**
+ * The account's settings in the host's current config, for every message: decoded again only
+ * when the host hands a new config object (it replaces the object on a change), since decoding
+ * them for each message showed in the plugin's profile.
+ */
+export const liveSettings = (liveConfig: (() => OpenClawConfig) | undefined, accountId: string) => {
+  let last: { readonly cfg: OpenClawConfig; readonly live: { readonly cfg: OpenClawConfig; readonly settings: ConnectorSettings } | undefined } | undefined
+  return () => {
+    if (liveConfig === undefined) return undefined
+    const cfg = liveConfig()
+    if (last?.cfg !== cfg) {
+      const current = resolveSettings(cfg, accountId).result
+      last = { cfg, live: Result.isSuccess(current) ? { cfg, settings: current.success } : undefined }
+    }
+    return last.live
+  }
+}

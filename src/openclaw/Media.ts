@@ -98,7 +98,9 @@ class Unavailable {
  * Saves each medium of a message into the host's store and says what could not be saved.
  * Never fails: a medium lost is a notice in the body, and a line in the log.
  */
-export const receive = Effect.fn("OpenClawMedia.receive")(function*(params: {
+// Untraced: it runs for every message, most with no media, and a traced function captures a
+// stack trace at each call.
+export const receive = Effect.fnUntraced(function*(params: {
   readonly text: string
   readonly media?: ReadonlyArray<MediaPart> | undefined
   readonly messageId: string
@@ -298,10 +300,20 @@ const nameOf = (mediaUrl: string): string => {
 export class ReplyMediaSender {
   private readonly urls = new ReplyMediaUrls()
   private readonly notSent: Array<MediaNotSent> = []
-  private readonly options: { readonly access: LoadAccess; readonly maxBytes: number | undefined }
+  private readonly cfg: unknown
+  private readonly accountId: string
+  private readonly agentId: string
+  /** Where the agent may load from and how much: looked up at the first medium (most replies have none). */
+  private resolved: { readonly access: LoadAccess; readonly maxBytes: number | undefined } | undefined
 
   constructor(cfg: unknown, accountId: string, agentId: string) {
-    this.options = { access: agentAccess(cfg, agentId), maxBytes: mediaSettings(cfg, accountId).maxBytes }
+    this.cfg = cfg
+    this.accountId = accountId
+    this.agentId = agentId
+  }
+
+  private get options() {
+    return this.resolved ??= { access: agentAccess(this.cfg, this.agentId), maxBytes: mediaSettings(this.cfg, this.accountId).maxBytes }
   }
 
   /** The pieces for the media of one delivery (or partial) of the host. */

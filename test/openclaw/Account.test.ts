@@ -10,6 +10,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Redacted, Result } from "effect"
 import type { OpenClawConfig } from "openclaw/plugin-sdk/channel-core"
 import { resolveSettings } from "../../src/openclaw/Account.ts"
+import { liveSettings } from "../../src/openclaw/Gateway.ts"
 import { manifest } from "../../src/openclaw/ChannelSchema.ts"
 import { type SettingName, settings } from "../../src/Settings.ts"
 
@@ -133,5 +134,25 @@ describe("accounts inherit the channel's settings", () => {
   it("a channel-level enabled: false turns off an account that does not turn itself on", () => {
     assert.isFalse(resolveSettings(config({ enabled: false }, {}), "eu", {}).enabled)
     assert.isTrue(resolveSettings(config({ enabled: false }, { enabled: true }), "eu", {}).enabled)
+  })
+})
+
+describe("live settings (Gateway.liveSettings)", () => {
+  const cfgWith = (systemPrompt: string) =>
+    ({ channels: { instaclaw: { clientId: "id", clientSecret: "secret", url: "ws://127.0.0.1:1/ws", systemPrompt } } }) as unknown as OpenClawConfig
+
+  it("are decoded once per config object the host hands over, and again when it hands a new one", () => {
+    let current = cfgWith("first")
+    const live = liveSettings(() => current, "default")
+    const a = live()
+    assert.strictEqual(a?.settings.systemPrompt, "first")
+    assert.strictEqual(live(), a, "the same config object: the same decoded settings, not decoded again")
+    current = cfgWith("second")
+    assert.strictEqual(live()?.settings.systemPrompt, "second")
+  })
+
+  it("are absent when the host gives no config, or the current one is not valid", () => {
+    assert.isUndefined(liveSettings(undefined, "default")())
+    assert.isUndefined(liveSettings(() => ({ channels: { instaclaw: { url: "not a url" } } }) as unknown as OpenClawConfig, "default")())
   })
 })
