@@ -13,7 +13,8 @@ import { Array as Arr, Cause, Clock, Context, Effect, Layer, Random, Schema, Str
 import { ConnectorConfig } from "./Config.ts"
 import { type AssemblerLimits, InboundAssembler } from "./InboundAssembler.ts"
 import type { ReplyMedia } from "./Media.ts"
-import { type OutboundFrame, ReplyEncoder, type ReplyFailure, type ReplyPiece } from "./ReplyEncoder.ts"
+import { ReplyJournal } from "./internal/replyJournal.ts"
+import { type OutboundFrame, ReplyEncoder, type ReplyEncoderOptions, type ReplyFailure, type ReplyPiece } from "./ReplyEncoder.ts"
 import { defaults, type EventProfile } from "./Settings.ts"
 
 // The protocol's parts, each a public module of its own, under one namespace.
@@ -108,7 +109,8 @@ export class Protocol extends Context.Service<Protocol, {
   readonly writeReply: <E, R, E2, R2>(
     options: ReplyOptions,
     text: Stream.Stream<ReplyPiece, E, R>,
-    write: (frames: Arr.NonEmptyReadonlyArray<OutboundFrame>) => Effect.Effect<void, E2, R2>
+    /** `replay` makes every frame of the reply so far again, the same bytes (for a re-send). */
+    write: (frames: Arr.NonEmptyReadonlyArray<OutboundFrame>, replay: () => ReadonlyArray<OutboundFrame>) => Effect.Effect<void, E2, R2>
   ) => Effect.Effect<ReplyOutcome, E2, R | R2>
   /** A fresh inbound assembler with the configured bounds. */
   readonly makeAssembler: Effect.Effect<InboundAssembler>
@@ -152,19 +154,20 @@ export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service
     limits: partial.limits ?? defaultLimits
   }
 
-  const newEncoder = (conversationId: string) =>
+  const encoderOptions = (conversationId: string) =>
     Effect.gen(function*() {
       const token = yield* randomToken
       const nowMillis = yield* Clock.currentTimeMillis
-      return new ReplyEncoder({
+      return {
         conversationId,
         token,
         startedAt: nowMillis,
         model: settings.model,
         profile: settings.eventProfile,
         deltaSize: settings.deltaSize
-      })
+      } satisfies ReplyEncoderOptions
     })
+  const newEncoder = (conversationId: string) => Effect.map(encoderOptions(conversationId), (options) => new ReplyEncoder(options))
 
   // Reasoning and tool steps only where the full event profile can carry them.
   const progress = settings.progressEvents && settings.eventProfile === "full"
@@ -241,21 +244,24 @@ export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service
   const writeReply = <E, R, E2, R2>(
     options: ReplyOptions,
     text: Stream.Stream<ReplyPiece, E, R>,
-    write: (frames: Arr.NonEmptyReadonlyArray<OutboundFrame>) => Effect.Effect<void, E2, R2>
+    write: (frames: Arr.NonEmptyReadonlyArray<OutboundFrame>, replay: () => ReadonlyArray<OutboundFrame>) => Effect.Effect<void, E2, R2>
   ): Effect.Effect<ReplyOutcome, E2, R | R2> =>
     Effect.gen(function*() {
-      const encoder = yield* newEncoder(options.conversationId)
+      // Every call on the encoder is noted, so the connection can keep the reply as the note
+      // rather than its frames until the server has read them (`internal/replyJournal.ts`).
+      const journal = new ReplyJournal(yield* encoderOptions(options.conversationId))
       const clock = yield* Clock.Clock
-      const at = () => encoder.at(clock.currentTimeMillisUnsafe())
-      const writeSome = (frames: ReadonlyArray<OutboundFrame>) => Arr.isReadonlyArrayNonEmpty(frames) ? write(frames) : Effect.void
-      yield* writeSome(at().begin())
+      const run = (call: (encoder: ReplyEncoder) => ReadonlyArray<OutboundFrame>) => journal.run(clock.currentTimeMillisUnsafe(), call)
+      const replay = () => journal.replay()
+      const writeSome = (frames: ReadonlyArray<OutboundFrame>) => Arr.isReadonlyArrayNonEmpty(frames) ? write(frames, replay) : Effect.void
+      yield* writeSome(run((encoder) => encoder.begin()))
       // The source is run chunk by chunk, with no stream stage in between (the stages were 42 of
       // the 77 Effect operations of an echoed reply; now 20). `write`'s own failure is noted, so
       // it is told apart from the source's: it ends the run as it is (the connection is gone),
       // while the source's becomes the response's last frame.
       let writeFailure: Cause.Cause<E2> | undefined
       const writeFrames = (chunk: ReadonlyArray<ReplyPiece>) =>
-        Effect.onError(writeSome(piecesFrames(at(), chunk)), (cause) =>
+        Effect.onError(writeSome(run((encoder) => piecesFrames(encoder, chunk))), (cause) =>
           Effect.sync(() => {
             writeFailure = cause
           }))
@@ -268,13 +274,15 @@ export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service
         Effect.catchCause((cause) => writeFailure === undefined ? Effect.succeed(cause) : Effect.failCause(writeFailure))
       )
       if (failure === undefined) {
-        const outcome: ReplyOutcome = encoder.completable ? { _tag: "Completed" } : { _tag: "Empty" }
-        yield* writeSome(endFrames(at()))
+        const outcome: ReplyOutcome = journal.encoder.completable ? { _tag: "Completed" } : { _tag: "Empty" }
+        yield* writeSome(run(endFrames))
         return outcome
       }
       if (options.onSourceFailure !== undefined) yield* options.onSourceFailure(failure)
-      yield* writeSome(failureFrames(at(), options, failure))
+      // Described once: a replay makes the same last frame without asking again.
       const stopped = options.describeStop?.(failure)
+      const failed = stopped === undefined ? (options.describeFailure ?? (() => genericFailure))(failure) : undefined
+      yield* writeSome(run((encoder) => stopped === undefined ? encoder.fail(failed!) : encoder.incomplete(stopped)))
       return stopped === undefined ? { _tag: "Failed", cause: failure } : { _tag: "Stopped", reason: stopped }
     })
 

@@ -1,19 +1,25 @@
 /**
- * Replies on their way out, across links: each reply's frames are kept until a pong proves the
- * server read them, and a new link gets every unconfirmed reply again, in the order they were
- * first written, before anything newer. `Connection.beginResponse` and `sendResponse` are built
+ * Replies on their way out, across links: each reply is kept until a pong proves the server read
+ * it — an answer as the note its frames can be made again from (`internal/replyJournal.ts`), any
+ * other reply as its frames — and a new link gets every unconfirmed reply again, in the order they
+ * were first written, before anything newer. `Connection.beginResponse` and `sendResponse` are built
  * on it (`src/Connection.ts`); the pongs are `Pings.ts`'s.
  */
 import { Buffer } from "node:buffer"
 import { Effect } from "effect"
 import type { ConnectionError } from "../ConnectionError.ts"
 import type { OutboundFrame } from "../ReplyEncoder.ts"
+import type { TextFrame } from "../WebSocketHandle.ts"
 import type { Link } from "./Link.ts"
 
 /** One response being written (`Connection.beginResponse`). */
 export interface ResponseWriter {
-  /** Writes frames in order; waits up to `sendTimeout` for a connection like `sendResponse`. */
-  readonly write: (frames: ReadonlyArray<OutboundFrame>) => Effect.Effect<void, ConnectionError>
+  /**
+   * Writes frames in order; waits up to `sendTimeout` for a connection like `sendResponse`. With
+   * `replay` (every frame of the response so far, made again: `Protocol.writeReply` gives it) the
+   * response is kept for a re-send as that, not as its frames.
+   */
+  readonly write: (frames: ReadonlyArray<OutboundFrame>, replay?: () => ReadonlyArray<OutboundFrame>) => Effect.Effect<void, ConnectionError>
   /**
    * Returns once a pong after the last frame proves the server read them all. Until then, every
    * new link gets the response again (with the other unconfirmed ones, in order of their first
@@ -23,9 +29,9 @@ export interface ResponseWriter {
   /**
    * `finish` without a fiber, for a patient writer (`beginAnswer`): calls `done` once a pong
    * proves the server read the whole response, on this link or — re-sent — on a later one; never
-   * if the connection closes first. Until then the response is only its bytes and this callback:
-   * a burst's replies all wait for pongs queued behind the burst, and a suspended fiber each
-   * held far more memory than the replies themselves.
+   * if the connection closes first. Until then the response is only its note (or bytes) and this
+   * callback: a burst's replies all wait for pongs queued behind the burst, and a suspended fiber
+   * each held far more memory than the replies themselves.
    */
   readonly settle: (done: () => void) => void
   /** Gives the response up without `finish` (its writing failed): no new link gets it again. */
@@ -34,14 +40,20 @@ export interface ResponseWriter {
 
 /** A response written but not yet confirmed. */
 interface Pending {
+  /** How many frames were written so far. */
+  count: number
   /**
-   * Every frame written so far, for a re-send on the next link: as UTF-8 bytes, outside V8's
-   * heap. Kept as strings, the frames of replies waiting a millisecond for their pong survived
-   * young-generation collections at such a rate that V8 grew its young generation to the
-   * maximum (the paced bench: 2.6× the RSS of a client that keeps nothing).
+   * Every frame written so far made again, for a re-send on the next link (`internal/replyJournal.ts`):
+   * a few hundred bytes of note where the frames are kilobytes.
    */
-  readonly sent: Array<Uint8Array>
-  /** The link (its generation) that has all of `sent`. */
+  replay: (() => ReadonlyArray<OutboundFrame>) | undefined
+  /**
+   * Without `replay`, the frames themselves, as UTF-8 bytes outside V8's heap: kept as strings,
+   * the frames of replies waiting for their pong survived young-generation collections at such a
+   * rate that V8 grew its young generation to the maximum.
+   */
+  readonly kept: Array<Uint8Array>
+  /** The link (its generation) that has all `count` frames. */
   writtenOn: number
   /** Set by `settle`: called once the response is confirmed. */
   done: (() => void) | undefined
@@ -69,9 +81,10 @@ export const makeResponses = (options: {
 
   const resendAll = (link: Link) =>
     Effect.suspend(() => {
-      const frames: Array<Uint8Array> = []
+      const frames: Array<TextFrame> = []
       for (const response of unconfirmed) {
-        for (const bytes of response.sent) frames.push(bytes)
+        if (response.replay === undefined) frames.push(...response.kept)
+        else for (const frame of response.replay().slice(0, response.count)) frames.push(frame.json)
         response.writtenOn = link.generation
       }
       if (frames.length === 0) return Effect.void
@@ -92,10 +105,11 @@ export const makeResponses = (options: {
    */
   const begin = (patient: boolean) => Effect.sync((): ResponseWriter => {
     const awaitLink = options.awaitLink(patient)
-    const response: Pending = { sent: [], writtenOn: -1, done: undefined }
-    const written = (link: Link, batch: ReadonlyArray<Uint8Array>) => {
+    const response: Pending = { count: 0, replay: undefined, kept: [], writtenOn: -1, done: undefined }
+    const written = (link: Link, batch: ReadonlyArray<TextFrame>) => {
       response.writtenOn = link.generation
-      for (const bytes of batch) response.sent.push(bytes)
+      response.count += batch.length
+      if (response.replay === undefined) for (const bytes of batch) response.kept.push(bytes as Uint8Array)
       if (batch.length > 0) unconfirmed.add(response)
     }
     /**
@@ -103,9 +117,9 @@ export const makeResponses = (options: {
      * link that has everything this response wrote before — is one write; anything else goes
      * round `deliverAgain`.
      */
-    const deliver = (batch: ReadonlyArray<Uint8Array>, confirm: boolean): Effect.Effect<void, ConnectionError> => {
+    const deliver = (batch: ReadonlyArray<TextFrame>, confirm: boolean): Effect.Effect<void, ConnectionError> => {
       const link = options.current()
-      if (link === undefined || (link.generation !== response.writtenOn && response.sent.length > 0)) return deliverAgain(batch, confirm)
+      if (link === undefined || (link.generation !== response.writtenOn && response.count > 0)) return deliverAgain(batch, confirm)
       // Most writes: the link takes the frames at once, with no effect of their own.
       if (!confirm && link.tryWriteAll(batch)) {
         written(link, batch)
@@ -116,7 +130,7 @@ export const makeResponses = (options: {
         onSuccess: () => Effect.sync(() => written(link, batch))
       })
     }
-    const deliverAgain = (batch: ReadonlyArray<Uint8Array>, confirm: boolean): Effect.Effect<void, ConnectionError> =>
+    const deliverAgain = (batch: ReadonlyArray<TextFrame>, confirm: boolean): Effect.Effect<void, ConnectionError> =>
       Effect.gen(function*() {
         while (true) {
           // A new link has already had this response's earlier frames again (`resendAll`).
@@ -132,14 +146,21 @@ export const makeResponses = (options: {
         }
       })
     return {
-      write: (frames) => deliver(frames.map((frame) => Buffer.from(frame.json)), false),
+      write: (frames, replay) => {
+        // An answer: its note stands for its frames, which go to ws as the strings they are.
+        if (replay !== undefined) {
+          response.replay = replay
+          return deliver(frames.map((frame) => frame.json), false)
+        }
+        return deliver(frames.map((frame) => Buffer.from(frame.json)), false)
+      },
       // The last frames may have died with the link after leaving this machine: only a pong
       // after them proves the server read them. Until then the response can still be re-sent.
-      finish: Effect.suspend(() => response.sent.length > 0 ? deliver([], true) : Effect.void).pipe(
+      finish: Effect.suspend(() => response.count > 0 ? deliver([], true) : Effect.void).pipe(
         Effect.ensuring(Effect.sync(() => unconfirmed.delete(response)))
       ),
       settle: (done) => {
-        if (response.sent.length === 0) return done()
+        if (response.count === 0) return done()
         response.done = done
         const link = options.current()
         // No link, or a new one that has not had it again yet: `resendAll` asks that one.

@@ -104,12 +104,12 @@ export const makeReplies = (options: {
     // Each batch of frames goes to the connection as the encoder makes it: no stream in between.
     const response = yield* options.beginAnswer
     let first = true
-    const write = (frames: ReadonlyArray<OutboundFrame>) => {
-      if (!first) return response.write(frames)
+    const write = (frames: ReadonlyArray<OutboundFrame>, replay: () => ReadonlyArray<OutboundFrame>) => {
+      if (!first) return response.write(frames, replay)
       first = false
       // Remembered before anyone can have seen the reply, for `replyToAgent`.
       if (frames[0] !== undefined) ownReplies.sent(frames[0].responseId)
-      return markOutbound.pipe(Effect.andThen(response.write(frames)), Effect.andThen(begun))
+      return markOutbound.pipe(Effect.andThen(response.write(frames, replay)), Effect.andThen(begun))
     }
     const replyOptions = {
       conversationId: message.conversationId,
