@@ -13,8 +13,8 @@ import { Array as Arr, Cause, Clock, Context, Effect, Layer, Random, Schema, Str
 import { ConnectorConfig } from "./Config.ts"
 import { type AssemblerLimits, InboundAssembler } from "./InboundAssembler.ts"
 import type { ReplyMedia } from "./Media.ts"
-import { ReplyJournal } from "./internal/replyJournal.ts"
-import { type OutboundFrame, ReplyEncoder, type ReplyEncoderOptions, type ReplyFailure, type ReplyPiece } from "./ReplyEncoder.ts"
+import { endFrames, piecesFrames, ReplyJournal } from "./internal/replyJournal.ts"
+import { type OutboundFrame, type Replayable, ReplyEncoder, type ReplyEncoderOptions, type ReplyFailure, type ReplyPiece } from "./ReplyEncoder.ts"
 import { defaults, type EventProfile } from "./Settings.ts"
 
 // The protocol's parts, each a public module of its own, under one namespace.
@@ -109,8 +109,8 @@ export class Protocol extends Context.Service<Protocol, {
   readonly writeReply: <E, R, E2, R2>(
     options: ReplyOptions,
     text: Stream.Stream<ReplyPiece, E, R>,
-    /** `replay` makes every frame of the reply so far again, the same bytes (for a re-send). */
-    write: (frames: Arr.NonEmptyReadonlyArray<OutboundFrame>, replay: () => ReadonlyArray<OutboundFrame>) => Effect.Effect<void, E2, R2>
+    /** `replayable.replay()` makes every frame of the reply so far again, the same bytes (for a re-send). */
+    write: (frames: Arr.NonEmptyReadonlyArray<OutboundFrame>, replayable: Replayable) => Effect.Effect<void, E2, R2>
   ) => Effect.Effect<ReplyOutcome, E2, R | R2>
   /** A fresh inbound assembler with the configured bounds. */
   readonly makeAssembler: Effect.Effect<InboundAssembler>
@@ -172,17 +172,6 @@ export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service
   // Reasoning and tool steps only where the full event profile can carry them.
   const progress = settings.progressEvents && settings.eventProfile === "full"
 
-  /** The frames for pieces that are ready together (one chunk of the agent's stream). */
-  const piecesFrames = (encoder: ReplyEncoder, chunk: ReadonlyArray<ReplyPiece>): Array<OutboundFrame> => {
-    const frames: Array<OutboundFrame> = []
-    for (const piece of chunk) {
-      if (typeof piece === "string") frames.push(...encoder.text(piece))
-      else if (piece._tag === "ReplyTo") encoder.replyToId = piece.replyToId
-      else if (piece._tag === "Media") frames.push(...encoder.media(piece))
-      else if (progress) frames.push(...(piece._tag === "Reasoning" ? encoder.reasoning(piece.delta) : encoder.toolCall(piece)))
-    }
-    return frames
-  }
   /** The last frame for a source that failed: failed, or incomplete when it was stopped. */
   const failureFrames = (encoder: ReplyEncoder, options: ReplyOptions, cause: Cause.Cause<unknown>) => {
     const stopped = options.describeStop?.(cause)
@@ -190,9 +179,6 @@ export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service
       ? encoder.fail((options.describeFailure ?? (() => genericFailure))(cause))
       : encoder.incomplete(stopped)
   }
-  /** The last frames for a source that ended: complete, or failed when it never had any text or media. */
-  const endFrames = (encoder: ReplyEncoder) =>
-    encoder.phase === "Ended" ? [] : encoder.completable ? encoder.complete() : encoder.fail(emptyReplyFailure)
 
   /**
    * A chunk with its media resolved (`ReplyOptions.resolveMedia`), or `undefined` when there is
@@ -225,7 +211,7 @@ export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service
         const begin = Stream.fromEffect(Effect.map(now, (millis) => encoder.at(millis).begin()))
         // Pieces that are ready together (one chunk of the agent's stream) become one batch of
         // frames, which the connection writes at once.
-        const encode = (chunk: ReadonlyArray<ReplyPiece>) => Effect.map(now, (millis) => [piecesFrames(encoder.at(millis), chunk)] as const)
+        const encode = (chunk: ReadonlyArray<ReplyPiece>) => Effect.map(now, (millis) => [piecesFrames(encoder.at(millis), chunk, progress)] as const)
         const pieces = text.pipe(
           Stream.mapArrayEffect((chunk) => Effect.flatMap(resolved(options, chunk) ?? Effect.succeed(chunk), encode)),
           Stream.catchCause((cause) =>
@@ -235,7 +221,7 @@ export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service
           )
         )
         // A reply that never had any text ends as failed: nothing to complete.
-        const end = Stream.fromEffect(Effect.map(now, (millis) => endFrames(encoder.at(millis))))
+        const end = Stream.fromEffect(Effect.map(now, (millis) => endFrames(encoder.at(millis), emptyReplyFailure)))
         return Stream.concat(Stream.concat(begin, pieces), end).pipe(Stream.filter((frames): frames is Arr.NonEmptyArray<OutboundFrame> => frames.length > 0), Stream.flattenArray)
       })
     )
@@ -244,24 +230,23 @@ export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service
   const writeReply = <E, R, E2, R2>(
     options: ReplyOptions,
     text: Stream.Stream<ReplyPiece, E, R>,
-    write: (frames: Arr.NonEmptyReadonlyArray<OutboundFrame>, replay: () => ReadonlyArray<OutboundFrame>) => Effect.Effect<void, E2, R2>
+    write: (frames: Arr.NonEmptyReadonlyArray<OutboundFrame>, replayable: Replayable) => Effect.Effect<void, E2, R2>
   ): Effect.Effect<ReplyOutcome, E2, R | R2> =>
     Effect.gen(function*() {
       // Every call on the encoder is noted, so the connection can keep the reply as the note
       // rather than its frames until the server has read them (`internal/replyJournal.ts`).
-      const journal = new ReplyJournal(yield* encoderOptions(options.conversationId))
+      const journal = new ReplyJournal(yield* encoderOptions(options.conversationId), progress)
       const clock = yield* Clock.Clock
-      const run = (call: (encoder: ReplyEncoder) => ReadonlyArray<OutboundFrame>) => journal.run(clock.currentTimeMillisUnsafe(), call)
-      const replay = () => journal.replay()
-      const writeSome = (frames: ReadonlyArray<OutboundFrame>) => Arr.isReadonlyArrayNonEmpty(frames) ? write(frames, replay) : Effect.void
-      yield* writeSome(run((encoder) => encoder.begin()))
+      const now = () => clock.currentTimeMillisUnsafe()
+      const writeSome = (frames: ReadonlyArray<OutboundFrame>) => Arr.isReadonlyArrayNonEmpty(frames) ? write(frames, journal) : Effect.void
+      yield* writeSome(journal.begin(now()))
       // The source is run chunk by chunk, with no stream stage in between (the stages were 42 of
       // the 77 Effect operations of an echoed reply; now 20). `write`'s own failure is noted, so
       // it is told apart from the source's: it ends the run as it is (the connection is gone),
       // while the source's becomes the response's last frame.
       let writeFailure: Cause.Cause<E2> | undefined
       const writeFrames = (chunk: ReadonlyArray<ReplyPiece>) =>
-        Effect.onError(writeSome(run((encoder) => piecesFrames(encoder, chunk))), (cause) =>
+        Effect.onError(writeSome(journal.pieces(now(), chunk)), (cause) =>
           Effect.sync(() => {
             writeFailure = cause
           }))
@@ -275,14 +260,14 @@ export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service
       )
       if (failure === undefined) {
         const outcome: ReplyOutcome = journal.encoder.completable ? { _tag: "Completed" } : { _tag: "Empty" }
-        yield* writeSome(run(endFrames))
+        yield* writeSome(journal.end(now(), emptyReplyFailure))
         return outcome
       }
       if (options.onSourceFailure !== undefined) yield* options.onSourceFailure(failure)
       // Described once: a replay makes the same last frame without asking again.
       const stopped = options.describeStop?.(failure)
       const failed = stopped === undefined ? (options.describeFailure ?? (() => genericFailure))(failure) : undefined
-      yield* writeSome(run((encoder) => stopped === undefined ? encoder.fail(failed!) : encoder.incomplete(stopped)))
+      yield* writeSome(stopped === undefined ? journal.fail(now(), failed!) : journal.stop(now(), stopped))
       return stopped === undefined ? { _tag: "Failed", cause: failure } : { _tag: "Stopped", reason: stopped }
     })
 

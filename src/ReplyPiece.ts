@@ -28,6 +28,11 @@ export interface OutboundFrame {
   readonly json: string
 }
 
+/** A reply whose every frame so far can be made again, the same bytes (`Protocol.writeReply` gives one with each batch). */
+export interface Replayable {
+  readonly replay: () => ReadonlyArray<OutboundFrame>
+}
+
 /** The `error` of a `response.failed`: shown to the end user, so no stack and no secret. */
 export interface ReplyFailure {
   readonly code: string

@@ -8,7 +8,7 @@
 import { Buffer } from "node:buffer"
 import { Effect } from "effect"
 import type { ConnectionError } from "../ConnectionError.ts"
-import type { OutboundFrame } from "../ReplyEncoder.ts"
+import type { OutboundFrame, Replayable } from "../ReplyEncoder.ts"
 import type { TextFrame } from "../WebSocketHandle.ts"
 import type { Link } from "./Link.ts"
 
@@ -16,10 +16,10 @@ import type { Link } from "./Link.ts"
 export interface ResponseWriter {
   /**
    * Writes frames in order; waits up to `sendTimeout` for a connection like `sendResponse`. With
-   * `replay` (every frame of the response so far, made again: `Protocol.writeReply` gives it) the
-   * response is kept for a re-send as that, not as its frames.
+   * `replayable` (which makes every frame of the response so far again: `Protocol.writeReply`
+   * gives one) the response is kept for a re-send as that, not as its frames.
    */
-  readonly write: (frames: ReadonlyArray<OutboundFrame>, replay?: () => ReadonlyArray<OutboundFrame>) => Effect.Effect<void, ConnectionError>
+  readonly write: (frames: ReadonlyArray<OutboundFrame>, replayable?: Replayable) => Effect.Effect<void, ConnectionError>
   /**
    * Returns once a pong after the last frame proves the server read them all. Until then, every
    * new link gets the response again (with the other unconfirmed ones, in order of their first
@@ -46,9 +46,9 @@ interface Pending {
    * Every frame written so far made again, for a re-send on the next link (`internal/replyJournal.ts`):
    * a few hundred bytes of note where the frames are kilobytes.
    */
-  replay: (() => ReadonlyArray<OutboundFrame>) | undefined
+  replayable: Replayable | undefined
   /**
-   * Without `replay`, the frames themselves, as UTF-8 bytes outside V8's heap: kept as strings,
+   * Without `replayable`, the frames themselves, as UTF-8 bytes outside V8's heap: kept as strings,
    * the frames of replies waiting for their pong survived young-generation collections at such a
    * rate that V8 grew its young generation to the maximum.
    */
@@ -83,8 +83,8 @@ export const makeResponses = (options: {
     Effect.suspend(() => {
       const frames: Array<TextFrame> = []
       for (const response of unconfirmed) {
-        if (response.replay === undefined) frames.push(...response.kept)
-        else for (const frame of response.replay().slice(0, response.count)) frames.push(frame.json)
+        if (response.replayable === undefined) frames.push(...response.kept)
+        else for (const frame of response.replayable.replay().slice(0, response.count)) frames.push(frame.json)
         response.writtenOn = link.generation
       }
       if (frames.length === 0) return Effect.void
@@ -105,11 +105,11 @@ export const makeResponses = (options: {
    */
   const begin = (patient: boolean) => Effect.sync((): ResponseWriter => {
     const awaitLink = options.awaitLink(patient)
-    const response: Pending = { count: 0, replay: undefined, kept: [], writtenOn: -1, done: undefined }
+    const response: Pending = { count: 0, replayable: undefined, kept: [], writtenOn: -1, done: undefined }
     const written = (link: Link, batch: ReadonlyArray<TextFrame>) => {
       response.writtenOn = link.generation
       response.count += batch.length
-      if (response.replay === undefined) for (const bytes of batch) response.kept.push(bytes as Uint8Array)
+      if (response.replayable === undefined) for (const bytes of batch) response.kept.push(bytes as Uint8Array)
       if (batch.length > 0) unconfirmed.add(response)
     }
     /**
@@ -146,10 +146,10 @@ export const makeResponses = (options: {
         }
       })
     return {
-      write: (frames, replay) => {
+      write: (frames, replayable) => {
         // An answer: its note stands for its frames, which go to ws as the strings they are.
-        if (replay !== undefined) {
-          response.replay = replay
+        if (replayable !== undefined) {
+          response.replayable = replayable
           return deliver(frames.map((frame) => frame.json), false)
         }
         return deliver(frames.map((frame) => Buffer.from(frame.json)), false)

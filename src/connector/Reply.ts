@@ -20,7 +20,7 @@ import type { Agent, AgentRequest } from "../Agent.ts"
 import type { ConnectionError, ResponseWriter } from "../Connection.ts"
 import * as Metrics from "../Metrics.ts"
 import type { ReplyMedia } from "../Media.ts"
-import type { EmptyMessageError, InboundMessage, OutboundFrame, Protocol, ReplyOutcome, ReplyPiece } from "../Protocol.ts"
+import type { EmptyMessageError, InboundMessage, OutboundFrame, Protocol, Replayable, ReplyOutcome, ReplyPiece } from "../Protocol.ts"
 import { makeAdmissions, makeOwnReplies } from "./Admission.ts"
 import type { Failures } from "./Failures.ts"
 import type { OutboundMedia } from "./Media.ts"
@@ -104,12 +104,12 @@ export const makeReplies = (options: {
     // Each batch of frames goes to the connection as the encoder makes it: no stream in between.
     const response = yield* options.beginAnswer
     let first = true
-    const write = (frames: ReadonlyArray<OutboundFrame>, replay: () => ReadonlyArray<OutboundFrame>) => {
-      if (!first) return response.write(frames, replay)
+    const write = (frames: ReadonlyArray<OutboundFrame>, replayable: Replayable) => {
+      if (!first) return response.write(frames, replayable)
       first = false
       // Remembered before anyone can have seen the reply, for `replyToAgent`.
       if (frames[0] !== undefined) ownReplies.sent(frames[0].responseId)
-      return markOutbound.pipe(Effect.andThen(response.write(frames, replay)), Effect.andThen(begun))
+      return markOutbound.pipe(Effect.andThen(response.write(frames, replayable)), Effect.andThen(begun))
     }
     const replyOptions = {
       conversationId: message.conversationId,

@@ -44,19 +44,19 @@ describe("ReplyJournal", () => {
           Stream.concat(end === "done" ? Stream.empty : Stream.failCause(end === "failed" ? Cause.fail("the model is down") : Cause.interrupt()))
         )
         const written: Array<string> = []
-        let replay: (() => ReadonlyArray<Protocol.OutboundFrame>) | undefined
+        let replayable: Protocol.Replayable | undefined
         Effect.runSync(protocol.writeReply(
           { conversationId: "conv", describeStop: (cause) => (Cause.hasInterruptsOnly(cause) ? "stopped by the user" : undefined) },
           source,
-          (frames, replayFrames) =>
+          (frames, journal) =>
             Effect.sync(() => {
               written.push(...frames.map((frame) => frame.json))
-              replay = replayFrames
-              assert.deepStrictEqual(replayFrames().map((frame) => frame.json), written, "mid-reply")
+              replayable = journal
+              assert.deepStrictEqual(journal.replay().map((frame) => frame.json), written, "mid-reply")
             })
         ))
-        assert.isDefined(replay, "created and in_progress are always written")
-        assert.deepStrictEqual(replay!().map((frame) => frame.json), written)
+        assert.isDefined(replayable, "created and in_progress are always written")
+        assert.deepStrictEqual(replayable!.replay().map((frame) => frame.json), written)
       }),
       { numRuns: 300 }
     ))
