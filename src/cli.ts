@@ -17,6 +17,7 @@ import { NodeChildProcessSpawner, NodeFileSystem, NodePath, NodeRuntime, NodeStd
 import { Cause, Console, Context, Effect, Exit, Layer, Option, PubSub, Redacted, Scope, Stream } from "effect"
 import { Command, Flag, GlobalFlag } from "effect/cli"
 import * as readline from "node:readline"
+import * as v8 from "node:v8"
 import { Buffer } from "node:buffer"
 import { Agent, echoMedia, echoReply } from "./Agent.ts"
 import { type ConfigError, ConnectorConfig } from "./Config.ts"
@@ -27,6 +28,21 @@ import { LogLevelOverride } from "./Logger.ts"
 import { describeUrl, type MediaPart } from "./Media.ts"
 import { ReferenceServer, type ServerEvent } from "./server/ReferenceServer.ts"
 import { fromServeLine } from "./server/UserMessage.ts"
+
+/**
+ * The command line owns its process, so it sets what a plugin cannot set for its host: V8's young
+ * generation keeps its first size. Left to grow, it grows whenever enough bytes have survived its
+ * collections since it last grew — which a connector, holding every message until its reply is
+ * confirmed, reaches within seconds of steady traffic — up to its maximum, and the process's memory
+ * with it (docs/PERFORMANCE.md). The flag is read each time V8 would grow it, so setting it now
+ * takes effect; `--max-semi-space-size` would not, it is read only at start. A size the user gives
+ * (`--max-semi-space-size` and the like, as a flag or in NODE_OPTIONS) is left alone.
+ */
+const keepYoungGenerationSmall = () => {
+  const given = [...process.execArgv, process.env.NODE_OPTIONS ?? ""].join(" ")
+  if (!/--(max|min)[-_]semi[-_]space[-_]size|--semi[-_]space[-_]growth[-_]factor/.test(given)) v8.setFlagsFromString("--semi-space-growth-factor=1")
+}
+keepYoungGenerationSmall()
 
 /**
  * The platform services `effect/cli` needs. `@effect/platform-node`'s `NodeServices.layer` is

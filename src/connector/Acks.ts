@@ -68,6 +68,14 @@ export const makeAcks = Effect.fnUntraced(function*(options: {
     return batch.length === 0 ? Effect.void : send(batch, false)
   })
 
+  /**
+   * What an ack needs and nothing more. The caller's target is often the whole message (its text,
+   * its media), and acks wait in the queue until the link's hello is settled — against a v1
+   * server, which never answers, the first `connectTimeout` of every link: every message of those
+   * seconds stayed in memory whole.
+   */
+  const ackOf = (target: AckTarget): AckTarget => ({ conversationId: target.conversationId, responseId: target.responseId })
+
   return {
     taken: (responseId) => {
       inProgress.add(responseId)
@@ -76,12 +84,12 @@ export const makeAcks = Effect.fnUntraced(function*(options: {
       Effect.suspend(() => {
         inProgress.delete(target.responseId)
         if (!delivered) return Effect.void
-        return Effect.andThen(store.remember(target.responseId), Effect.sync(() => Queue.offerUnsafe(queue, target)))
+        return Effect.andThen(store.remember(target.responseId), Effect.sync(() => Queue.offerUnsafe(queue, ackOf(target))))
       }),
     again: (target, answered) =>
       Effect.suspend(() => {
         if (inProgress.has(target.responseId)) return Effect.void
-        Queue.offerUnsafe(queue, target)
+        Queue.offerUnsafe(queue, ackOf(target))
         return answered ? Metric.update(Metrics.messagesDeduplicated, 1) : Effect.void
       }),
     run,

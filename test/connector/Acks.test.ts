@@ -11,6 +11,7 @@ import type { DedupeStoreShape } from "../../src/DedupeStore.ts"
 
 const setup = Effect.gen(function*() {
   const steps: Array<string> = []
+  const given: Array<AckTarget> = []
   const store: DedupeStoreShape = {
     load: Effect.succeed([]),
     remember: (id) => Effect.sync(() => void steps.push(`remember ${id}`)),
@@ -21,6 +22,7 @@ const setup = Effect.gen(function*() {
     acknowledge: (targets: ReadonlyArray<AckTarget>) =>
       Effect.sync(() => {
         steps.push(`ack ${targets.map((t) => t.responseId).join(",")}`)
+        given.push(...targets)
         return targets.length
       })
   })
@@ -28,12 +30,24 @@ const setup = Effect.gen(function*() {
   const settle = Effect.gen(function*() {
     for (let i = 0; i < 10; i++) yield* Effect.yieldNow
   })
-  return { acks, steps, settle, stop: Fiber.interrupt(fiber) }
+  return { acks, steps, given, settle, stop: Fiber.interrupt(fiber) }
 })
 
 const message = (responseId: string) => ({ conversationId: "conv_1", responseId })
 
 describe("Acks", () => {
+  it.effect("an ack waiting to go out holds the message's two ids, not the message (its text, its media)", () =>
+    Effect.gen(function*() {
+      const { acks, given, settle, stop } = yield* setup
+      const whole = { ...message("r1"), text: "a long message", media: [{ kind: "image", url: "https://cdn.example/a.png" }] }
+      acks.taken("r1")
+      yield* acks.settled(whole, true)
+      yield* acks.again({ ...message("r0"), text: "sent again" } as AckTarget, true)
+      yield* settle
+      yield* stop
+      assert.deepStrictEqual(given, [message("r1"), message("r0")])
+    }))
+
   it.effect("an answered message: its id stored, the store flushed, then the ack", () =>
     Effect.gen(function*() {
       const { acks, settle, steps, stop } = yield* setup
