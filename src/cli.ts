@@ -41,6 +41,7 @@ import { fromServeLine } from "./server/UserMessage.ts"
 const keepYoungGenerationSmall = () => {
   const given = [...process.execArgv, process.env.NODE_OPTIONS ?? ""].join(" ")
   if (!/--(max|min)[-_]semi[-_]space[-_]size|--semi[-_]space[-_]growth[-_]factor/.test(given)) v8.setFlagsFromString("--semi-space-growth-factor=1")
+  if (!/--heap[-_]growing[-_]percent/.test(given)) v8.setFlagsFromString("--heap-growing-percent=50")
 }
 keepYoungGenerationSmall()
 
