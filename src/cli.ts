@@ -24,26 +24,14 @@ import { type ConfigError, ConnectorConfig } from "./Config.ts"
 import { WebSocketDialer } from "./Connection.ts"
 import { Connector } from "./Connector.ts"
 import * as InstaClaw from "./InstaClaw.ts"
+import { heapFlags } from "./internal/heapFlags.ts"
 import { LogLevelOverride } from "./Logger.ts"
 import { describeUrl, type MediaPart } from "./Media.ts"
 import { ReferenceServer, type ServerEvent } from "./server/ReferenceServer.ts"
 import { fromServeLine } from "./server/UserMessage.ts"
 
-/**
- * The command line owns its process, so it sets what a plugin cannot set for its host: V8's young
- * generation keeps its first size. Left to grow, it grows whenever enough bytes have survived its
- * collections since it last grew — which a connector, holding every message until its reply is
- * confirmed, reaches within seconds of steady traffic — up to its maximum, and the process's memory
- * with it (docs/PERFORMANCE.md). The flag is read each time V8 would grow it, so setting it now
- * takes effect; `--max-semi-space-size` would not, it is read only at start. A size the user gives
- * (`--max-semi-space-size` and the like, as a flag or in NODE_OPTIONS) is left alone.
- */
-const keepYoungGenerationSmall = () => {
-  const given = [...process.execArgv, process.env.NODE_OPTIONS ?? ""].join(" ")
-  if (!/--(max|min)[-_]semi[-_]space[-_]size|--semi[-_]space[-_]growth[-_]factor/.test(given)) v8.setFlagsFromString("--semi-space-growth-factor=1")
-  if (!/--heap[-_]growing[-_]percent/.test(given)) v8.setFlagsFromString("--heap-growing-percent=50")
-}
-keepYoungGenerationSmall()
+// The command line owns its process: it sizes V8's heap for a connector (`internal/heapFlags.ts`).
+for (const flag of heapFlags([...process.execArgv, process.env.NODE_OPTIONS ?? ""].join(" "))) v8.setFlagsFromString(flag)
 
 /**
  * The platform services `effect/cli` needs. `@effect/platform-node`'s `NodeServices.layer` is
