@@ -304,7 +304,7 @@ const make = Effect.gen(function*() {
 
   const sendResponse = <E, R>(frames: Stream.Stream<OutboundFrame, E, R>) =>
     Effect.flatMap(beginResponse, (response) =>
-      Effect.andThen(Stream.runForEachArray(frames, response.write), response.finish).pipe(
+      Effect.andThen(Stream.runForEachArray(frames, (batch) => response.write(batch)), response.finish).pipe(
         Effect.onExit(() => response.abandon)
       ))
 

@@ -98,79 +98,105 @@ export const makeResponses = (options: {
     })
 
   /**
-   * A response's writer. A `patient` one (an answer to a user message) waits for a link as long as
-   * it takes: given up after `sendTimeout`, the answer would be lost, and with protocol v2 the
-   * server's redelivery of the message would then be taken for one already answered. The
-   * connector's close bounds the wait.
+   * A response's writer, and the response while it is unconfirmed. A `patient` one (an answer to a
+   * user message) waits for a link as long as it takes: given up after `sendTimeout`, the answer
+   * would be lost, and with protocol v2 the server's redelivery of the message would then be taken
+   * for one already answered. The connector's close bounds the wait.
+   *
+   * A class, not a record of closures: a burst keeps thousands of these until their pongs, and a
+   * closure per method per response was most of what each one weighed.
    */
-  const begin = (patient: boolean) => Effect.sync((): ResponseWriter => {
-    const awaitLink = options.awaitLink(patient)
-    const response: Pending = { count: 0, replayable: undefined, kept: [], writtenOn: -1, done: undefined }
-    const written = (link: Link, batch: ReadonlyArray<TextFrame>) => {
-      response.writtenOn = link.generation
-      response.count += batch.length
-      if (response.replayable === undefined) for (const bytes of batch) response.kept.push(bytes as Uint8Array)
-      if (batch.length > 0) unconfirmed.add(response)
+  class Writer implements ResponseWriter, Pending {
+    count = 0
+    replayable: Replayable | undefined = undefined
+    readonly kept: Array<Uint8Array> = []
+    writtenOn = -1
+    done: (() => void) | undefined = undefined
+    private readonly awaitLink: Effect.Effect<Link, ConnectionError>
+
+    constructor(awaitLink: Effect.Effect<Link, ConnectionError>) {
+      this.awaitLink = awaitLink
     }
+
+    private written(link: Link, batch: ReadonlyArray<TextFrame>) {
+      this.writtenOn = link.generation
+      this.count += batch.length
+      if (this.replayable === undefined) for (const bytes of batch) this.kept.push(bytes as Uint8Array)
+      if (batch.length > 0) unconfirmed.add(this)
+    }
+
     /**
      * Writes `batch`; with `confirm`, also waits for proof of receipt. The common case — an open
      * link that has everything this response wrote before — is one write; anything else goes
      * round `deliverAgain`.
      */
-    const deliver = (batch: ReadonlyArray<TextFrame>, confirm: boolean): Effect.Effect<void, ConnectionError> => {
+    private deliver(batch: ReadonlyArray<TextFrame>, confirm: boolean): Effect.Effect<void, ConnectionError> {
       const link = options.current()
-      if (link === undefined || (link.generation !== response.writtenOn && response.count > 0)) return deliverAgain(batch, confirm)
+      if (link === undefined || (link.generation !== this.writtenOn && this.count > 0)) return this.deliverAgain(batch, confirm)
       // Most writes: the link takes the frames at once, with no effect of their own.
       if (!confirm && link.tryWriteAll(batch)) {
-        written(link, batch)
+        this.written(link, batch)
         return Effect.void
       }
       return Effect.matchEffect(confirm ? Effect.andThen(link.writeAll(batch), link.confirm) : link.writeAll(batch), {
-        onFailure: () => Effect.andThen(link.drop, deliverAgain(batch, confirm)),
-        onSuccess: () => Effect.sync(() => written(link, batch))
+        onFailure: () => Effect.andThen(link.drop, this.deliverAgain(batch, confirm)),
+        onSuccess: () => Effect.sync(() => this.written(link, batch))
       })
     }
-    const deliverAgain = (batch: ReadonlyArray<TextFrame>, confirm: boolean): Effect.Effect<void, ConnectionError> =>
-      Effect.gen(function*() {
+
+    private deliverAgain(batch: ReadonlyArray<TextFrame>, confirm: boolean): Effect.Effect<void, ConnectionError> {
+      const self = this
+      return Effect.gen(function*() {
         while (true) {
           // A new link has already had this response's earlier frames again (`resendAll`).
-          const link = options.current() ?? (yield* awaitLink)
+          const link = options.current() ?? (yield* self.awaitLink)
           const delivered = yield* link.writeAll(batch).pipe(
             Effect.andThen(confirm ? link.confirm : Effect.void),
             Effect.as(true),
             Effect.catchTag("ConnectionError", () => Effect.succeed(false))
           )
-          if (delivered) return written(link, batch)
+          if (delivered) return self.written(link, batch)
           // The link broke under us: let it end; the next one gets everything again.
           yield* link.drop
         }
       })
-    return {
-      write: (frames, replayable) => {
-        // An answer: its note stands for its frames, which go to ws as the strings they are.
-        if (replayable !== undefined) {
-          response.replayable = replayable
-          return deliver(frames.map((frame) => frame.json), false)
-        }
-        return deliver(frames.map((frame) => Buffer.from(frame.json)), false)
-      },
-      // The last frames may have died with the link after leaving this machine: only a pong
-      // after them proves the server read them. Until then the response can still be re-sent.
-      finish: Effect.suspend(() => response.count > 0 ? deliver([], true) : Effect.void).pipe(
-        Effect.ensuring(Effect.sync(() => unconfirmed.delete(response)))
-      ),
-      settle: (done) => {
-        if (response.count === 0) return done()
-        response.done = done
-        const link = options.current()
-        // No link, or a new one that has not had it again yet: `resendAll` asks that one.
-        if (link !== undefined && link.generation === response.writtenOn) confirmOn(response, link)
-      },
-      abandon: Effect.sync(() => {
-        unconfirmed.delete(response)
+    }
+
+    write(frames: ReadonlyArray<OutboundFrame>, replayable?: Replayable): Effect.Effect<void, ConnectionError> {
+      // An answer: its note stands for its frames, which go to ws as the strings they are.
+      if (replayable !== undefined) {
+        this.replayable = replayable
+        return this.deliver(frames.map((frame) => frame.json), false)
+      }
+      return this.deliver(frames.map((frame) => Buffer.from(frame.json)), false)
+    }
+
+    // The last frames may have died with the link after leaving this machine: only a pong after
+    // them proves the server read them. Until then the response can still be re-sent.
+    get finish(): Effect.Effect<void, ConnectionError> {
+      return Effect.suspend(() => this.count > 0 ? this.deliver([], true) : Effect.void).pipe(
+        Effect.ensuring(Effect.sync(() => unconfirmed.delete(this)))
+      )
+    }
+
+    settle(done: () => void): void {
+      if (this.count === 0) return done()
+      this.done = done
+      const link = options.current()
+      // No link, or a new one that has not had it again yet: `resendAll` asks that one.
+      if (link !== undefined && link.generation === this.writtenOn) confirmOn(this, link)
+    }
+
+    get abandon(): Effect.Effect<void> {
+      return Effect.sync(() => {
+        unconfirmed.delete(this)
       })
     }
-  })
+  }
+
+  const patientLink = options.awaitLink(true)
+  const timelyLink = options.awaitLink(false)
+  const begin = (patient: boolean) => Effect.sync((): ResponseWriter => new Writer(patient ? patientLink : timelyLink))
 
   return { beginResponse: begin(false), beginAnswer: begin(true), resendAll }
 }
