@@ -103,7 +103,8 @@ describe("insta-claw-connector inside a real OpenClaw gateway", () => {
       const tick = setInterval(() => {
         for (; seen < instaclaw.events.length; seen++) {
           const event = instaclaw.events[seen]!
-          if (event._tag === "Frame") {
+          // The reply's frames: its message envelopes (the message's ack names the conversation too).
+          if (event._tag === "Frame" && JSON.parse(event.json).type === "message") {
             const data = JSON.parse(JSON.parse(event.json).data)
             if (JSON.parse(event.json).headers.conversationId === "conv_slow") arrivals.push({ at: Date.now(), type: data.type })
           }
@@ -122,7 +123,7 @@ describe("insta-claw-connector inside a real OpenClaw gateway", () => {
     assert.isAtLeast(deltas.at(-1)!.at - deltas[0]!.at, 1500, "spread as the model writes, not all at the end")
     assert.isBelow(deltas[0]!.at - model.slow.firstTokenAt, 1000, "the first delta within 1 s of the model's first token")
     const events = instaclaw.events.slice(from).filter(is("Frame"))
-      .filter((frame) => JSON.parse(frame.json).headers.conversationId === "conv_slow")
+      .filter((frame) => JSON.parse(frame.json).type === "message" && JSON.parse(frame.json).headers.conversationId === "conv_slow")
       .map((frame) => JSON.parse(JSON.parse(frame.json).data))
     assert.deepStrictEqual(events.flatMap((event) => validateEvent(event)), [], "every event valid against the schema")
   })
