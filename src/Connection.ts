@@ -219,6 +219,7 @@ const make = Effect.gen(function*() {
           // Before anyone else writes on it: what the last link may have lost, in order.
           yield* Effect.catchTag(resendAll(link), "ConnectionError", () => Effect.void)
           yield* SubscriptionRef.set(currentLink, Option.some(link))
+          confirmSettled(link)
           yield* setState("connected", { reconnectAttempts: 0, lastConnectedAt: yield* Clock.currentTimeMillis })
           yield* Effect.logInfo("Connection established")
         }),
@@ -287,7 +288,7 @@ const make = Effect.gen(function*() {
   )
 
   // `current` is read synchronously on every write (`connection/Responses.ts`): no effect for it.
-  const { beginAnswer, beginResponse, resendAll } = makeResponses({
+  const { beginAnswer, beginResponse, resendAll, confirmSettled } = makeResponses({
     current: () => Option.getOrUndefined(SubscriptionRef.getUnsafe(currentLink)),
     awaitLink: (patient) => (patient ? nextOpenLink : withinSendTimeout)
   })

@@ -259,16 +259,19 @@ export const make = (partial: Partial<ProtocolSettings> = {}): Protocol["Service
         Effect.catchCause((cause) => writeFailure === undefined ? Effect.succeed(cause) : Effect.failCause(writeFailure))
       )
       if (failure === undefined) {
-        const outcome: ReplyOutcome = journal.encoder.completable ? { _tag: "Completed" } : { _tag: "Empty" }
+        const outcome: ReplyOutcome = journal.completable ? { _tag: "Completed" } : { _tag: "Empty" }
         yield* writeSome(journal.end(now(), emptyReplyFailure))
         return outcome
       }
       if (options.onSourceFailure !== undefined) yield* options.onSourceFailure(failure)
       // Described once: a replay makes the same last frame without asking again.
       const stopped = options.describeStop?.(failure)
-      const failed = stopped === undefined ? (options.describeFailure ?? (() => genericFailure))(failure) : undefined
-      yield* writeSome(stopped === undefined ? journal.fail(now(), failed!) : journal.stop(now(), stopped))
-      return stopped === undefined ? { _tag: "Failed", cause: failure } : { _tag: "Stopped", reason: stopped }
+      if (stopped !== undefined) {
+        yield* writeSome(journal.stop(now(), stopped))
+        return { _tag: "Stopped", reason: stopped }
+      }
+      yield* writeSome(journal.fail(now(), (options.describeFailure ?? (() => genericFailure))(failure)))
+      return { _tag: "Failed", cause: failure }
     })
 
   return Protocol.of({

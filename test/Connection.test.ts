@@ -397,6 +397,30 @@ describe("Connection under TestClock", () => {
       assert.deepStrictEqual(dial.sockets[1]!.messages.filter((json) => JSON.parse(json).type === "message"), dial.sockets[0]!.messages.filter((json) => JSON.parse(json).type === "message"), "re-sent whole before it was confirmed")
     }))
 
+  it.effect("an answer cut off by a drop is re-sent from its note: the first link's frames again, the same bytes, then the rest, none twice", () =>
+    Effect.gen(function*() {
+      const { dial } = yield* withConnection(
+        (s) => s.open(),
+        (connection, dial) =>
+          Effect.gen(function*() {
+            const protocol = Protocol.make()
+            const pieces = Stream.make("one ", "two ", "three").pipe(
+              Stream.tap((piece) => (piece === "two " ? Effect.sync(() => dial.sockets[0]!.serverClose(1006)) : Effect.void))
+            )
+            const answer = yield* connection.beginAnswer
+            const writing = yield* Effect.forkChild(protocol.writeReply({ conversationId: "c" }, pieces, (frames, journal) => answer.write(frames, journal)))
+            yield* TestClock.adjust("2 seconds")
+            yield* Fiber.join(writing)
+          })
+      )
+      const messages = (socket: number) => dial.sockets[socket]!.messages.filter((json) => JSON.parse(json).type === "message")
+      assert.isAbove(messages(0).length, 0)
+      assert.deepStrictEqual(messages(1).slice(0, messages(0).length), messages(0), "what the first link had, made again from the note")
+      const sequence = messages(1).map((json) => JSON.parse(JSON.parse(json).data).sequence_number)
+      assert.deepStrictEqual(sequence, sequence.map((_, i) => i), "every frame once, in order")
+      assert.strictEqual(JSON.parse(JSON.parse(messages(1).at(-1)!).data).type, "response.completed")
+    }))
+
   it.effect("replies not yet confirmed when a link drops go out again first on the next, in the order they were written", () =>
     Effect.gen(function*() {
       const { dial } = yield* withConnection(

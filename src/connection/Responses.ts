@@ -12,14 +12,19 @@ import type { OutboundFrame, Replayable } from "../ReplyEncoder.ts"
 import type { TextFrame } from "../WebSocketHandle.ts"
 import type { Link } from "./Link.ts"
 
-/** One response being written (`Connection.beginResponse`). */
+/**
+ * One response being written (`Connection.beginResponse`, `beginAnswer`).
+ *
+ * Gotchas: its members are methods of one object; call them on it (`writer.write(…)`), never
+ * detached (`Stream.runForEachArray(frames, writer.write)` loses the writer).
+ */
 export interface ResponseWriter {
   /**
    * Writes frames in order; waits up to `sendTimeout` for a connection like `sendResponse`. With
    * `replayable` (which makes every frame of the response so far again: `Protocol.writeReply`
    * gives one) the response is kept for a re-send as that, not as its frames.
    */
-  readonly write: (frames: ReadonlyArray<OutboundFrame>, replayable?: Replayable) => Effect.Effect<void, ConnectionError>
+  write(frames: ReadonlyArray<OutboundFrame>, replayable?: Replayable): Effect.Effect<void, ConnectionError>
   /**
    * Returns once a pong after the last frame proves the server read them all. Until then, every
    * new link gets the response again (with the other unconfirmed ones, in order of their first
@@ -31,9 +36,10 @@ export interface ResponseWriter {
    * proves the server read the whole response, on this link or — re-sent — on a later one; never
    * if the connection closes first. Until then the response is only its note (or bytes) and this
    * callback: a burst's replies all wait for pongs queued behind the burst, and a suspended fiber
-   * each held far more memory than the replies themselves.
+   * each held far more memory than the replies themselves. Not after `abandon`: an abandoned
+   * response is never confirmed.
    */
-  readonly settle: (done: () => void) => void
+  settle(done: () => void): void
   /** Gives the response up without `finish` (its writing failed): no new link gets it again. */
   readonly abandon: Effect.Effect<void>
 }
@@ -67,8 +73,9 @@ export const makeResponses = (options: {
 }) => {
   /**
    * Responses written but not yet confirmed, in the order of their first write. A new link gets
-   * all of them again, in that order, before anything else is written on it (`Connection.ts` calls `resendAll` when a link opens): a
-   * drop never reorders two replies, and nobody waits for a pong to write the next one.
+   * all of them again, in that order, before anything else is written on it (`Connection.ts`
+   * calls `resendAll` when a link opens): a drop never reorders two replies, and nobody waits
+   * for a pong to write the next one.
    */
   const unconfirmed = new Set<Pending>()
 
@@ -91,11 +98,17 @@ export const makeResponses = (options: {
       return Effect.andThen(
         Effect.logDebug(`Re-sending ${frames.length} frames of ${unconfirmed.size} responses cut off by a drop`),
         link.writeAll(frames)
-      ).pipe(Effect.andThen(Effect.sync(() => {
-        // The settled ones wait for no fiber: this link is asked to confirm them.
-        for (const response of unconfirmed) if (response.done !== undefined) confirmOn(response, link)
-      })))
+      )
     })
+
+  /**
+   * Asks a link that has had every unconfirmed response again (`resendAll`) to confirm the settled
+   * ones, which wait for no fiber. Called once the link is the current one: a response settled
+   * before that asks the link itself, and one settled in between is asked about here.
+   */
+  const confirmSettled = (link: Link) => {
+    for (const response of unconfirmed) if (response.done !== undefined && response.writtenOn === link.generation) confirmOn(response, link)
+  }
 
   /**
    * A response's writer, and the response while it is unconfirmed. A `patient` one (an answer to a
@@ -198,5 +211,5 @@ export const makeResponses = (options: {
   const timelyLink = options.awaitLink(false)
   const begin = (patient: boolean) => Effect.sync((): ResponseWriter => new Writer(patient ? patientLink : timelyLink))
 
-  return { beginResponse: begin(false), beginAnswer: begin(true), resendAll }
+  return { beginResponse: begin(false), beginAnswer: begin(true), resendAll, confirmSettled }
 }

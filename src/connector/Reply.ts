@@ -17,7 +17,7 @@
  */
 import { Effect, Exit, Latch, Metric, Queue, Stream } from "effect"
 import type { Agent, AgentRequest } from "../Agent.ts"
-import type { ConnectionError, ResponseWriter } from "../Connection.ts"
+import type { AckTarget, ConnectionError, ResponseWriter } from "../Connection.ts"
 import * as Metrics from "../Metrics.ts"
 import type { ReplyMedia } from "../Media.ts"
 import type { EmptyMessageError, InboundMessage, OutboundFrame, Protocol, Replayable, ReplyOutcome, ReplyPiece } from "../Protocol.ts"
@@ -42,6 +42,19 @@ export interface Replies {
   readonly idle: Effect.Effect<void>
 }
 
+/** An answer the server has read: what settling it needs, and nothing more. */
+interface Confirmed {
+  readonly target: AckTarget
+  readonly outcome: ReplyOutcome["_tag"]
+}
+
+/**
+ * The callback that hands a confirmed answer to `settling`. Made here, not where the answer is
+ * written: a closure keeps its whole enclosing scope alive (the message, the agent's stream, the
+ * writer) until the pong, for every answer a burst has waiting.
+ */
+const onConfirmed = (queue: Queue.Queue<Confirmed>, answer: Confirmed) => () => void Queue.offerUnsafe(queue, answer)
+
 export const makeReplies = (options: {
   readonly agent: Pick<Agent["Service"], "reply" | "admit">
   readonly systemPrompt: string | undefined
@@ -53,7 +66,7 @@ export const makeReplies = (options: {
   /** A reply starts going out (`Status.markOutbound`). */
   readonly markOutbound: Effect.Effect<void>
   /** A message's reply reached the server (`delivered`), or could not be sent (`Acks.settled`). */
-  readonly settled: (message: InboundMessage, delivered: boolean) => Effect.Effect<void>
+  readonly settled: (message: AckTarget, delivered: boolean) => Effect.Effect<void>
   /** How the agent's media go out (`Media.ts`: inline, uploaded, or a sentence); absent, as they are. */
   readonly media?: OutboundMedia | undefined
 }): Effect.Effect<Replies> => Effect.gen(function*() {
@@ -65,16 +78,16 @@ export const makeReplies = (options: {
     Effect.andThen(Metric.update(Metrics.repliesFailed, 1), Effect.logError(`Could not send the reply: ${error.message}`))
 
   /** Answers the server has read, waiting for `settling`. */
-  const confirmed = yield* Queue.unbounded<{ readonly message: InboundMessage; readonly outcome: ReplyOutcome }>()
+  const confirmed = yield* Queue.unbounded<Confirmed>()
   /** Answers written and not yet settled; `idle` is open while there are none. */
   let unsettled = 0
   const idle = Latch.makeUnsafe(true)
 
   /** The end of a reply once the server has provably read it: its ack, its count, its warning. */
-  const confirm = (message: InboundMessage, outcome: ReplyOutcome) =>
+  const confirm = ({ outcome, target }: Confirmed) =>
     Effect.gen(function*() {
-      yield* options.settled(message, true)
-      switch (outcome._tag) {
+      yield* options.settled(target, true)
+      switch (outcome) {
         case "Completed":
           return yield* Metric.update(Metrics.messagesOut, 1)
         case "Stopped":
@@ -131,15 +144,17 @@ export const makeReplies = (options: {
     // anything newer), so nobody waits for it — a reader held back by a full queue cannot read
     // that pong, and waiting here for it could stop both for good.
     if (unsettled++ === 0) idle.closeUnsafe()
-    const outcome = sent.success
-    response.settle(() => void Queue.offerUnsafe(confirmed, { message, outcome }))
+    response.settle(onConfirmed(confirmed, {
+      target: { conversationId: message.conversationId, responseId: message.responseId },
+      outcome: sent.success._tag
+    }))
   })
 
   const settling = Effect.forever(
     Effect.flatMap(Queue.takeAll(confirmed), (batch) =>
-      Effect.forEach(batch, ({ message, outcome }) =>
+      Effect.forEach(batch, (answer) =>
         Effect.ensuring(
-          confirm(message, outcome),
+          confirm(answer),
           Effect.sync(() => {
             if (--unsettled === 0) idle.openUnsafe()
           })

@@ -59,7 +59,8 @@ const apply = (encoder: ReplyEncoder, step: Step, progress: boolean): ReadonlyAr
 }
 
 export class ReplyJournal {
-  readonly encoder: ReplyEncoder
+  /** The encoder the reply is written with; let go once the reply has ended (only the note is kept). */
+  private encoder: ReplyEncoder | undefined
   private readonly options: ReplyEncoderOptions
   private readonly progress: boolean
   private readonly steps: Array<Step> = []
@@ -70,9 +71,18 @@ export class ReplyJournal {
     this.encoder = new ReplyEncoder(options)
   }
 
+  /** True when `end` has something to complete: text, or media (`ReplyEncoder.completable`). */
+  get completable(): boolean {
+    return this.encoder?.completable ?? false
+  }
+
   private run(step: Step): ReadonlyArray<OutboundFrame> {
+    // After the end nothing is made, as the encoder itself would make nothing.
+    if (this.encoder === undefined) return []
     this.steps.push(step)
-    return apply(this.encoder, step, this.progress)
+    const frames = apply(this.encoder, step, this.progress)
+    if (this.encoder.finished) this.encoder = undefined
+    return frames
   }
 
   /** created and in_progress (`ReplyEncoder.begin`). */

@@ -98,8 +98,8 @@ class Unavailable {
  * Saves each medium of a message into the host's store and says what could not be saved.
  * Never fails: a medium lost is a notice in the body, and a line in the log.
  */
-// Untraced: it runs for every message, most with no media, and a traced function captures a
-// stack trace at each call.
+// A span without a stack trace: it runs for every message, most with no media, and `Effect.fn`
+// captures a stack trace at each call.
 export const receive = Effect.fnUntraced(function*(params: {
   readonly text: string
   readonly media?: ReadonlyArray<MediaPart> | undefined
@@ -137,7 +137,7 @@ export const receive = Effect.fnUntraced(function*(params: {
   }
   const body = notices.length === 0 ? params.text : formatInboundMediaUnavailableText({ body: params.text, notice: notices.join("\n") })
   return { body, facts: toInboundMediaFacts(inputs, { messageId: params.messageId }) } satisfies ReceivedMessage
-})
+}, Effect.withSpan("OpenClawMedia.receive", undefined, { captureStackTrace: false }))
 
 /** How a notice names a medium: a voice note is audio. */
 const labelOf = (part: MediaPart): string => part.kind === "file" && part.mimeType?.startsWith("audio/") === true ? "audio" : part.kind

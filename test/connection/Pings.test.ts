@@ -104,4 +104,25 @@ describe("Pings", () => {
       const late = yield* Effect.exit(pings.confirm)
       assert.isTrue(Exit.isFailure(late), "a closed link fails a confirmation at once")
     }))
+
+  it.effect("confirmThen: callbacks asked together share one ping and hear true on its pong; a later one gets the next ping; false when the link ends or is not open", () =>
+    Effect.gen(function*() {
+      const { pings, sent, close } = setup()
+      const heard: Array<string> = []
+      pings.confirmThen((confirmed) => void heard.push(`a ${confirmed}`))
+      pings.confirmThen((confirmed) => void heard.push(`b ${confirmed}`))
+      yield* turn
+      assert.strictEqual(sent(), 1, "one ping for both")
+      pings.confirmThen((confirmed) => void heard.push(`c ${confirmed}`))
+      yield* turn
+      assert.strictEqual(sent(), 1, "c does not join the ping in flight: its pong proves nothing written after it")
+      pings.onPong()
+      assert.deepStrictEqual(heard, ["a true", "b true"])
+      assert.strictEqual(sent(), 2, "c's own ping, once the first pong came")
+      pings.failAll()
+      assert.deepStrictEqual(heard, ["a true", "b true", "c false"], "the link ended before c's pong")
+      close()
+      pings.confirmThen((confirmed) => void heard.push(`d ${confirmed}`))
+      assert.deepStrictEqual(heard, ["a true", "b true", "c false", "d false"], "not open: false at once")
+    }))
 })

@@ -4,7 +4,7 @@
  * period, and gives up on the rest with a warning once it is over.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Scope } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import { makeHandlers } from "../../src/connector/Handlers.ts"
 import * as InstaLogger from "../../src/Logger.ts"
@@ -62,5 +62,38 @@ describe("Handlers", () => {
       assert.isTrue(Exit.isSuccess(yield* Fiber.await(shutdown)))
       assert.isTrue(intakeClosed())
       assert.deepStrictEqual(logs.lines, [])
+    }))
+
+  it.effect("replies written but not yet settled keep the shutdown waiting until they are, within the grace period", () =>
+    Effect.gen(function*() {
+      const logs = captureSink()
+      const handlers = yield* makeHandlers
+      const settled = yield* Deferred.make<void>()
+      const intake = yield* Scope.make()
+      const replies = { unsettled: () => (Deferred.isDoneUnsafe(settled) ? 0 : 2), idle: Deferred.await(settled) }
+      const shutdown = yield* Effect.forkChild(
+        handlers.shutdown(intake, 5_000, replies).pipe(Effect.provide(InstaLogger.layer({ debug: true, sink: logs.sink })))
+      )
+      yield* TestClock.adjust("4 seconds")
+      assert.isUndefined(shutdown.pollUnsafe(), "waiting for the two replies' pongs")
+      assert.include(logs.text(), "Shutting down: waiting up to 5000 ms for 2 replies")
+      yield* Deferred.succeed(settled, undefined)
+      assert.isTrue(Exit.isSuccess(yield* Fiber.await(shutdown)))
+      assert.notInclude(logs.text(), "grace period over")
+    }))
+
+  it.effect("replies never settled are given up when the grace period is over", () =>
+    Effect.gen(function*() {
+      const logs = captureSink()
+      const handlers = yield* makeHandlers
+      const intake = yield* Scope.make()
+      const shutdown = yield* Effect.forkChild(
+        handlers.shutdown(intake, 5_000, { unsettled: () => 1, idle: Effect.never }).pipe(
+          Effect.provide(InstaLogger.layer({ debug: true, sink: logs.sink }))
+        )
+      )
+      yield* TestClock.adjust("5 seconds")
+      assert.isTrue(Exit.isSuccess(yield* Fiber.await(shutdown)))
+      assert.include(logs.text(), "Shutdown grace period over")
     }))
 })
