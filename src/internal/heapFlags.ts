@@ -1,6 +1,7 @@
 /**
  * The V8 heap settings the `insta-claw` command line gives its own process (`src/cli.ts`) — what
- * a plugin cannot set for its host. Measured in docs/PERFORMANCE.md ("Memory").
+ * a plugin cannot set for its host (for `connect`, and `serve` and `demo` alike). Measured in
+ * docs/PERFORMANCE.md ("Memory under real load").
  *
  * - The young generation keeps its first size (`--semi-space-growth-factor=1`). Left to grow, V8
  *   grows it whenever enough bytes have survived its collections since it last grew — which a
