@@ -196,7 +196,7 @@ export const makeResponses = (options: {
       if (this.count === 0) return done()
       this.done = done
       const link = options.current()
-      // No link, or a new one that has not had it again yet: `resendAll` asks that one.
+      // No link, or a new one not yet published: that one is asked once it is (`confirmSettled`).
       if (link !== undefined && link.generation === this.writtenOn) confirmOn(this, link)
     }
 
