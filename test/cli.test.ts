@@ -19,6 +19,12 @@ interface Run {
   readonly output: () => string
   /** stdout alone: what the command prints for a person, without the log lines of stderr. */
   readonly stdout: () => string
+  /**
+   * Succeeds once the output includes `text`; fails after 5 s saying what did not appear. The
+   * output comes through its own pipe: what the command printed before a frame it sent may reach
+   * this process after that frame.
+   */
+  readonly printed: (text: string) => Effect.Effect<void>
   readonly exited: Promise<number | null>
 }
 
@@ -30,13 +36,35 @@ const run = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
       const child = spawn(process.execPath, [cli, ...args], { env: { ...clean, ...env }, stdio: ["pipe", "pipe", "pipe"] })
       let output = ""
       let stdout = ""
+      const listeners = new Set<() => void>()
+      const heard = () => {
+        for (const listener of [...listeners]) listener()
+      }
       child.stdout!.on("data", (chunk) => {
         output += chunk
         stdout += chunk
+        heard()
       })
-      child.stderr!.on("data", (chunk) => (output += chunk))
+      child.stderr!.on("data", (chunk) => {
+        output += chunk
+        heard()
+      })
       const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
-      return { child, output: () => output, stdout: () => stdout, exited }
+      const printed = (text: string) =>
+        Effect.callback<void>((resume) => {
+          const check = () => {
+            if (!output.includes(text)) return
+            listeners.delete(check)
+            resume(Effect.void)
+          }
+          listeners.add(check)
+          check()
+          return Effect.sync(() => listeners.delete(check))
+        }).pipe(Effect.timeoutOrElse({
+          duration: "5 seconds",
+          orElse: () => Effect.die(new Error(`the command did not print ${JSON.stringify(text)} within 5 seconds; it printed:\n${output}`))
+        }))
+      return { child, output: () => output, stdout: () => stdout, printed, exited }
     }),
     ({ child, exited }) => Effect.promise(() => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
@@ -82,8 +110,8 @@ describe("insta-claw CLI", () => {
       yield* server.sendUserMessage({ conversationId: "conv_cli", text: "two", media: [{ kind: "image", url: image }, { kind: "image", url: inline }] })
       const withMedia = yield* waitFor(events, "ReplyCompleted")
       assert.deepStrictEqual(withMedia.media?.map((media) => media.url), [image, inline])
-      assert.include(connect.output(), `[image ${image}] from conv_cli in conv_cli`)
-      assert.include(connect.output(), "[image a data: URL (image/png, 9 bytes) image/png] from conv_cli in conv_cli")
+      yield* connect.printed(`[image ${image}] from conv_cli in conv_cli`)
+      yield* connect.printed("[image a data: URL (image/png, 9 bytes) image/png] from conv_cli in conv_cli")
       assert.notInclude(connect.output(), inline.slice("data:image/png;base64,".length))
       connect.child.kill("SIGTERM")
       assert.strictEqual((yield* waitFor(events, "ClientDisconnected")).code, 1000)
