@@ -23,6 +23,7 @@ import { memory } from "./phases/memory.ts"
 import { outbound } from "./phases/outbound.ts"
 import { paced } from "./phases/paced.ts"
 import { recovery } from "./phases/recovery.ts"
+import { runtime } from "./phases/runtime.ts"
 import { scale } from "./phases/scale.ts"
 import { start } from "./phases/start.ts"
 import { formatTable, type PhaseOptions, type PhaseResult } from "./report.ts"
@@ -46,6 +47,7 @@ const phases: ReadonlyArray<readonly [name: string, measure: () => Promise<Phase
   ["scale", () => scale(n(3000))],
   ["dedupe", () => dedupe(n(3000), options)],
   ["echo", () => echo(n(20_000), options)],
+  ["runtime", () => runtime(n(20_000), options)],
   ["acks", () => acks(n(20_000), options)],
   ["paced", () => paced(Math.max(1, Math.round(60 * SCALE)))],
   ["accounts", () => accounts(n(2000), Math.max(2, Math.round(10 * SCALE)))],
