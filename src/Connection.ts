@@ -97,6 +97,12 @@ export class Connection extends Context.Service<Connection, {
    */
   readonly handleInbound: (handle: InboundHandler) => Effect.Effect<void, never, Scope.Scope>
   /**
+   * False once the socket of the link being read has closed, though the link has not ended yet: it
+   * ends once its handler's effect is done. A handler that waits (for room, say) must stop waiting
+   * then — the replies that would make room wait for the next link, which this one's end opens.
+   */
+  readonly reading: () => boolean
+  /**
    * Writes the frames of one response in order, as they come, and returns once the server has
    * provably read them all (a pong after the last frame). Waits up to `sendTimeout` for a
    * connection, then fails with `NotConnected` ("WebSocket is not connected"). If the link drops
@@ -317,6 +323,7 @@ const make = Effect.gen(function*() {
     reconnectAttempts: Effect.map(SubscriptionRef.get(status), (s) => s.reconnectAttempts),
     lastError: Effect.map(SubscriptionRef.get(status), (s) => Option.fromUndefinedOr(s.lastError)),
     inbound: Stream.fromQueue(inbound),
+    reading: () => Option.getOrUndefined(SubscriptionRef.getUnsafe(currentLink))?.isOpen() ?? false,
     handleInbound: (handle) =>
       Effect.acquireRelease(
         Effect.sync(() => {

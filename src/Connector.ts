@@ -137,7 +137,8 @@ const make = Effect.gen(function*() {
     run: handlers.run,
     ordering: agent.ordering ?? "connector",
     maxConcurrent: config.maxConcurrentConversations,
-    onWaited: (millis) => assembler.pauseIdle(millis)
+    onWaited: (millis) => assembler.pauseIdle(millis),
+    reading: connection.reading
   })
   const inbound = yield* makeInbound({
     assembler,

@@ -43,6 +43,8 @@ export interface Link {
   readonly tryWriteAll: (frames: ReadonlyArray<TextFrame>) => boolean
   /** Proves the server has read everything written so far (a pong to a fresh ping). */
   readonly confirm: Effect.Effect<void, ConnectionError>
+  /** True while the socket is open; false from the moment it closed, before the link has ended. */
+  readonly isOpen: () => boolean
   /** `confirm` as a callback: `done(true)` on that pong, `done(false)` if the link ends first (`Pings.ts`). */
   readonly confirmThen: (done: (confirmed: boolean) => void) => void
   /** Destroys the socket (a write failed on it) and waits until the link has ended. */
@@ -166,6 +168,7 @@ export const serveLink = Effect.fnUntraced(function*(options: LinkOptions) {
     tryWriteAll: writes.tryWriteAll,
     confirm: pings.confirm,
     confirmThen: pings.confirmThen,
+    isOpen,
     drop: Effect.andThen(Effect.sync(() => handle.terminate()), Deferred.await(ended))
   })
 

@@ -26,6 +26,7 @@ const fakeLink = (generation: number) => {
     tryWriteAll: (frames) => (written.push(...frames.map(String)), true),
     confirm: Effect.void,
     confirmThen: (done) => done(true),
+    isOpen: () => true,
     drop: Effect.void
   }
   return { link, written }

@@ -24,7 +24,12 @@ const settle = Effect.gen(function*() {
 })
 
 /** Lanes whose answers each wait for their own gate; `started` and `finished` record the order. */
-const setup = (options: { readonly ordering?: "connector" | "agent"; readonly maxConcurrent?: number; readonly maxPending?: number }) =>
+const setup = (options: {
+  readonly ordering?: "connector" | "agent"
+  readonly maxConcurrent?: number
+  readonly maxPending?: number
+  readonly reading?: () => boolean
+}) =>
   Effect.gen(function*() {
     const started: Array<string> = []
     const finished: Array<string> = []
@@ -46,7 +51,8 @@ const setup = (options: { readonly ordering?: "connector" | "agent"; readonly ma
       ordering: options.ordering ?? "connector",
       maxConcurrent: options.maxConcurrent ?? 10,
       maxPending: options.maxPending,
-      onWaited: (millis) => void waited.push(millis)
+      onWaited: (millis) => void waited.push(millis),
+      reading: options.reading
     })
     const release = (text: string) => Effect.andThen(Deferred.succeed(gate(text), undefined), settle)
     return { lanes, started, finished, waited, release }
@@ -111,5 +117,33 @@ describe("Lanes", () => {
       yield* TestClock.adjust("1 second")
       yield* lanes.enqueue(message("a", "a2"))
       assert.deepStrictEqual(waited, [])
+    }))
+
+  it.effect("once the link being read has closed, a message waiting for room is taken over the bound; the bound is whole again once all are answered", () =>
+    Effect.gen(function*() {
+      let open = true
+      const { lanes, release, started } = yield* setup({ maxPending: 2, reading: () => open })
+      yield* lanes.enqueue(message("a", "a1"))
+      yield* lanes.enqueue(message("b", "b1"))
+      const third = yield* Effect.forkChild(lanes.enqueue(message("c", "c1")))
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      assert.isUndefined(third.pollUnsafe(), "no room while the link is open: the intake waits")
+      open = false
+      yield* TestClock.adjust("50 millis")
+      yield* Fiber.join(third)
+      yield* settle
+      assert.deepStrictEqual(started, ["a1", "b1", "c1"], "taken over the bound, and answered")
+      for (const text of ["a1", "b1", "c1"]) yield* release(text)
+      // Room is counted right: two may wait again, not three (the one over the bound freed none).
+      open = true
+      yield* lanes.enqueue(message("d", "d1"))
+      yield* lanes.enqueue(message("e", "e1"))
+      const sixth = yield* Effect.forkChild(lanes.enqueue(message("f", "f1")))
+      yield* settle
+      yield* TestClock.adjust("1 second")
+      assert.isUndefined(sixth.pollUnsafe(), "the bound is 2 again")
+      yield* release("d1")
+      yield* Fiber.join(sixth)
     }))
 })
