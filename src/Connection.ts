@@ -97,9 +97,8 @@ export class Connection extends Context.Service<Connection, {
    */
   readonly handleInbound: (handle: InboundHandler) => Effect.Effect<void, never, Scope.Scope>
   /**
-   * False once the socket of the link being read has closed, though the link has not ended yet: it
-   * ends once its handler's effect is done. A handler that waits (for room, say) must stop waiting
-   * then — the replies that would make room wait for the next link, which this one's end opens.
+   * False once the socket being read has closed. Its link ends only once the handler's effect is
+   * done: a handler that waits (for room) must stop then, or it waits for the link it holds open.
    */
   readonly reading: () => boolean
   /**
@@ -162,6 +161,8 @@ const make = Effect.gen(function*() {
   let handler: InboundHandler | undefined
   /** The open link, if any: set when a link opens, cleared when it ends. */
   const currentLink = yield* SubscriptionRef.make(Option.none<Link>())
+  /** The open link now, read synchronously (on every write: no effect for it). */
+  const linkNow = () => Option.getOrUndefined(SubscriptionRef.getUnsafe(currentLink))
   /** Dials made so far; each link's generation is its dial's number. */
   const dials = yield* Ref.make(0)
   const handshake = makeHandshake({ token: yield* randomToken })
@@ -223,9 +224,7 @@ const make = Effect.gen(function*() {
           yield* updateStatus(V1)
           yield* Effect.ignore(link.writeAll([handshake.hello(yield* Clock.currentTimeMillis)]))
           // Before anyone else writes on it: what the last link may have lost, in order.
-          yield* Effect.catchTag(resendAll(link), "ConnectionError", () => Effect.void)
-          yield* SubscriptionRef.set(currentLink, Option.some(link))
-          confirmSettled(link)
+          yield* takeOver(link, SubscriptionRef.set(currentLink, Option.some(link)))
           yield* setState("connected", { reconnectAttempts: 0, lastConnectedAt: yield* Clock.currentTimeMillis })
           yield* Effect.logInfo("Connection established")
         }),
@@ -293,9 +292,8 @@ const make = Effect.gen(function*() {
     Effect.timeoutOrElse({ duration: config.sendTimeout, orElse: () => Effect.fail(notConnected()) })
   )
 
-  // `current` is read synchronously on every write (`connection/Responses.ts`): no effect for it.
-  const { beginAnswer, beginResponse, resendAll, confirmSettled } = makeResponses({
-    current: () => Option.getOrUndefined(SubscriptionRef.getUnsafe(currentLink)),
+  const { beginAnswer, beginResponse, takeOver } = makeResponses({
+    current: linkNow,
     awaitLink: (patient) => (patient ? nextOpenLink : withinSendTimeout)
   })
 
@@ -303,7 +301,7 @@ const make = Effect.gen(function*() {
   const awaitHello = (link: Link) =>
     // Every hello and every link's end changes the status.
     SubscriptionRef.changes(status).pipe(
-      Stream.filter(() => Option.getOrUndefined(SubscriptionRef.getUnsafe(currentLink)) !== link || handshake.decided(link.generation)),
+      Stream.filter(() => linkNow() !== link || handshake.decided(link.generation)),
       Stream.runHead,
       Effect.timeoutOption(config.connectTimeout),
       Effect.andThen(Effect.sync(() => handshake.takeForV1(link.generation)))
@@ -323,7 +321,7 @@ const make = Effect.gen(function*() {
     reconnectAttempts: Effect.map(SubscriptionRef.get(status), (s) => s.reconnectAttempts),
     lastError: Effect.map(SubscriptionRef.get(status), (s) => Option.fromUndefinedOr(s.lastError)),
     inbound: Stream.fromQueue(inbound),
-    reading: () => Option.getOrUndefined(SubscriptionRef.getUnsafe(currentLink))?.isOpen() ?? false,
+    reading: () => linkNow()?.isOpen() ?? false,
     handleInbound: (handle) =>
       Effect.acquireRelease(
         Effect.sync(() => {
@@ -339,7 +337,7 @@ const make = Effect.gen(function*() {
     sendResponse,
     acknowledge: (targets, options) =>
       Effect.gen(function*() {
-        const link = Option.getOrUndefined(SubscriptionRef.getUnsafe(currentLink))
+        const link = linkNow()
         if (link === undefined) return 0
         // The server's hello may still wait behind frames being handled (pongs do not wait):
         // give it a moment before the link counts as v1 (unless told not to wait, as on close).

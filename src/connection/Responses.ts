@@ -73,9 +73,8 @@ export const makeResponses = (options: {
 }) => {
   /**
    * Responses written but not yet confirmed, in the order of their first write. A new link gets
-   * all of them again, in that order, before anything else is written on it (`Connection.ts`
-   * calls `resendAll` when a link opens): a drop never reorders two replies, and nobody waits
-   * for a pong to write the next one.
+   * all of them again, in that order, before anything else is written on it (`takeOver`): a drop
+   * never reorders two replies, and nobody waits for a pong to write the next one.
    */
   const unconfirmed = new Set<Pending>()
 
@@ -103,8 +102,8 @@ export const makeResponses = (options: {
 
   /**
    * Asks a link that has had every unconfirmed response again (`resendAll`) to confirm the settled
-   * ones, which wait for no fiber. Called once the link is the current one: a response settled
-   * before that asks the link itself, and one settled in between is asked about here.
+   * ones, which wait for no fiber. Run once the link is the current one: a response settled after
+   * that asks the link itself, and one settled before is asked about here.
    */
   const confirmSettled = (link: Link) => {
     for (const response of unconfirmed) if (response.done !== undefined && response.writtenOn === link.generation) confirmOn(response, link)
@@ -211,5 +210,16 @@ export const makeResponses = (options: {
   const timelyLink = options.awaitLink(false)
   const begin = (patient: boolean) => Effect.sync((): ResponseWriter => new Writer(patient ? patientLink : timelyLink))
 
-  return { beginResponse: begin(false), beginAnswer: begin(true), resendAll, confirmSettled }
+  /**
+   * A new link takes over: every unconfirmed response goes out on it again, in order, before
+   * `publish` makes it the current link (nothing newer goes first); then it is asked to confirm
+   * the settled ones. A re-send that fails leaves it to the next link (this one is ending).
+   */
+  const takeOver = (link: Link, publish: Effect.Effect<void>) =>
+    Effect.catchTag(resendAll(link), "ConnectionError", () => Effect.void).pipe(
+      Effect.andThen(publish),
+      Effect.andThen(Effect.sync(() => confirmSettled(link)))
+    )
+
+  return { beginResponse: begin(false), beginAnswer: begin(true), takeOver }
 }
