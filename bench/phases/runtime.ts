@@ -38,7 +38,7 @@ const WINDOW = 200
 const words = (text: string) => text.match(/\S+\s*|\s+/g) ?? []
 
 /** The plain side: decode, assemble, encode the echo reply; the frames' JSON is the output. */
-export const plainRun = (frames: ReadonlyArray<string>): number => {
+const plainRun = (frames: ReadonlyArray<string>): number => {
   const assembler = new Protocol.InboundAssembler(Protocol.defaultLimits)
   let replies = 0
   let bytes = 0
@@ -68,7 +68,7 @@ export const plainRun = (frames: ReadonlyArray<string>): number => {
 }
 
 /** The connector side: the whole program over a fake socket; resolves once every message is answered. */
-export const connectorRun = async (messages: ReadonlyArray<ReadonlyArray<string>>): Promise<number> => {
+const connectorRun = async (messages: ReadonlyArray<ReadonlyArray<string>>): Promise<number> => {
   const dial = fakeDialer((socket) => socket.open())
   const layer = InstaClaw.layerWithConfig.pipe(
     Layer.provide(Agent.echo),

@@ -44,27 +44,6 @@ export interface ResponseWriter {
   readonly abandon: Effect.Effect<void>
 }
 
-/** A response written but not yet confirmed. */
-interface Pending {
-  /** How many frames were written so far. */
-  count: number
-  /**
-   * Every frame written so far made again, for a re-send on the next link (`internal/replyJournal.ts`):
-   * a few hundred bytes of note where the frames are kilobytes.
-   */
-  replayable: Replayable | undefined
-  /**
-   * Without `replayable`, the frames themselves, as UTF-8 bytes outside V8's heap: kept as strings,
-   * the frames of replies waiting for their pong survived young-generation collections at such a
-   * rate that V8 grew its young generation to the maximum.
-   */
-  readonly kept: Array<Uint8Array>
-  /** The link (its generation) that has all `count` frames. */
-  writtenOn: number
-  /** Set by `settle`: called once the response is confirmed. */
-  done: (() => void) | undefined
-}
-
 export const makeResponses = (options: {
   /** The open link, if any. */
   readonly current: () => Link | undefined
@@ -76,10 +55,10 @@ export const makeResponses = (options: {
    * all of them again, in that order, before anything else is written on it (`takeOver`): a drop
    * never reorders two replies, and nobody waits for a pong to write the next one.
    */
-  const unconfirmed = new Set<Pending>()
+  const unconfirmed = new Set<Writer>()
 
   /** Asks `link` to confirm a settled response it has all of; a link that ends first leaves it to the next. */
-  const confirmOn = (response: Pending, link: Link) =>
+  const confirmOn = (response: Writer, link: Link) =>
     link.confirmThen((confirmed) => {
       // Not confirmed: the link ended, and the next one gets the response again (`resendAll`).
       if (confirmed && unconfirmed.delete(response)) response.done?.()
@@ -118,11 +97,23 @@ export const makeResponses = (options: {
    * A class, not a record of closures: a burst keeps thousands of these until their pongs, and a
    * closure per method per response was most of what each one weighed.
    */
-  class Writer implements ResponseWriter, Pending {
+  class Writer implements ResponseWriter {
+    /** How many frames were written so far. */
     count = 0
+    /**
+     * Every frame written so far made again, for a re-send on the next link
+     * (`internal/replyJournal.ts`): a few hundred bytes of note where the frames are kilobytes.
+     */
     replayable: Replayable | undefined = undefined
+    /**
+     * Without `replayable`, the frames themselves, as UTF-8 bytes outside V8's heap: kept as
+     * strings, the frames of replies waiting for their pong survived young-generation collections
+     * at such a rate that V8 grew its young generation to the maximum.
+     */
     readonly kept: Array<Uint8Array> = []
+    /** The link (its generation) that has all `count` frames. */
     writtenOn = -1
+    /** Set by `settle`: called once the response is confirmed. */
     done: (() => void) | undefined = undefined
     private readonly awaitLink: Effect.Effect<Link, ConnectionError>
 
